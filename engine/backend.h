@@ -1,0 +1,112 @@
+// The op set every backend (reference CPU, fast CPU, CUDA) implements. Layers call only these,
+// so a layer is written once and runs wherever a backend exists. All pointers are backend
+// memory (host for the CPU backends, device for CUDA); per-channel vectors are float arrays.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace dasnet {
+
+struct ConvGeometry {
+  int in_channels = 0, out_channels = 0, kernel = 3, stride = 1, padding = 1;
+  Shape output_shape(const Shape& in) const {
+    return {in.n, out_channels, (in.h + 2 * padding - kernel) / stride + 1,
+            (in.w + 2 * padding - kernel) / stride + 1};
+  }
+  size_t weight_count() const { return size_t(out_channels) * in_channels * kernel * kernel; }
+};
+
+// How the network's K outputs become a loss and probabilities.
+enum class OutputMode {
+  Sigmoid,     // K = 1: sigmoid + binary cross-entropy; label 0/1
+  Softmax,     // K >= 2: softmax + cross-entropy; label = class index
+  Multilabel,  // K sigmoids + BCE each; label = bit mask of the positive classes
+};
+
+struct LossTotals {
+  double loss_sum = 0;  // summed over the batch (mean = loss_sum / n)
+  long correct = 0;     // argmax (or all bits, multilabel) equals the label
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory. allocate() returns zeroed, 64-byte aligned memory.
+  virtual float* allocate(size_t count) = 0;
+  virtual void release(float* p) = 0;
+  virtual void copy_to_host(float* host, const float* src, size_t count) = 0;
+  virtual void copy_from_host(float* dst, const float* host, size_t count) = 0;
+  virtual void copy(float* dst, const float* src, size_t count) = 0;
+  virtual void fill(float* dst, size_t count, float value) = 0;
+
+  // The layout this backend keeps activations with `channels` channels in.
+  virtual Layout activation_layout(int channels) const = 0;
+  // Host NCHW <-> tensor in its own layout (inputs, tests, predictions).
+  virtual void from_nchw(const float* host_nchw, Tensor& dst) = 0;
+  virtual void to_nchw(const Tensor& src, float* host_nchw) = 0;
+
+  // Convolution without bias; weights OIHW (PyTorch's order) in the parameter buffer.
+  virtual void conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) = 0;
+  // dx = conv^T(dy); with accumulate, dx += it. scratch holds dx.numel() floats when accumulating.
+  virtual void conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
+                                  bool accumulate, float* scratch) = 0;
+  // dw = correlation of x and dy (overwrites dw).
+  virtual void conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) = 0;
+
+  // Batch mean and biased variance per channel.
+  virtual void channel_statistics(const Tensor& x, float* mean, float* var) = 0;
+  // y = act(x * scale[c] + shift[c] (+ residual)). act = ReLU or identity. y may alias x.
+  virtual void scale_shift_activate(const Tensor& x, const float* scale, const float* shift,
+                                    const Tensor* residual, bool relu, Tensor& y) = 0;
+  // Batchnorm backward through an optional ReLU (mask from its output y) in training mode.
+  // g = dy * [y > 0]; dgamma = sum g*xhat; dbeta = sum g; dx = gamma*invstd*(g - mean g - xhat*mean(g*xhat)).
+  // dresidual (optional) receives g, added when accumulate_residual.
+  virtual void batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x,
+                                  const float* mean, const float* invstd, const float* gamma, Tensor& dx,
+                                  float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual) = 0;
+
+  // Per-channel bookkeeping of batchnorm (tiny vectors). Training: from the batch statistics,
+  // compute scale/shift/invstd and update running stats (momentum, unbiased variance).
+  // Eval: scale/shift from the running statistics.
+  virtual void batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var,
+                                      const float* gamma, const float* beta, float* running_mean,
+                                      float* running_var, long count, float momentum, float eps, bool training,
+                                      float* scale, float* shift, float* invstd) = 0;
+
+  virtual void relu_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) = 0;
+  // dst = src, or dst += src.
+  virtual void pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) = 0;
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+
+  // x: N x C x H x W -> y: N x C (plain).
+  virtual void global_avg_pool_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) = 0;
+
+  // y[N x out] = x[N x in] W^T + b; W is out x in (PyTorch's order).
+  virtual void linear_forward(const Tensor& x, const float* w, const float* b, int out_features, Tensor& y) = 0;
+  virtual void linear_backward(const Tensor& x, const Tensor& dy, const float* w, int out_features, Tensor* dx,
+                               bool accumulate, float* dw, float* db) = 0;
+
+  // Loss of logits (N x K) against host labels; writes dlogits (d mean loss / d logits) when given,
+  // and probabilities (N x K: sigmoid or softmax) when given (backend memory).
+  virtual LossTotals loss(OutputMode mode, const Tensor& logits, const int* labels_host, Tensor* dlogits,
+                          Tensor* probabilities) = 0;
+
+  // PyTorch SGD on a flat range: g += wd*p; v = m*v + g; p -= lr*(nesterov ? g + m*v : v).
+  virtual void sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
+                          float momentum, float weight_decay, bool nesterov) = 0;
+
+  // Sum of squares (for diagnostics and divergence checks), returned on the host.
+  virtual double sum_squares(const float* x, size_t count) = 0;
+};
+
+enum class BackendKind { Reference, Cpu, Cuda };
+BackendKind parse_backend_kind(const std::string& name);  // "reference", "cpu", "cuda"
+std::unique_ptr<Backend> make_backend(BackendKind kind);
+
+}  // namespace dasnet

@@ -1,0 +1,26 @@
+// One DAS recording in memory, whatever instrument wrote it: the readers of io/ fill this.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dasnet {
+
+struct DasRecord {
+  // channels x time, row-major (data[ch * num_samples + t]), in the units below after scaling.
+  std::vector<float> data;
+  size_t num_channels = 0;
+  size_t num_samples = 0;
+  int64_t start_time_ns = 0;     // UTC, nanoseconds since the Unix epoch
+  double sampling_rate_hz = 0;   // samples per second along time
+  double channel_spacing_m = 0;  // metres between channels
+  double gauge_length_m = 0;     // 0 where the file does not say
+  std::string units;             // e.g. "counts", "strain rate", "m/s"
+  double scale_factor = 1.0;     // physical = raw * scale_factor (already applied to data)
+  std::string raw_type;          // element type as stored: "int16", "float32", ...
+  std::string format;            // "dsi-mat", "prodml", "terra15", ...
+  std::string source;            // file path
+  float at(size_t ch, size_t t) const { return data[ch * num_samples + t]; }
+};
+
+}  // namespace dasnet

@@ -1,0 +1,13 @@
+// Subcommands of the dasnet command. Each add_*_command registers its flags and callback;
+// callbacks throw UsageError (exit 2) or std::runtime_error (exit 1) with a message that names
+// the flag, field or file at fault.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace dasnet {
+
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+
+}  // namespace dasnet

@@ -1,0 +1,28 @@
+// dasnet: train, evaluate and apply ResNet classifiers of usable energy in DAS records.
+#include <cstdio>
+#include <exception>
+
+#include "dasnet/build_config.h"
+#include "engine/tensor.h"
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dasnet " DASNET_VERSION ": deep learning engine for Distributed Acoustic Sensing"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", DASNET_VERSION);
+  dasnet::add_train_command(app);
+  dasnet::add_eval_command(app);
+  dasnet::add_predict_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const dasnet::UsageError& e) {
+    std::fprintf(stderr, "dasnet: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dasnet: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
