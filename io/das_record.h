@@ -20,6 +20,11 @@ struct DasRecord {
   std::string raw_type;          // element type as stored: "int16", "float32", ...
   std::string format;            // "dsi-mat", "prodml", "terra15", ...
   std::string source;            // file path
+  // Added by the readers (io/das_formats.h):
+  size_t non_finite_count = 0;   // NaN/Inf samples kept in data; refuse patches that hold them
+  double distance_start_m = 0;   // distance along the fibre of the first channel read
+  size_t first_channel = 0;      // index in the file of the first channel read
+  size_t first_sample = 0;       // index in the file of the first sample read
   float at(size_t ch, size_t t) const { return data[ch * num_samples + t]; }
 };
 
