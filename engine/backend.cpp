@@ -1,0 +1,25 @@
+#include "engine/backend.h"
+
+#include "kernels/cpu_fast.h"
+#include "kernels/cpu_reference.h"
+
+namespace dasnet {
+
+BackendKind parse_backend_kind(const std::string& name) {
+  if (name == "reference") return BackendKind::Reference;
+  if (name == "cpu") return BackendKind::Cpu;
+  if (name == "cuda" || name == "gpu") return BackendKind::Cuda;
+  throw UsageError("--backend: unknown backend '" + name + "' (valid: cpu, reference, cuda)");
+}
+
+std::unique_ptr<Backend> make_backend(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::Reference: return std::make_unique<ReferenceCpuBackend>();
+    case BackendKind::Cpu: return std::make_unique<FastCpuBackend>();
+    case BackendKind::Cuda:
+      throw UsageError("--backend cuda: this build of dasnet has no CUDA backend");
+  }
+  throw UsageError("unknown backend");
+}
+
+}  // namespace dasnet

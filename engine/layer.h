@@ -1,0 +1,60 @@
+// The layer contract (Caffe's lesson, kept small): a layer knows its output shape, declares its
+// parameters in the network's flat ParameterSet, and has a forward and a backward that run only
+// backend ops. Activations and gradients are owned and planned by the Network, never by layers.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/parameters.h"
+#include "engine/rng.h"
+
+namespace dasnet {
+
+struct LayerContext {
+  Backend& backend;
+  ParameterSet& params;
+  bool training = true;
+  float* scratch = nullptr;  // backward_scratch() floats, valid during backward only
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string kind() const = 0;
+
+  // Validates the input shapes (throw UsageError naming the layer) and returns the output shape.
+  virtual Shape output_shape(const std::vector<Shape>& inputs) const = 0;
+  // The layout of the output on a backend (default: the backend's activation layout).
+  virtual Layout output_layout(const Backend& backend, const Shape& out) const {
+    return backend.activation_layout(out.c);
+  }
+
+  // Parameters and state: reserve slots (names follow PyTorch's state_dict) ...
+  virtual void declare(ParameterSet&, const std::string& /*name*/) {}
+  // ... and give them their initial values (host copies, in declaration order).
+  virtual void initialize(Rng&, const ParameterSet&, std::vector<float>& /*host_params*/) const {}
+  // Allocate small per-layer buffers (e.g. saved batch statistics) once the backend is known.
+  virtual void bind(Backend&, const std::vector<Shape>& /*inputs*/) {}
+  virtual void unbind(Backend&) {}
+
+  virtual void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) = 0;
+  // din[i] is null when input i needs no gradient; accumulate[i] says add instead of overwrite.
+  virtual void backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out,
+                        const Tensor& dout, const std::vector<Tensor*>& din,
+                        const std::vector<bool>& accumulate) = 0;
+
+  // What backward reads, so the planner keeps only that alive.
+  virtual bool backward_reads_input(size_t) const { return true; }
+  virtual bool backward_reads_output() const { return false; }
+  // Floats of temporary memory backward needs (given which inputs accumulate).
+  virtual size_t backward_scratch(const std::vector<Shape>&, const std::vector<bool>&) const { return 0; }
+
+  // A layer whose output is cheap to recompute from its inputs (with the statistics of the
+  // last forward, and no state update) lets the planner drop the output after its last forward
+  // use and rebuild it for backward.
+  virtual bool can_recompute() const { return false; }
+  virtual void recompute(LayerContext&, const std::vector<const Tensor*>&, Tensor&) {}
+};
+
+}  // namespace dasnet

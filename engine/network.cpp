@@ -1,0 +1,256 @@
+#include "engine/network.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+
+namespace dasnet {
+
+namespace {
+constexpr size_t kNone = SIZE_MAX;
+}
+
+Network::Network(Shape sample_shape) {
+  sample_shape.n = 1;
+  if (sample_shape.c <= 0 || sample_shape.h <= 0 || sample_shape.w <= 0)
+    throw UsageError("input shape " + sample_shape.str() + " must be positive in every dimension");
+  tensors_.push_back({sample_shape, Layout::NCHW, -1, {}});
+}
+
+Network::~Network() {
+  for (auto& node : nodes_)
+    if (backend_) node.layer->unbind(*backend_);
+  if (arena_) backend_->release(arena_);
+}
+
+int Network::add(const std::string& name, std::unique_ptr<Layer> layer, std::vector<int> inputs) {
+  std::vector<Shape> shapes;
+  for (int t : inputs) {
+    if (t < 0 || t >= int(tensors_.size())) throw std::logic_error("network: bad input tensor for " + name);
+    shapes.push_back(tensors_[t].shape);
+  }
+  Shape out = layer->output_shape(shapes);
+  int id = int(tensors_.size());
+  int node = int(nodes_.size());
+  tensors_.push_back({out, Layout::NCHW, node, {}});
+  for (int t : inputs) tensors_[t].consumers.push_back(node);
+  layer->declare(params_, name);
+  nodes_.push_back({name, std::move(layer), std::move(inputs), id});
+  return id;
+}
+
+void Network::build(Backend& backend, uint64_t seed) {
+  backend_ = &backend;
+  tensors_[0].layout = backend.activation_layout(tensors_[0].shape.c);
+  for (auto& node : nodes_) {
+    tensors_[node.output].layout = node.layer->output_layout(backend, tensors_[node.output].shape);
+    node.layer->bind(backend, input_shapes(node, 1));
+  }
+  params_.allocate(backend);
+  std::vector<float> host(params_.parameter_count(), 0.0f);
+  Rng rng(seed);
+  for (auto& node : nodes_) node.layer->initialize(rng, params_, host);
+  backend.copy_from_host(params_.params(), host.data(), host.size());
+}
+
+std::vector<Shape> Network::input_shapes(const Node& node, int n) const {
+  std::vector<Shape> shapes;
+  for (int t : node.inputs) {
+    Shape s = tensors_[t].shape;
+    s.n = n;
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+Network::Plan Network::make_plan(int batch, bool training) const {
+  const int layers = int(nodes_.size());
+  const int loss_step = layers;
+  auto backward_step = [&](int node) { return 2 * layers - node; };
+  const int num_tensors = int(tensors_.size());
+  const int output = num_tensors - 1;
+
+  std::vector<MemoryRequest> requests;
+  auto request = [&](size_t floats, int first, int last) {
+    requests.push_back({floats * sizeof(float), first, last});
+    return requests.size() - 1;
+  };
+  auto bytes_of = [&](int t) { return tensors_[t].shape.per_sample() * size_t(batch); };
+
+  // Which backward steps read each tensor's value.
+  std::vector<std::vector<int>> backward_reads(num_tensors);
+  if (training) {
+    for (int i = 0; i < layers; ++i) {
+      const Node& node = nodes_[i];
+      for (size_t j = 0; j < node.inputs.size(); ++j)
+        if (node.layer->backward_reads_input(j)) backward_reads[node.inputs[j]].push_back(backward_step(i));
+      if (node.layer->backward_reads_output()) backward_reads[node.output].push_back(backward_step(i));
+    }
+  }
+  std::vector<bool> recomputed(num_tensors, false);
+  if (training && recompute_)
+    for (int t = 1; t < output; ++t) {
+      const Node& producer = nodes_[tensors_[t].producer];
+      recomputed[t] = producer.layer->can_recompute() && !backward_reads[t].empty();
+    }
+  for (int t = 1; t < num_tensors; ++t)
+    if (recomputed[t])
+      for (int u : nodes_[tensors_[t].producer].inputs)
+        if (recomputed[u]) recomputed[t] = false;  // rebuild only from kept tensors
+
+  Plan plan;
+  plan.batch = batch;
+  plan.forward_offset.assign(num_tensors, kNone);
+  plan.backward_offset.assign(num_tensors, kNone);
+  plan.grad_offset.assign(num_tensors, kNone);
+  plan.scratch_offset.assign(layers, kNone);
+  plan.accumulate.resize(layers);
+  plan.recompute_before.resize(layers);
+
+  std::vector<int> last_use(num_tensors, 0), first_use(num_tensors, 0);
+  for (int t = 0; t < num_tensors; ++t) {
+    first_use[t] = tensors_[t].producer < 0 ? 0 : tensors_[t].producer;
+    last_use[t] = first_use[t];
+    for (int c : tensors_[t].consumers) last_use[t] = std::max(last_use[t], c);
+    if (t == output) last_use[t] = loss_step;
+    if (!recomputed[t])
+      for (int s : backward_reads[t]) last_use[t] = std::max(last_use[t], s);
+  }
+  // A recomputed tensor is rebuilt just before the first backward step that reads it; its
+  // producer's inputs must still be alive then.
+  std::vector<int> rebuild_first(num_tensors, 0), rebuild_last(num_tensors, 0);
+  for (int t = 0; t < num_tensors; ++t) {
+    if (!recomputed[t]) continue;
+    rebuild_first[t] = *std::min_element(backward_reads[t].begin(), backward_reads[t].end());
+    rebuild_last[t] = *std::max_element(backward_reads[t].begin(), backward_reads[t].end());
+    for (int u : nodes_[tensors_[t].producer].inputs) last_use[u] = std::max(last_use[u], rebuild_first[t]);
+    plan.recompute_before[2 * layers - rebuild_first[t]].push_back(t);
+  }
+
+  std::vector<size_t> forward_req(num_tensors), rebuild_req(num_tensors, kNone), grad_req(num_tensors, kNone);
+  for (int t = 0; t < num_tensors; ++t) {
+    forward_req[t] = request(bytes_of(t), first_use[t], last_use[t]);
+    if (recomputed[t]) rebuild_req[t] = request(bytes_of(t), rebuild_first[t], rebuild_last[t]);
+  }
+  std::vector<size_t> scratch_req(layers, kNone);
+  if (training) {
+    for (int t = 1; t < num_tensors; ++t) {
+      int first = t == output ? loss_step : INT_MAX;
+      for (int c : tensors_[t].consumers) first = std::min(first, backward_step(c));
+      grad_req[t] = request(bytes_of(t), first, backward_step(tensors_[t].producer));
+    }
+    // The first consumer in backward order writes a gradient; later ones add to it.
+    std::vector<bool> written(num_tensors, false);
+    for (int i = layers - 1; i >= 0; --i) {
+      const Node& node = nodes_[i];
+      plan.accumulate[i].assign(node.inputs.size(), false);
+      for (size_t j = 0; j < node.inputs.size(); ++j) {
+        int t = node.inputs[j];
+        if (t == 0) continue;
+        plan.accumulate[i][j] = written[t];
+        written[t] = true;
+      }
+      size_t floats = node.layer->backward_scratch(input_shapes(node, batch), plan.accumulate[i]);
+      if (floats) scratch_req[i] = request(floats, backward_step(i), backward_step(i));
+    }
+  }
+
+  MemoryPlan placed = plan_memory(requests);
+  plan.bytes = placed.total_bytes;
+  for (int t = 0; t < num_tensors; ++t) {
+    plan.forward_offset[t] = placed.offsets[forward_req[t]];
+    plan.backward_offset[t] = recomputed[t] ? placed.offsets[rebuild_req[t]] : plan.forward_offset[t];
+    if (grad_req[t] != kNone) plan.grad_offset[t] = placed.offsets[grad_req[t]];
+  }
+  for (int i = 0; i < layers; ++i)
+    if (scratch_req[i] != kNone) plan.scratch_offset[i] = placed.offsets[scratch_req[i]];
+  return plan;
+}
+
+Network::Plan& Network::plan_for(int batch, bool training) {
+  Plan& plan = plans_[training ? 1 : 0];
+  if (plan.batch < batch) plan = make_plan(batch, training);
+  return plan;
+}
+
+size_t Network::planned_bytes(int batch, bool training) { return make_plan(batch, training).bytes; }
+
+void Network::ensure_arena(size_t bytes) {
+  if (bytes <= arena_bytes_) return;
+  if (arena_) backend_->release(arena_);
+  arena_ = nullptr;
+  arena_bytes_ = 0;
+  arena_ = backend_->allocate(bytes / sizeof(float) + 16);
+  arena_bytes_ = bytes;
+}
+
+Tensor Network::view(int tensor, size_t offset, int n) const {
+  Tensor t;
+  t.data = reinterpret_cast<float*>(reinterpret_cast<char*>(arena_) + offset);
+  t.shape = tensors_[tensor].shape;
+  t.shape.n = n;
+  t.layout = tensors_[tensor].layout;
+  return t;
+}
+
+const Tensor& Network::forward(const float* host_images, int n, bool training) {
+  if (!backend_) throw std::logic_error("network used before build()");
+  if (n <= 0) throw UsageError("batch of " + std::to_string(n) + " images");
+  Plan& plan = plan_for(n, training);
+  ensure_arena(plan.bytes);
+  current_n_ = n;
+  have_training_forward_ = training;
+
+  std::vector<Tensor> values(tensors_.size());
+  for (size_t t = 0; t < tensors_.size(); ++t) values[t] = view(int(t), plan.forward_offset[t], n);
+  backend_->from_nchw(host_images, values[0]);
+  LayerContext ctx{*backend_, params_, training, nullptr};
+  for (auto& node : nodes_) {
+    std::vector<const Tensor*> in;
+    for (int t : node.inputs) in.push_back(&values[t]);
+    node.layer->forward(ctx, in, values[node.output]);
+  }
+  logits_ = values.back();
+  return logits_;
+}
+
+Tensor& Network::logits_gradient() {
+  if (!have_training_forward_) throw std::logic_error("logits_gradient() needs a training forward first");
+  logits_grad_ = view(int(tensors_.size()) - 1, plans_[1].grad_offset.back(), current_n_);
+  return logits_grad_;
+}
+
+void Network::backward() {
+  if (!have_training_forward_) throw std::logic_error("backward() needs a training forward first");
+  const Plan& plan = plans_[1];
+  const int n = current_n_;
+  std::vector<Tensor> values(tensors_.size()), grads(tensors_.size());
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    values[t] = view(int(t), plan.backward_offset[t], n);
+    if (plan.grad_offset[t] != kNone) grads[t] = view(int(t), plan.grad_offset[t], n);
+  }
+  LayerContext ctx{*backend_, params_, true, nullptr};
+  for (int i = int(nodes_.size()) - 1; i >= 0; --i) {
+    Node& node = nodes_[i];
+    for (int t : plan.recompute_before[i]) {
+      Node& producer = nodes_[tensors_[t].producer];
+      std::vector<const Tensor*> in;
+      for (int u : producer.inputs) in.push_back(&values[u]);
+      producer.layer->recompute(ctx, in, values[t]);
+    }
+    std::vector<const Tensor*> in;
+    std::vector<Tensor*> din;
+    for (int t : node.inputs) {
+      in.push_back(&values[t]);
+      din.push_back(plan.grad_offset[t] != kNone ? &grads[t] : nullptr);
+    }
+    ctx.scratch = plan.scratch_offset[i] != kNone
+                      ? reinterpret_cast<float*>(reinterpret_cast<char*>(arena_) + plan.scratch_offset[i])
+                      : nullptr;
+    node.layer->backward(ctx, in, values[node.output], grads[node.output], din, plan.accumulate[i]);
+  }
+  have_training_forward_ = false;
+}
+
+}  // namespace dasnet

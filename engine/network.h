@@ -1,0 +1,93 @@
+// A network is a list of layer nodes over numbered tensors (tensor 0 is the input images).
+// The Network owns the parameters (one flat buffer), plans all activation and gradient memory
+// once per batch size (engine/memory_plan.h), and runs forward and backward.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/layer.h"
+#include "engine/memory_plan.h"
+
+namespace dasnet {
+
+class Network {
+ public:
+  explicit Network(Shape sample_shape);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  // Adds a layer fed by the given tensors; returns the id of its output tensor. `name` is the
+  // PyTorch module path of the layer's parameters (e.g. "layer1.0.conv1").
+  int add(const std::string& name, std::unique_ptr<Layer> layer, std::vector<int> inputs);
+
+  // Declares and allocates parameters on the backend and initializes them from the seed.
+  void build(Backend& backend, uint64_t seed);
+
+  // Runs the network on n host images (NCHW floats); returns the logits (N x K, plain).
+  const Tensor& forward(const float* host_images, int n, bool training);
+  // d(loss)/d(logits) goes here before backward(); valid after a training forward.
+  Tensor& logits_gradient();
+  // Fills the parameter gradients (overwritten, not accumulated). Needs a training forward.
+  void backward();
+
+  Backend& backend() const { return *backend_; }
+  ParameterSet& params() { return params_; }
+  const ParameterSet& params() const { return params_; }
+  Shape sample_shape() const { return tensors_[0].shape; }
+  int output_count() const { return int(tensors_.back().shape.per_sample()); }
+  size_t node_count() const { return nodes_.size(); }
+  // Planned bytes of activations + gradients + temporaries for a batch.
+  size_t planned_bytes(int batch, bool training);
+
+  // Rebuild the outputs of cheap layers (BN+ReLU) for backward instead of keeping them.
+  void set_recompute(bool on) {
+    recompute_ = on;
+    plans_[1].batch = 0;
+  }
+
+ private:
+  struct TensorInfo {
+    Shape shape;  // per sample (n = 1)
+    Layout layout = Layout::NCHW;
+    int producer = -1;
+    std::vector<int> consumers;
+  };
+  struct Node {
+    std::string name;
+    std::unique_ptr<Layer> layer;
+    std::vector<int> inputs;
+    int output = -1;
+  };
+  struct Plan {
+    int batch = 0;
+    size_t bytes = 0;
+    std::vector<size_t> forward_offset;   // per tensor
+    std::vector<size_t> backward_offset;  // per tensor: where backward reads it (recomputed copy or same)
+    std::vector<size_t> grad_offset;      // per tensor (SIZE_MAX: no gradient)
+    std::vector<size_t> scratch_offset;   // per node
+    std::vector<std::vector<bool>> accumulate;  // per node, per input
+    std::vector<std::vector<int>> recompute_before;  // per node: tensors to rebuild before its backward
+  };
+
+  Plan make_plan(int batch, bool training) const;
+  Plan& plan_for(int batch, bool training);
+  Tensor view(int tensor, size_t offset, int n) const;
+  void ensure_arena(size_t bytes);
+  std::vector<Shape> input_shapes(const Node& node, int n) const;
+
+  std::vector<TensorInfo> tensors_;
+  std::vector<Node> nodes_;
+  ParameterSet params_;
+  Backend* backend_ = nullptr;
+  bool recompute_ = true;
+  Plan plans_[2];  // [0] inference, [1] training
+  float* arena_ = nullptr;
+  size_t arena_bytes_ = 0;
+  int current_n_ = 0;
+  bool have_training_forward_ = false;
+  Tensor logits_, logits_grad_;
+};
+
+}  // namespace dasnet

@@ -1,0 +1,51 @@
+#include "engine/parameters.h"
+
+#include <stdexcept>
+
+namespace dasnet {
+
+size_t ParameterSet::add_parameter(const std::string& name, size_t count, ParamRole role) {
+  if (params_) throw std::logic_error("add_parameter after allocate: " + name);
+  slots_.push_back({name, total_params_, count, role});
+  total_params_ += count;
+  return slots_.size() - 1;
+}
+
+size_t ParameterSet::add_state(const std::string& name, size_t count, float initial) {
+  if (state_) throw std::logic_error("add_state after allocate: " + name);
+  state_slots_.push_back({name, total_state_, count, initial});
+  total_state_ += count;
+  return state_slots_.size() - 1;
+}
+
+void ParameterSet::allocate(Backend& backend) {
+  release();
+  backend_ = &backend;
+  params_ = backend.allocate(total_params_);
+  grads_ = backend.allocate(total_params_);
+  state_ = backend.allocate(total_state_);
+  for (const auto& s : state_slots_) backend.fill(state_ + s.offset, s.count, s.initial);
+}
+
+void ParameterSet::release() {
+  if (!backend_) return;
+  backend_->release(params_);
+  backend_->release(grads_);
+  backend_->release(state_);
+  params_ = grads_ = state_ = nullptr;
+  backend_ = nullptr;
+}
+
+const ParamSlot* ParameterSet::find(const std::string& name) const {
+  for (const auto& s : slots_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const StateSlot* ParameterSet::find_state(const std::string& name) const {
+  for (const auto& s : state_slots_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+}  // namespace dasnet

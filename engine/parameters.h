@@ -1,0 +1,65 @@
+// All trainable parameters of a network live in one contiguous buffer and their gradients in a
+// second one with the same offsets (llm.c's lesson): the optimizer, the all-reduce and the
+// checkpoint are loops over flat ranges. Non-trained state (batchnorm running statistics) lives
+// in a third flat buffer.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace dasnet {
+
+enum class ParamRole { ConvWeight, BatchNormWeight, BatchNormBias, LinearWeight, LinearBias };
+
+struct ParamSlot {
+  std::string name;  // PyTorch's state_dict name, e.g. "layer2.0.shortcut.0.weight"
+  size_t offset = 0;
+  size_t count = 0;
+  ParamRole role = ParamRole::ConvWeight;
+  bool is_batchnorm() const { return role == ParamRole::BatchNormWeight || role == ParamRole::BatchNormBias; }
+};
+
+struct StateSlot {
+  std::string name;  // e.g. "bn1.running_mean"
+  size_t offset = 0;
+  size_t count = 0;
+  float initial = 0;
+};
+
+class ParameterSet {
+ public:
+  // Reserve ranges before allocate(); returns the slot index.
+  size_t add_parameter(const std::string& name, size_t count, ParamRole role);
+  size_t add_state(const std::string& name, size_t count, float initial);
+
+  // Allocates params, grads and state on the backend (state filled with its initial values).
+  void allocate(Backend& backend);
+  void release();
+  ~ParameterSet() { release(); }
+
+  size_t parameter_count() const { return total_params_; }
+  size_t state_count() const { return total_state_; }
+  const std::vector<ParamSlot>& slots() const { return slots_; }
+  const std::vector<StateSlot>& state_slots() const { return state_slots_; }
+  const ParamSlot& slot(size_t i) const { return slots_[i]; }
+  const StateSlot& state_slot(size_t i) const { return state_slots_[i]; }
+  const ParamSlot* find(const std::string& name) const;
+  const StateSlot* find_state(const std::string& name) const;
+
+  float* params() const { return params_; }
+  float* grads() const { return grads_; }
+  float* state() const { return state_; }
+  float* param(size_t slot) const { return params_ + slots_[slot].offset; }
+  float* grad(size_t slot) const { return grads_ + slots_[slot].offset; }
+  float* state(size_t slot) const { return state_ + state_slots_[slot].offset; }
+
+ private:
+  std::vector<ParamSlot> slots_;
+  std::vector<StateSlot> state_slots_;
+  size_t total_params_ = 0, total_state_ = 0;
+  Backend* backend_ = nullptr;
+  float *params_ = nullptr, *grads_ = nullptr, *state_ = nullptr;
+};
+
+}  // namespace dasnet

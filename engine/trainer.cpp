@@ -1,0 +1,246 @@
+#include "engine/trainer.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "io/loader.h"
+
+namespace dasnet {
+
+using Clock = std::chrono::steady_clock;
+
+void TrainConfig::validate() const {
+  if (epochs <= 0) throw UsageError("--epochs must be positive, got " + std::to_string(epochs));
+  if (batch_size <= 0) throw UsageError("--batch-size must be positive, got " + std::to_string(batch_size));
+  optimizer.validate();
+}
+
+std::string TrainConfig::to_json() const {
+  const auto& o = optimizer;
+  nlohmann::json j{{"epochs", epochs},
+                   {"batch_size", batch_size},
+                   {"seed", seed},
+                   {"lr", o.lr},
+                   {"momentum", o.momentum},
+                   {"weight_decay", o.weight_decay},
+                   {"nesterov", o.nesterov},
+                   {"schedule", schedule_name(o.schedule)},
+                   {"step_size", o.step_size},
+                   {"gamma", o.gamma},
+                   {"warmup_epochs", o.warmup_epochs}};
+  return j.dump();
+}
+
+TrainConfig TrainConfig::from_json(const std::string& text) {
+  TrainConfig c;
+  try {
+    auto j = nlohmann::json::parse(text);
+    c.epochs = j.at("epochs");
+    c.batch_size = j.at("batch_size");
+    c.seed = j.at("seed");
+    c.optimizer.lr = j.at("lr");
+    c.optimizer.momentum = j.at("momentum");
+    c.optimizer.weight_decay = j.at("weight_decay");
+    c.optimizer.nesterov = j.at("nesterov");
+    c.optimizer.schedule = parse_schedule(j.at("schedule"));
+    c.optimizer.step_size = j.at("step_size");
+    c.optimizer.gamma = j.at("gamma");
+    c.optimizer.warmup_epochs = j.at("warmup_epochs");
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("training configuration is not valid: ") + e.what());
+  }
+  return c;
+}
+
+std::string EpochMetrics::to_json() const {
+  nlohmann::json j{{"epoch", epoch},
+                   {"epochs", epochs},
+                   {"lr", lr},
+                   {"train_samples", train_samples},
+                   {"train_loss", train_loss},
+                   {"train_accuracy", train_accuracy},
+                   {"val_samples", val_samples},
+                   {"val_loss", val_loss},
+                   {"val_accuracy", val_accuracy},
+                   {"epoch_seconds", epoch_seconds},
+                   {"samples_per_s", samples_per_s},
+                   {"peak_memory_mb", peak_memory_mb}};
+  for (const auto& [name, p] : reference_p_usable) j["p_usable"][name] = p;
+  return j.dump();
+}
+
+double peak_memory_mb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+EvalResult evaluate(Network& net, OutputMode mode, const DataSource& data, int batch_size, bool keep_probabilities) {
+  EvalResult r;
+  const int k = net.output_count();
+  r.classes = mode == OutputMode::Sigmoid ? 2 : k;
+  if (mode != OutputMode::Multilabel) r.confusion.assign(size_t(r.classes) * r.classes, 0);
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = false;
+  Loader loader(data, options);
+  loader.start_epoch(0);
+  Batch batch;
+  std::vector<float> probs_host;
+  Backend& backend = net.backend();
+  float* probs = backend.allocate(size_t(batch_size) * k);
+  double loss_sum = 0;
+  long correct = 0;
+  try {
+    while (loader.next(batch)) {
+      const int n = batch.count();
+      const Tensor& logits = net.forward(batch.images.data(), n, false);
+      Tensor p{probs, logits.shape, Layout::NCHW};
+      LossTotals t = backend.loss(mode, logits, batch.labels.data(), nullptr, &p);
+      loss_sum += t.loss_sum;
+      correct += t.correct;
+      probs_host.resize(size_t(n) * k);
+      backend.copy_to_host(probs_host.data(), probs, probs_host.size());
+      for (int i = 0; i < n; ++i) {
+        if (!r.confusion.empty()) {
+          const float* pi = &probs_host[size_t(i) * k];
+          int predicted = mode == OutputMode::Sigmoid ? (pi[0] > 0.5f) : int(std::max_element(pi, pi + k) - pi);
+          r.confusion[size_t(batch.labels[i]) * r.classes + predicted]++;
+        }
+        r.labels.push_back(batch.labels[i]);
+      }
+      if (keep_probabilities) r.probabilities.insert(r.probabilities.end(), probs_host.begin(), probs_host.end());
+      r.count += n;
+    }
+  } catch (...) {
+    backend.release(probs);
+    throw;
+  }
+  backend.release(probs);
+  if (!keep_probabilities) r.labels.clear();
+  r.loss = r.count ? loss_sum / r.count : 0;
+  r.accuracy = r.count ? double(correct) / r.count : 0;
+  return r;
+}
+
+Trainer::Trainer(Network& net, const ModelConfig& model, const TrainConfig& config, const DataSource& train,
+                 const DataSource* validation)
+    : net_(net), model_(model), config_(config), train_(train), validation_(validation) {
+  config_.validate();
+  if (train.size() == 0) throw UsageError("the training set is empty");
+  if (train.sample_shape() != net.sample_shape())
+    throw UsageError("training images are " + train.sample_shape().str() + " but the model expects " +
+                     net.sample_shape().str() + " (set --channels / image size to match the data)");
+  sgd_ = std::make_unique<Sgd>(net.backend(), net.params(), config_.optimizer);
+}
+
+Trainer::~Trainer() = default;
+
+void load_weights(Network& net, const TrainingState& s) {
+  ParameterSet& ps = net.params();
+  if (s.params.size() != ps.parameter_count() || s.state.size() != ps.state_count())
+    throw std::runtime_error("checkpoint holds " + std::to_string(s.params.size()) + " parameters and " +
+                             std::to_string(s.state.size()) + " statistics, the model has " +
+                             std::to_string(ps.parameter_count()) + " and " + std::to_string(ps.state_count()));
+  net.backend().copy_from_host(ps.params(), s.params.data(), s.params.size());
+  net.backend().copy_from_host(ps.state(), s.state.data(), s.state.size());
+}
+
+void Trainer::restore(const TrainingState& s) {
+  load_weights(net_, s);
+  if (s.velocity.size() != net_.params().parameter_count())
+    throw std::runtime_error("checkpoint optimizer state does not match the model");
+  net_.backend().copy_from_host(sgd_->velocity(), s.velocity.data(), s.velocity.size());
+  epochs_done_ = s.epochs_done;
+}
+
+TrainingState Trainer::snapshot() const {
+  TrainingState s;
+  s.model = model_;
+  s.train = config_;
+  s.epochs_done = epochs_done_;
+  const ParameterSet& ps = net_.params();
+  Backend& b = net_.backend();
+  s.params.resize(ps.parameter_count());
+  s.state.resize(ps.state_count());
+  s.velocity.resize(ps.parameter_count());
+  b.copy_to_host(s.params.data(), ps.params(), s.params.size());
+  b.copy_to_host(s.state.data(), ps.state(), s.state.size());
+  b.copy_to_host(s.velocity.data(), sgd_->velocity(), s.velocity.size());
+  for (const auto& slot : ps.slots()) s.param_names.push_back(slot.name);
+  return s;
+}
+
+TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoch) {
+  LoaderOptions options;
+  options.batch_size = config_.batch_size;
+  options.seed = config_.seed;
+  Loader loader(train_, options);
+  Backend& backend = net_.backend();
+  const bool tty = config_.progress && isatty(STDERR_FILENO);
+  Batch batch;
+  for (int epoch = epochs_done_; epoch < config_.epochs; ++epoch) {
+    loader.start_epoch(epoch);
+    const int steps = int((loader.samples_per_epoch() + config_.batch_size - 1) / config_.batch_size);
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.epochs = config_.epochs;
+    double loss_sum = 0;
+    long correct = 0, seen = 0;
+    auto start = Clock::now();
+    auto last_report = start;
+    for (int step = 0; loader.next(batch); ++step) {
+      const int n = batch.count();
+      const float lr = learning_rate(config_.optimizer, epoch, step, steps, config_.epochs);
+      m.lr = lr;
+      const Tensor& logits = net_.forward(batch.images.data(), n, true);
+      LossTotals t = backend.loss(model_.mode, logits, batch.labels.data(), &net_.logits_gradient(), nullptr);
+      if (!std::isfinite(t.loss_sum)) {
+        divergence_ = "loss is " + std::to_string(t.loss_sum) + " at epoch " + std::to_string(epoch + 1) +
+                      ", step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + ")";
+        if (tty) std::fprintf(stderr, "\n");
+        return TrainStatus::Diverged;
+      }
+      net_.backward();
+      sgd_->step(lr);
+      loss_sum += t.loss_sum;
+      correct += t.correct;
+      seen += n;
+      auto now = Clock::now();
+      double elapsed = std::chrono::duration<double>(now - start).count();
+      bool report = tty || std::chrono::duration<double>(now - last_report).count() > 30.0;
+      if (config_.progress && report) {
+        last_report = now;
+        double rate = seen / std::max(elapsed, 1e-9);
+        double eta = (double(loader.samples_per_epoch()) - seen) / std::max(rate, 1e-9);
+        std::fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.3f  %.1f samples/s  eta %.0fs%s",
+                     tty ? "\r" : "", epoch + 1, config_.epochs, step + 1, steps, loss_sum / seen,
+                     double(correct) / seen, rate, eta, tty ? "   " : "\n");
+        std::fflush(stderr);
+      }
+    }
+    m.epoch_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (tty) std::fprintf(stderr, "\r%*s\r", 100, "");
+    m.train_samples = seen;
+    m.train_loss = loss_sum / std::max<long>(seen, 1);
+    m.train_accuracy = double(correct) / std::max<long>(seen, 1);
+    m.samples_per_s = seen / std::max(m.epoch_seconds, 1e-9);
+    if (validation_ && validation_->size() > 0) {
+      EvalResult v = evaluate(net_, model_.mode, *validation_, config_.batch_size);
+      m.val_samples = v.count;
+      m.val_loss = v.loss;
+      m.val_accuracy = v.accuracy;
+    }
+    m.peak_memory_mb = peak_memory_mb();
+    epochs_done_ = epoch + 1;
+    on_epoch(m);
+  }
+  return TrainStatus::Completed;
+}
+
+}  // namespace dasnet

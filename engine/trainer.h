@@ -1,0 +1,93 @@
+// The training and evaluation loop: epochs of shuffled batches, SGD, validation, per-epoch
+// metrics (loss, accuracy, validation accuracy, throughput = samples / epoch wall time as the
+// study measured it, peak memory), a live progress line, and divergence detection.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/data_source.h"
+#include "engine/model_config.h"
+#include "engine/network.h"
+#include "engine/optimizer.h"
+
+namespace dasnet {
+
+struct TrainConfig {
+  int epochs = 10;
+  int batch_size = 128;
+  uint64_t seed = 0;
+  OptimizerConfig optimizer;
+  bool progress = true;  // live progress line on stderr
+  void validate() const;
+  std::string to_json() const;
+  static TrainConfig from_json(const std::string& json);
+};
+
+// Everything needed to continue training bit-exactly.
+struct TrainingState {
+  ModelConfig model;
+  TrainConfig train;
+  int epochs_done = 0;
+  std::vector<float> params, state, velocity;
+  std::vector<std::string> param_names;  // slot names, for readers of the checkpoint
+};
+
+struct EpochMetrics {
+  int epoch = 0;  // 1-based
+  int epochs = 0;
+  float lr = 0;
+  long train_samples = 0;
+  double train_loss = 0, train_accuracy = 0;
+  long val_samples = 0;
+  double val_loss = 0, val_accuracy = 0;
+  double epoch_seconds = 0, samples_per_s = 0;
+  double peak_memory_mb = 0;
+  std::vector<std::pair<std::string, float>> reference_p_usable;  // filled by callers that evaluate references
+  std::string to_json() const;
+};
+
+struct EvalResult {
+  long count = 0;
+  double loss = 0, accuracy = 0;
+  int classes = 0;
+  std::vector<long> confusion;        // classes x classes, [true][predicted] (class modes)
+  std::vector<float> probabilities;   // count x K, when requested
+  std::vector<int> labels;
+};
+
+// Copies a checkpoint's parameters and batchnorm statistics into a network built from its config.
+void load_weights(Network& net, const TrainingState& state);
+
+EvalResult evaluate(Network& net, OutputMode mode, const DataSource& data, int batch_size,
+                    bool keep_probabilities = false);
+
+// Peak resident memory of this process so far, in MiB.
+double peak_memory_mb();
+
+enum class TrainStatus { Completed, Diverged };
+
+class Trainer {
+ public:
+  Trainer(Network& net, const ModelConfig& model, const TrainConfig& config, const DataSource& train,
+          const DataSource* validation);
+  ~Trainer();
+  void restore(const TrainingState& state);
+  TrainingState snapshot() const;
+  // Runs the remaining epochs; on_epoch is called after each (metrics, then state may be saved).
+  TrainStatus run(const std::function<void(const EpochMetrics&)>& on_epoch);
+  int epochs_done() const { return epochs_done_; }
+  const std::string& divergence() const { return divergence_; }
+
+ private:
+  Network& net_;
+  ModelConfig model_;
+  TrainConfig config_;
+  const DataSource& train_;
+  const DataSource* validation_;
+  std::unique_ptr<Sgd> sgd_;
+  int epochs_done_ = 0;
+  std::string divergence_;
+};
+
+}  // namespace dasnet

@@ -1,0 +1,15 @@
+// Training checkpoints in HDF5: parameters, batchnorm running statistics, optimizer state, the
+// epoch, the shuffle seed and the full model/training configuration. Written to a temporary
+// file and renamed into place, so a crash never leaves a half-written checkpoint.
+#pragma once
+#include <string>
+
+#include "engine/trainer.h"
+
+namespace dasnet {
+
+void save_checkpoint(const std::string& path, const TrainingState& state);
+// Throws std::runtime_error naming the file: missing, not HDF5, truncated, or incomplete.
+TrainingState load_checkpoint(const std::string& path);
+
+}  // namespace dasnet

@@ -1,0 +1,79 @@
+#include "layers/batchnorm.h"
+
+namespace dasnet {
+
+BatchNorm::BatchNorm(int channels, bool relu, bool residual, float momentum, float eps)
+    : channels_(channels), relu_(relu), residual_(residual), momentum_(momentum), eps_(eps) {}
+
+std::string BatchNorm::kind() const {
+  return std::string("batchnorm") + (residual_ ? "+add" : "") + (relu_ ? "+relu" : "");
+}
+
+Shape BatchNorm::output_shape(const std::vector<Shape>& in) const {
+  if (in.size() != (residual_ ? 2u : 1u)) throw std::logic_error("batchnorm: wrong number of inputs");
+  if (in[0].c != channels_)
+    throw UsageError("batchnorm: input has " + std::to_string(in[0].c) + " channels, expected " +
+                     std::to_string(channels_));
+  if (residual_ && in[1] != in[0])
+    throw UsageError("batchnorm: residual " + in[1].str() + " does not match input " + in[0].str());
+  return in[0];
+}
+
+void BatchNorm::declare(ParameterSet& ps, const std::string& name) {
+  gamma_slot_ = ps.add_parameter(name + ".weight", channels_, ParamRole::BatchNormWeight);
+  beta_slot_ = ps.add_parameter(name + ".bias", channels_, ParamRole::BatchNormBias);
+  mean_slot_ = ps.add_state(name + ".running_mean", channels_, 0.0f);
+  var_slot_ = ps.add_state(name + ".running_var", channels_, 1.0f);
+}
+
+void BatchNorm::initialize(Rng&, const ParameterSet& ps, std::vector<float>& host) const {
+  for (int c = 0; c < channels_; ++c) {
+    host[ps.slot(gamma_slot_).offset + c] = 1.0f;
+    host[ps.slot(beta_slot_).offset + c] = 0.0f;
+  }
+}
+
+void BatchNorm::bind(Backend& backend, const std::vector<Shape>&) {
+  if (bound_) return;
+  bound_ = &backend;
+  saved_ = backend.allocate(size_t(5) * channels_);
+}
+
+void BatchNorm::unbind(Backend& backend) {
+  if (saved_) backend.release(saved_);
+  saved_ = nullptr;
+  bound_ = nullptr;
+}
+
+void BatchNorm::forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) {
+  const Tensor& x = *in[0];
+  const long count = long(x.shape.n) * x.shape.h * x.shape.w;
+  if (ctx.training) {
+    if (count < 2)
+      throw UsageError("batchnorm: training needs more than one value per channel (batch " +
+                       std::to_string(x.shape.n) + ", " + std::to_string(x.shape.h) + "x" +
+                       std::to_string(x.shape.w) + ")");
+    ctx.backend.channel_statistics(x, batch_mean(), batch_var());
+  }
+  ctx.backend.batchnorm_coefficients(channels_, batch_mean(), batch_var(), ctx.params.param(gamma_slot_),
+                                     ctx.params.param(beta_slot_), ctx.params.state(mean_slot_),
+                                     ctx.params.state(var_slot_), count, momentum_, eps_, ctx.training, scale(),
+                                     shift(), invstd());
+  ctx.backend.scale_shift_activate(x, scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
+}
+
+void BatchNorm::recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) {
+  ctx.backend.scale_shift_activate(*in[0], scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
+}
+
+void BatchNorm::backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out,
+                         const Tensor& dout, const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) {
+  if (!din[0]) throw std::logic_error("batchnorm backward without an input gradient");
+  if (accumulate[0]) throw std::logic_error("batchnorm backward cannot accumulate its input gradient");
+  Tensor* dres = residual_ ? din[1] : nullptr;
+  ctx.backend.batchnorm_backward(dout, relu_ ? &out : nullptr, *in[0], batch_mean(), invstd(),
+                                 ctx.params.param(gamma_slot_), *din[0], ctx.params.grad(gamma_slot_),
+                                 ctx.params.grad(beta_slot_), dres, residual_ && accumulate[1]);
+}
+
+}  // namespace dasnet

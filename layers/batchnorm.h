@@ -1,0 +1,43 @@
+// Batch normalization (PyTorch semantics: batch statistics in training, running statistics
+// updated with momentum and the unbiased variance; running statistics in eval; eps 1e-5),
+// optionally fused with a residual add and a ReLU: y = relu(bn(x) + residual). Fusing saves two
+// passes over memory and two stored activations per residual block.
+#pragma once
+#include "engine/layer.h"
+
+namespace dasnet {
+
+class BatchNorm : public Layer {
+ public:
+  // With `residual`, the layer takes a second input of the same shape.
+  BatchNorm(int channels, bool relu, bool residual, float momentum = 0.1f, float eps = 1e-5f);
+  std::string kind() const override;
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void declare(ParameterSet& ps, const std::string& name) override;
+  void initialize(Rng& rng, const ParameterSet& ps, std::vector<float>& host) const override;
+  void bind(Backend& backend, const std::vector<Shape>& in) override;
+  void unbind(Backend& backend) override;
+  void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
+  void backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out, const Tensor& dout,
+                const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
+  bool backward_reads_input(size_t i) const override { return i == 0; }
+  bool backward_reads_output() const override { return relu_; }
+  bool can_recompute() const override { return !residual_; }
+  void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
+
+ private:
+  int channels_;
+  bool relu_, residual_;
+  float momentum_, eps_;
+  size_t gamma_slot_ = 0, beta_slot_ = 0, mean_slot_ = 0, var_slot_ = 0;
+  // Per-channel vectors on the backend: batch mean/var, invstd, scale, shift of the last forward.
+  float* saved_ = nullptr;
+  Backend* bound_ = nullptr;
+  float* batch_mean() const { return saved_; }
+  float* batch_var() const { return saved_ + channels_; }
+  float* invstd() const { return saved_ + 2 * channels_; }
+  float* scale() const { return saved_ + 3 * channels_; }
+  float* shift() const { return saved_ + 4 * channels_; }
+};
+
+}  // namespace dasnet

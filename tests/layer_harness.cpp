@@ -1,0 +1,107 @@
+#include "tests/layer_harness.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dasnet::testing {
+
+LayerHarness::LayerHarness(Backend& backend, Layer& layer, std::vector<Shape> shapes, uint64_t seed)
+    : backend_(backend), layer_(layer), shapes_(shapes) {
+  output_shape = layer.output_shape(shapes);
+  layer.declare(ps_, "layer");
+  ps_.allocate(backend);
+  layer.bind(backend, shapes);
+  params.assign(ps_.parameter_count(), 0.0f);
+  Rng rng(seed);
+  layer.initialize(rng, ps_, params);
+  // Perturb away from the initial values so BN's gamma/beta and biases are not trivial.
+  for (auto& p : params) p += 0.2f * rng.normal();
+  for (const Shape& s : shapes) {
+    std::vector<float> v(s.numel());
+    for (auto& x : v) x = rng.normal();
+    inputs.push_back(v);
+    in_.push_back(make(s, backend.activation_layout(s.c)));
+    din_.push_back(make(s, backend.activation_layout(s.c)));
+  }
+  out_ = make(output_shape, layer.output_layout(backend, output_shape));
+  dout_ = make(output_shape, out_.layout);
+  size_t largest = 0;
+  for (const Shape& s : shapes) largest = std::max(largest, s.numel());
+  scratch_ = backend.allocate(largest);
+}
+
+LayerHarness::~LayerHarness() {
+  layer_.unbind(backend_);
+  for (float* p : owned_) backend_.release(p);
+  backend_.release(scratch_);
+}
+
+Tensor LayerHarness::make(const Shape& s, Layout layout) {
+  Tensor t;
+  t.data = backend_.allocate(s.numel());
+  owned_.push_back(t.data);
+  t.shape = s;
+  t.layout = layout;
+  return t;
+}
+
+void LayerHarness::upload() {
+  for (size_t i = 0; i < inputs.size(); ++i) backend_.from_nchw(inputs[i].data(), in_[i]);
+  if (!params.empty()) backend_.copy_from_host(ps_.params(), params.data(), params.size());
+}
+
+std::vector<float> LayerHarness::forward(bool training) {
+  upload();
+  LayerContext ctx{backend_, ps_, training, nullptr};
+  std::vector<const Tensor*> in;
+  for (auto& t : in_) in.push_back(&t);
+  backend_.fill(out_.data, out_.numel(), std::nanf(""));  // unwritten elements fail the checks
+  layer_.forward(ctx, in, out_);
+  std::vector<float> host(out_.numel());
+  backend_.to_nchw(out_, host.data());
+  return host;
+}
+
+double LayerHarness::objective(const std::vector<float>& projection, bool training) {
+  std::vector<float> out = forward(training);
+  double sum = 0;
+  for (size_t i = 0; i < out.size(); ++i) sum += double(out[i]) * projection[i];
+  return sum;
+}
+
+void LayerHarness::backward(const std::vector<float>& projection, std::vector<std::vector<float>>& input_grads,
+                            std::vector<float>& param_grads, bool training) {
+  forward(training);
+  backend_.from_nchw(projection.data(), dout_);
+  LayerContext ctx{backend_, ps_, training, scratch_};
+  std::vector<const Tensor*> in;
+  std::vector<Tensor*> din;
+  for (size_t i = 0; i < in_.size(); ++i) {
+    in.push_back(&in_[i]);
+    backend_.fill(din_[i].data, din_[i].numel(), std::nanf(""));
+    din.push_back(&din_[i]);
+  }
+  if (!params.empty()) backend_.fill(ps_.grads(), params.size(), std::nanf(""));
+  layer_.backward(ctx, in, out_, dout_, din, std::vector<bool>(in_.size(), false));
+  input_grads.clear();
+  for (auto& t : din_) {
+    std::vector<float> host(t.numel());
+    backend_.to_nchw(t, host.data());
+    input_grads.push_back(host);
+  }
+  param_grads.assign(params.size(), 0.0f);
+  if (!params.empty()) backend_.copy_to_host(param_grads.data(), ps_.grads(), params.size());
+}
+
+double max_relative_error(const std::vector<float>& a, const std::vector<float>& b, double floor) {
+  double scale = floor, worst = 0;
+  for (float v : b) scale = std::max(scale, double(std::fabs(v)));
+  for (size_t i = 0; i < a.size(); ++i) {
+    double d = std::fabs(double(a[i]) - double(b[i]));
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+    worst = std::max(worst, d / scale);
+  }
+  return worst;
+}
+
+}  // namespace dasnet::testing

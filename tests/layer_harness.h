@@ -1,0 +1,44 @@
+// Runs one layer by hand on a backend (no Network), for gradient checks and backend
+// comparisons: inputs, parameters and the output projection are host NCHW vectors.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "engine/layer.h"
+
+namespace dasnet::testing {
+
+class LayerHarness {
+ public:
+  LayerHarness(Backend& backend, Layer& layer, std::vector<Shape> input_shapes, uint64_t seed);
+  ~LayerHarness();
+
+  std::vector<std::vector<float>> inputs;  // host NCHW, one per input
+  std::vector<float> params;               // host copy of the layer's parameters
+  Shape output_shape;
+
+  // Forward: returns the output (host NCHW).
+  std::vector<float> forward(bool training = true);
+  // Objective sum(output * projection) in double, for finite differences.
+  double objective(const std::vector<float>& projection, bool training = true);
+  // Backward with dout = projection: input gradients (host NCHW) and parameter gradients.
+  void backward(const std::vector<float>& projection, std::vector<std::vector<float>>& input_grads,
+                std::vector<float>& param_grads, bool training = true);
+
+ private:
+  Backend& backend_;
+  Layer& layer_;
+  ParameterSet ps_;
+  std::vector<Shape> shapes_;
+  std::vector<Tensor> in_, din_;
+  Tensor out_, dout_;
+  float* scratch_ = nullptr;
+  std::vector<float*> owned_;
+  Tensor make(const Shape& s, Layout layout);
+  void upload();
+};
+
+// Largest |a - b| / max(max |b|, floor) over all elements.
+double max_relative_error(const std::vector<float>& a, const std::vector<float>& b, double floor = 1e-6);
+
+}  // namespace dasnet::testing

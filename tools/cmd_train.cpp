@@ -1,0 +1,128 @@
+// dasnet train: train a ResNet classifier, one checkpoint per epoch, metrics as JSON lines.
+#include <omp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/resnet.h"
+#include "engine/trainer.h"
+#include "io/checkpoint.h"
+#include "tools/commands.h"
+#include "tools/run_options.h"
+
+namespace dasnet {
+
+namespace {
+
+struct TrainCommand {
+  ModelOptions model;
+  BackendOptions backend;
+  DataOptions data;
+  TrainConfig train;
+  std::string schedule = "constant";
+  std::string metrics_path, checkpoint_dir, resume_path;
+  bool no_progress = false, no_recompute = false;
+  CLI::Option* epochs_option = nullptr;
+
+  void run() {
+    ModelConfig model_config = model.resolve();
+    TrainingState resumed;
+    if (!resume_path.empty()) {
+      resumed = load_checkpoint(resume_path);
+      model_config = resumed.model;
+      int epochs = train.epochs;
+      bool progress = train.progress;
+      train = resumed.train;
+      if (epochs_option->count() > 0) train.epochs = epochs;
+      train.progress = progress;
+      if (resumed.epochs_done >= train.epochs)
+        throw UsageError("--resume " + resume_path + ": already trained " + std::to_string(resumed.epochs_done) +
+                         " of " + std::to_string(train.epochs) + " epochs (raise --epochs to continue)");
+    } else {
+      train.optimizer.schedule = parse_schedule(schedule);
+    }
+    train.progress = !no_progress;
+    train.validate();
+
+    auto backend_impl = backend.create();
+    auto train_set = data.open("train", model_config);
+    auto val_set = data.open("val", model_config);
+    auto net = build_resnet(model_config, *backend_impl, train.seed);
+    net->set_recompute(!no_recompute);
+    Trainer trainer(*net, model_config, train, *train_set, val_set.get());
+    if (!resume_path.empty()) trainer.restore(resumed);
+
+    std::printf("dasnet train: ResNet-%d (%s blocks, width %d), %zu parameters, %d x %d x %d input, K = %d (%s)\n",
+                model_config.depth, block_type_name(model_config.block).c_str(), model_config.width,
+                net->params().parameter_count(), model_config.in_channels, model_config.height,
+                model_config.image_width, model_config.outputs, output_mode_name(model_config.mode).c_str());
+    std::printf("data: %s: %zu training, %zu validation images\n", data.describe().c_str(), train_set->size(),
+                val_set->size());
+    std::printf("backend %s, %d threads; batch %d, lr %g, momentum %g, %s schedule, epochs %d..%d\n",
+                backend_impl->name().c_str(), omp_get_max_threads(), train.batch_size, train.optimizer.lr,
+                train.optimizer.momentum, schedule_name(train.optimizer.schedule).c_str(), trainer.epochs_done() + 1,
+                train.epochs);
+    std::fflush(stdout);
+
+    std::ofstream metrics;
+    if (!metrics_path.empty()) {
+      metrics.open(metrics_path, std::ios::app);
+      if (!metrics) throw UsageError("--metrics " + metrics_path + ": cannot open for writing");
+    }
+    if (!checkpoint_dir.empty()) std::filesystem::create_directories(checkpoint_dir);
+
+    EpochMetrics last;
+    TrainStatus status = trainer.run([&](const EpochMetrics& m) {
+      last = m;
+      std::printf("epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.1f samples/s  %.1f s  peak %.0f MB\n",
+                  m.epoch, m.epochs, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.samples_per_s,
+                  m.epoch_seconds, m.peak_memory_mb);
+      std::fflush(stdout);
+      if (metrics.is_open()) {
+        metrics << m.to_json() << "\n";
+        metrics.flush();
+      }
+      if (!checkpoint_dir.empty()) {
+        char name[32];
+        std::snprintf(name, sizeof name, "epoch_%04d.h5", m.epoch);
+        save_checkpoint((std::filesystem::path(checkpoint_dir) / name).string(), trainer.snapshot());
+      }
+    });
+    if (status == TrainStatus::Diverged) throw std::runtime_error("training diverged: " + trainer.divergence());
+    std::printf("final: train accuracy %.4f, validation accuracy %.4f after %d epochs\n", last.train_accuracy,
+                last.val_accuracy, trainer.epochs_done());
+  }
+};
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto cmd = std::make_shared<TrainCommand>();
+  CLI::App* sub = app.add_subcommand("train", "Train a ResNet classifier of usable energy");
+  cmd->model.add_to(sub);
+  cmd->backend.add_to(sub);
+  cmd->data.add_to(sub);
+  auto& t = cmd->train;
+  cmd->epochs_option = sub->add_option("--epochs", t.epochs, "Epochs to train")->capture_default_str();
+  sub->add_option("--batch-size,-b", t.batch_size, "Images per step (per rank)")->capture_default_str();
+  sub->add_option("--lr", t.optimizer.lr, "Learning rate")->capture_default_str();
+  sub->add_option("--momentum", t.optimizer.momentum, "SGD momentum")->capture_default_str();
+  sub->add_option("--weight-decay", t.optimizer.weight_decay, "L2 weight decay (not on batchnorm parameters)")
+      ->capture_default_str();
+  sub->add_flag("--nesterov", t.optimizer.nesterov, "Nesterov momentum");
+  sub->add_option("--schedule", cmd->schedule, "Learning-rate schedule: constant, step or cosine")->capture_default_str();
+  sub->add_option("--step-size", t.optimizer.step_size, "Step schedule: epochs between decays")->capture_default_str();
+  sub->add_option("--gamma", t.optimizer.gamma, "Step schedule: decay factor")->capture_default_str();
+  sub->add_option("--warmup-epochs", t.optimizer.warmup_epochs, "Linear learning-rate warm-up epochs")
+      ->capture_default_str();
+  sub->add_option("--seed", t.seed, "Seed of initialization and shuffling")->capture_default_str();
+  sub->add_option("--metrics", cmd->metrics_path, "Append per-epoch metrics as JSON lines to this file");
+  sub->add_option("--checkpoint-dir", cmd->checkpoint_dir, "Write a checkpoint per epoch here (epoch_NNNN.h5)");
+  sub->add_option("--resume", cmd->resume_path, "Continue from this checkpoint (bit-exact on the same machine)");
+  sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");
+  sub->add_flag("--no-recompute", cmd->no_recompute, "Keep BN+ReLU outputs instead of recomputing them in backward");
+  sub->callback([cmd] { cmd->run(); });
+}
+
+}  // namespace dasnet
