@@ -1,0 +1,277 @@
+// Format detection and the chunked reading shared by every format; the planners that know
+// each vendor's layout live in io/format_*.cpp.
+#include "io/das_formats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+#include "io/das_read_plan.h"
+
+namespace dasnet {
+namespace detail {
+
+void describe_matrix(ReadPlan& plan, const h5::Node& data, int time_axis) {
+  if (!data.numeric()) data.fail("expected numeric samples, found " + data.element_type());
+  const auto dims = data.shape();
+  if (dims.size() != 2) data.fail("expected a 2-D array, found rank " + std::to_string(dims.size()));
+  if (dims[0] == 0 || dims[1] == 0) data.fail("empty data (" + std::to_string(dims[0]) + " x " +
+                                               std::to_string(dims[1]) + ")");
+  plan.rank = 2;
+  plan.time_axis = time_axis;
+  plan.info.data_path = data.name();
+  plan.info.raw_type = data.element_type();
+  plan.info.num_samples = static_cast<size_t>(dims[time_axis]);
+  plan.info.num_channels = static_cast<size_t>(dims[1 - time_axis]);
+  plan.info.stored_order = time_axis == 0 ? "time x channel" : "channel x time";
+}
+
+double require_positive(const h5::Node& where, const std::string& what, double value) {
+  if (!std::isfinite(value) || value <= 0) where.fail(what + " must be a positive number, found " + std::to_string(value));
+  return value;
+}
+
+namespace {
+
+struct FormatEntry {
+  const char* name;
+  bool (*matches)(const h5::File&);
+  ReadPlan (*plan)(const h5::File&);
+};
+
+// Most specific layouts first: GDR also carries PRODML-like attributes, and Neubrex and
+// Silixa H5 both name their dataset "Acoustic".
+constexpr FormatEntry kFormats[] = {
+    {"gdr", is_gdr, plan_gdr},
+    {"prodml", is_prodml, plan_prodml},
+    {"terra15", is_terra15, plan_terra15},
+    {"optodas", is_optodas, plan_optodas},
+    {"febus", is_febus, plan_febus},
+    {"ap_sensing", is_ap_sensing, plan_ap_sensing},
+    {"neubrex", is_neubrex, plan_neubrex},
+    {"silixa_h5", is_silixa_h5, plan_silixa_h5},
+    {"dsi-mat", is_dsi_mat, plan_dsi_mat},
+};
+
+// Explains files that are not HDF5 at all better than "not HDF5".
+void refuse_non_hdf5(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open (missing or unreadable file)");
+  char head[128] = {};
+  in.read(head, sizeof head);
+  const std::streamsize got = in.gcount();
+  if (got == 0) throw std::runtime_error(path + ": empty file (unknown DAS format)");
+  if (got >= 10 && std::memcmp(head, "MATLAB 5.0", 10) == 0)
+    throw std::runtime_error(path + ": MATLAB v5 MAT-file, not v7.3/HDF5 (unknown DAS format; "
+                                    "re-save it with save -v7.3)");
+}
+
+const FormatEntry& find_format(const h5::File& file) {
+  for (const FormatEntry& entry : kFormats)
+    if (entry.matches(file)) return entry;
+  throw std::runtime_error(file.path() + ": unknown DAS format (HDF5 file matches none of: dsi-mat, "
+                                         "prodml, terra15, optodas, febus, ap_sensing, silixa_h5, neubrex, gdr)");
+}
+
+std::unique_ptr<h5::File> open_file(const std::string& path) {
+  h5::silence_errors();
+  if (H5Fis_hdf5(path.c_str()) <= 0) refuse_non_hdf5(path);
+  return std::make_unique<h5::File>(path);
+}
+
+ReadPlan make_plan(const h5::File& file) {
+  const FormatEntry& entry = find_format(file);
+  ReadPlan plan = entry.plan(file);
+  plan.info.format = entry.name;
+  plan.info.source = file.path();
+  if (plan.info.num_channels == 0 || plan.info.num_samples == 0)
+    throw std::runtime_error(file.path() + ": " + plan.info.data_path + ": empty data");
+  return plan;
+}
+
+// Rows per read: one chunk's worth along time where the file is chunked (so each chunk is
+// decoded once), capped so the staging buffer stays small for very wide files.
+size_t rows_per_read(const std::vector<hsize_t>& chunk, int time_axis, size_t num_channels) {
+  constexpr size_t kMaxStagingBytes = size_t{32} << 20;
+  size_t rows = chunk.empty() ? 4096 : static_cast<size_t>(chunk[time_axis]);
+  const size_t cap = std::max<size_t>(1, kMaxStagingBytes / (num_channels * sizeof(float)));
+  return std::clamp<size_t>(rows, 1, cap);
+}
+
+// Opens the samples with a chunk cache that holds one row of chunks across the window, so a
+// chunk split over several reads is decoded once.
+h5::Handle open_samples(const h5::File& file, const ReadPlan& plan, const std::vector<hsize_t>& chunk,
+                        size_t element_bytes, size_t num_channels) {
+  h5::Handle access(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  if (!chunk.empty()) {
+    size_t chunk_bytes = element_bytes;
+    for (hsize_t c : chunk) chunk_bytes *= static_cast<size_t>(std::max<hsize_t>(c, 1));
+    const size_t channel_extent = static_cast<size_t>(std::max<hsize_t>(chunk.back(), 1));
+    const size_t across = plan.rank == 3 || plan.time_axis == 0
+                              ? (num_channels + channel_extent - 1) / channel_extent + 1
+                              : (num_channels + chunk[0] - 1) / std::max<hsize_t>(chunk[0], 1) + 1;
+    const size_t bytes = std::min(chunk_bytes * across, size_t{256} << 20);
+    H5Pset_chunk_cache(access.get(), 10007, bytes, 1.0);
+  }
+  h5::Handle data(H5Dopen2(file.id(), plan.info.data_path.c_str(), access.get()), H5Dclose);
+  if (!data.valid()) file.fail(plan.info.data_path, "not a readable dataset");
+  return data;
+}
+
+// Reads stored rows [row, row + rows) x channels [c0, c0 + nc) of a time-major array (for
+// rank 3, of block `block`) and writes them transposed into out[c * out_stride + out_col + r].
+void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data, size_t block, size_t row,
+                          size_t rows, size_t c0, size_t nc, std::vector<float>& staging, float* out,
+                          size_t out_stride, size_t out_col) {
+  std::vector<hsize_t> start, count;
+  if (plan.rank == 3) {
+    start = {block, row, c0};
+    count = {1, rows, nc};
+  } else {
+    start = {row, c0};
+    count = {rows, nc};
+  }
+  h5::Handle fspace(H5Dget_space(data), H5Sclose);
+  if (!fspace.valid() ||
+      H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+    file.fail(plan.info.data_path, "bad selection");
+  const hsize_t mem_count = rows * nc;
+  h5::Handle mspace(H5Screate_simple(1, &mem_count, nullptr), H5Sclose);
+  staging.resize(rows * nc);
+  if (H5Dread(data, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, staging.data()) < 0)
+    file.fail(plan.info.data_path, "unreadable samples (truncated or corrupted data) at row " + std::to_string(row));
+  // Tiled transpose: both the staging rows and the output rows stay in cache.
+  constexpr size_t kTile = 32;
+  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
+    const size_t r1 = std::min(rows, r0 + kTile);
+    for (size_t cc0 = 0; cc0 < nc; cc0 += kTile) {
+      const size_t cc1 = std::min(nc, cc0 + kTile);
+      for (size_t c = cc0; c < cc1; ++c) {
+        float* dst = out + c * out_stride + out_col;
+        for (size_t r = r0; r < r1; ++r) dst[r] = staging[r * nc + c];
+      }
+    }
+  }
+}
+
+// Reads channels [c0, c0 + nc) x samples [t0, t0 + nt) of a channel-major matrix straight into
+// the output, `rows` samples per call.
+void read_channel_major(const h5::File& file, const ReadPlan& plan, hid_t data, size_t c0, size_t nc,
+                        size_t t0, size_t nt, size_t rows, float* out) {
+  const hsize_t mem_dims[2] = {nc, nt};
+  h5::Handle mspace(H5Screate_simple(2, mem_dims, nullptr), H5Sclose);
+  h5::Handle fspace(H5Dget_space(data), H5Sclose);
+  for (size_t done = 0; done < nt; done += rows) {
+    const size_t take = std::min(rows, nt - done);
+    const hsize_t fstart[2] = {c0, t0 + done}, count[2] = {nc, take};
+    const hsize_t mstart[2] = {0, done};
+    if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, fstart, nullptr, count, nullptr) < 0 ||
+        H5Sselect_hyperslab(mspace.get(), H5S_SELECT_SET, mstart, nullptr, count, nullptr) < 0)
+      file.fail(plan.info.data_path, "bad selection");
+    if (H5Dread(data, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
+      file.fail(plan.info.data_path,
+                "unreadable samples (truncated or corrupted data) at sample " + std::to_string(t0 + done));
+  }
+}
+
+size_t element_bytes_of(const std::string& raw_type) {
+  for (const char* bits : {"64", "32", "16", "8"})
+    if (raw_type.size() > 2 && raw_type.compare(raw_type.size() - std::strlen(bits), std::string::npos, bits) == 0)
+      return static_cast<size_t>(std::atoi(bits)) / 8;
+  return 4;
+}
+
+}  // namespace
+}  // namespace detail
+
+std::string detect_das_format(const std::string& path) {
+  auto file = detail::open_file(path);
+  return detail::find_format(*file).name;
+}
+
+DasInfo inspect_das(const std::string& path) {
+  auto file = detail::open_file(path);
+  return detail::make_plan(*file).info;
+}
+
+DasRecord read_das(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  auto file = open_file(path);
+  const ReadPlan plan = make_plan(*file);
+  const DasInfo& info = plan.info;
+
+  if (window.first_channel >= info.num_channels || window.first_sample >= info.num_samples)
+    throw std::runtime_error(path + ": window starts outside the data (channel " +
+                             std::to_string(window.first_channel) + ", sample " + std::to_string(window.first_sample) +
+                             "; file has " + std::to_string(info.num_channels) + " channels x " +
+                             std::to_string(info.num_samples) + " samples)");
+  const size_t c0 = window.first_channel, t0 = window.first_sample;
+  const size_t nc = window.num_channels == ReadWindow::kAll ? info.num_channels - c0 : window.num_channels;
+  const size_t nt = window.num_samples == ReadWindow::kAll ? info.num_samples - t0 : window.num_samples;
+  if (nc == 0 || nt == 0 || nc > info.num_channels - c0 || nt > info.num_samples - t0)
+    throw std::runtime_error(path + ": window [" + std::to_string(c0) + "+" + std::to_string(nc) + " channels, " +
+                             std::to_string(t0) + "+" + std::to_string(nt) + " samples] is empty or outside the " +
+                             std::to_string(info.num_channels) + " x " + std::to_string(info.num_samples) + " data");
+  constexpr size_t kMaxRecordValues = size_t{1} << 33;  // 32 GiB of float: refuse rather than thrash
+  if (nc > kMaxRecordValues / nt)
+    throw std::runtime_error(path + ": window of " + std::to_string(nc) + " x " + std::to_string(nt) +
+                             " samples is too large to hold in memory; read it in smaller windows");
+
+  DasRecord rec;
+  rec.num_channels = nc;
+  rec.num_samples = nt;
+  rec.first_channel = c0;
+  rec.first_sample = t0;
+  rec.sampling_rate_hz = info.sampling_rate_hz;
+  rec.start_time_ns = info.start_time_ns + (info.sampling_rate_hz > 0
+                                                ? static_cast<int64_t>(std::llround(t0 * 1e9 / info.sampling_rate_hz))
+                                                : 0);
+  rec.channel_spacing_m = info.channel_spacing_m;
+  rec.distance_start_m = info.distance_start_m + c0 * info.channel_spacing_m;
+  rec.gauge_length_m = info.gauge_length_m;
+  rec.units = info.units;
+  rec.scale_factor = info.scale_factor;
+  rec.raw_type = info.raw_type;
+  rec.format = info.format;
+  rec.source = path;
+  rec.data.resize(nc * nt);
+
+  const h5::Node probe = file->dataset(info.data_path);
+  const auto chunk = probe.chunk_shape();
+  const int time_axis = plan.rank == 3 ? 1 : plan.time_axis;
+  const size_t rows = rows_per_read(chunk, time_axis, nc);
+  h5::Handle data = open_samples(*file, plan, chunk, element_bytes_of(info.raw_type), nc);
+
+  if (plan.rank == 2 && plan.time_axis == 1) {
+    read_channel_major(*file, plan, data.get(), c0, nc, t0, nt, rows, rec.data.data());
+  } else {
+    std::vector<float> staging;
+    for (size_t done = 0; done < nt;) {
+      // Logical sample -> stored (block, row); a read never crosses a block boundary.
+      const size_t t = t0 + done;
+      size_t block = 0, row = t, room = nt - done;
+      if (plan.rank == 3) {
+        block = t / plan.block_keep;
+        row = plan.block_skip + t % plan.block_keep;
+        room = std::min(room, plan.block_keep - t % plan.block_keep);
+      }
+      const size_t take = std::min(rows, room);
+      read_time_major_rows(*file, plan, data.get(), block, row, take, c0, nc, staging, rec.data.data(), nt, done);
+      done += take;
+    }
+  }
+
+  const float scale = static_cast<float>(info.scale_factor);
+  size_t non_finite = 0;
+  for (float& v : rec.data) {
+    if (scale != 1.0f) v *= scale;
+    non_finite += !std::isfinite(v);
+  }
+  rec.non_finite_count = non_finite;
+  return rec;
+}
+
+}  // namespace dasnet

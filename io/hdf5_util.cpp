@@ -1,0 +1,413 @@
+#include "io/hdf5_util.h"
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+namespace dasnet::h5 {
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    closer_ = other.closer_;
+    other.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && closer_ != nullptr) closer_(id_);
+  id_ = H5I_INVALID_HID;
+}
+
+void silence_errors() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+std::string type_name(hid_t type) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  switch (cls) {
+    case H5T_INTEGER:
+      return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(size * 8);
+    case H5T_FLOAT:
+      return "float" + std::to_string(size * 8);
+    case H5T_STRING:
+      return "string";
+    case H5T_COMPOUND:
+      return "compound";
+    case H5T_ENUM:
+      return "enum";
+    default:
+      return "other";
+  }
+}
+
+namespace {
+
+std::string trim_text(std::string s) {
+  while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back())))) s.pop_back();
+  size_t b = 0;
+  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  return s.substr(b);
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  const std::string t = trim_text(text);
+  if (t.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return v;
+}
+
+// What reading an attribute or a dataset has in common: a file type, a dataspace and a
+// function that reads every element into memory of a given type.
+struct Readable {
+  Handle type;
+  Handle space;
+  std::function<herr_t(hid_t mem_type, void* buffer)> read;
+  std::function<void(const std::string&)> fail;
+};
+
+size_t element_count_of(const Readable& r) {
+  const hssize_t n = H5Sget_simple_extent_npoints(r.space.get());
+  if (n < 0) r.fail("unreadable dataspace");
+  return static_cast<size_t>(n);
+}
+
+constexpr size_t kMaxSmallRead = size_t{1} << 26;  // elements; metadata is never this big
+
+std::vector<std::string> read_strings_of(const Readable& r) {
+  if (H5Tget_class(r.type.get()) != H5T_STRING) r.fail("expected text, found " + type_name(r.type.get()));
+  const size_t n = element_count_of(r);
+  if (n > kMaxSmallRead) r.fail("text array too large");
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(r.type.get()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(r.type.get()));  // HDF5 will not convert ASCII <-> UTF-8
+    std::vector<char*> ptrs(n, nullptr);
+    if (r.read(mem.get(), ptrs.data()) < 0) r.fail("unreadable text");
+    for (char* p : ptrs) {
+      out.push_back(trim_text(p ? p : ""));
+      std::free(p);  // HDF5 allocated these with the C library's malloc
+    }
+    return out;
+  }
+  const size_t width = H5Tget_size(r.type.get());
+  if (width == 0 || width > (size_t{1} << 20)) r.fail("bad text width");
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem.get(), width);
+  H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(mem.get(), H5Tget_cset(r.type.get()));
+  std::vector<char> buf(n * width + 1, '\0');
+  if (r.read(mem.get(), buf.data()) < 0) r.fail("unreadable text");
+  for (size_t i = 0; i < n; ++i) out.push_back(trim_text(std::string(buf.data() + i * width, width)));
+  return out;
+}
+
+std::vector<double> read_numbers_of(const Readable& r, size_t max_elements) {
+  const H5T_class_t cls = H5Tget_class(r.type.get());
+  const size_t n = element_count_of(r);
+  if (n > max_elements) r.fail("array larger than expected (" + std::to_string(n) + " elements)");
+  if (cls == H5T_STRING) {
+    std::vector<double> out;
+    for (const std::string& s : read_strings_of(r)) {
+      auto v = parse_number(s);
+      if (!v) r.fail("expected a number, found text '" + s + "'");
+      out.push_back(*v);
+    }
+    return out;
+  }
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) r.fail("expected a number, found " + type_name(r.type.get()));
+  std::vector<double> out(n);
+  if (n > 0 && r.read(H5T_NATIVE_DOUBLE, out.data()) < 0) r.fail("unreadable number");
+  return out;
+}
+
+Readable attribute_readable(const Node& node, const std::string& attr) {
+  Readable r;
+  const std::string where = "attribute '" + attr + "'";
+  r.fail = [&node, where](const std::string& problem) { node.fail(where + ": " + problem); };
+  Handle a(H5Aopen(node.id(), attr.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a.valid()) r.fail("missing");
+  r.type = Handle(H5Aget_type(a.get()), H5Tclose);
+  r.space = Handle(H5Aget_space(a.get()), H5Sclose);
+  if (!r.type.valid() || !r.space.valid()) r.fail("unreadable");
+  const hid_t aid = a.get();
+  auto shared = std::make_shared<Handle>(std::move(a));
+  r.read = [shared, aid](hid_t mem, void* buf) { return H5Aread(aid, mem, buf); };
+  return r;
+}
+
+Readable dataset_readable(const Node& node) {
+  Readable r;
+  r.fail = [&node](const std::string& problem) { node.fail(problem); };
+  r.type = Handle(H5Dget_type(node.id()), H5Tclose);
+  r.space = Handle(H5Dget_space(node.id()), H5Sclose);
+  if (!r.type.valid() || !r.space.valid()) r.fail("unreadable dataset");
+  const hid_t did = node.id();
+  r.read = [did](hid_t mem, void* buf) { return H5Dread(did, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); };
+  return r;
+}
+
+}  // namespace
+
+// ---- Node ------------------------------------------------------------------------------
+
+Node::Node(const File* file, Handle handle, std::string name, bool is_dataset)
+    : file_(file), handle_(std::move(handle)), name_(std::move(name)), is_dataset_(is_dataset) {}
+
+void Node::fail(const std::string& problem) const { file_->fail(name_, problem); }
+
+bool Node::has_attr(const std::string& attr) const {
+  return H5Aexists(handle_.get(), attr.c_str()) > 0;
+}
+
+double Node::attr_number(const std::string& attr) const {
+  Readable r = attribute_readable(*this, attr);
+  auto v = read_numbers_of(r, kMaxSmallRead);
+  if (v.empty()) r.fail("empty");
+  return v[0];
+}
+
+std::optional<double> Node::attr_number_if(const std::string& attr) const {
+  if (!has_attr(attr)) return std::nullopt;
+  return attr_number(attr);
+}
+
+std::vector<double> Node::attr_numbers(const std::string& attr) const {
+  Readable r = attribute_readable(*this, attr);
+  return read_numbers_of(r, kMaxSmallRead);
+}
+
+std::string Node::attr_string(const std::string& attr) const {
+  auto v = attr_strings(attr);
+  if (v.empty()) fail("attribute '" + attr + "': empty");
+  return v[0];
+}
+
+std::optional<std::string> Node::attr_string_if(const std::string& attr) const {
+  if (!has_attr(attr)) return std::nullopt;
+  return attr_string(attr);
+}
+
+std::vector<std::string> Node::attr_strings(const std::string& attr) const {
+  Readable r = attribute_readable(*this, attr);
+  return read_strings_of(r);
+}
+
+std::vector<hsize_t> Node::shape() const {
+  if (!is_dataset_) fail("expected a dataset, found a group");
+  Handle space(H5Dget_space(handle_.get()), H5Sclose);
+  const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  if (rank < 0 || rank > 32) fail("unreadable dataspace");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+size_t Node::element_count() const {
+  size_t n = 1;
+  for (hsize_t d : shape()) n *= static_cast<size_t>(d);
+  return n;
+}
+
+std::string Node::element_type() const {
+  Handle type(H5Dget_type(handle_.get()), H5Tclose);
+  if (!type.valid()) fail("unreadable element type");
+  return type_name(type.get());
+}
+
+bool Node::numeric() const {
+  Handle type(H5Dget_type(handle_.get()), H5Tclose);
+  if (!type.valid()) fail("unreadable element type");
+  const H5T_class_t cls = H5Tget_class(type.get());
+  return cls == H5T_INTEGER || cls == H5T_FLOAT;
+}
+
+std::vector<hsize_t> Node::chunk_shape() const {
+  Handle plist(H5Dget_create_plist(handle_.get()), H5Pclose);
+  if (!plist.valid() || H5Pget_layout(plist.get()) != H5D_CHUNKED) return {};
+  const int rank = H5Pget_chunk(plist.get(), 0, nullptr);
+  if (rank <= 0 || rank > 32) return {};
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Pget_chunk(plist.get(), rank, dims.data());
+  return dims;
+}
+
+double Node::scalar_number() const {
+  if (!is_dataset_) fail("expected a dataset, found a group");
+  if (element_count() != 1) fail("expected one value, found " + std::to_string(element_count()));
+  Readable r = dataset_readable(*this);
+  return read_numbers_of(r, 1).at(0);
+}
+
+std::string Node::scalar_string() const {
+  auto v = read_strings();
+  if (v.empty()) fail("empty text");
+  return v[0];
+}
+
+std::vector<std::string> Node::read_strings() const {
+  if (!is_dataset_) fail("expected a dataset, found a group");
+  Readable r = dataset_readable(*this);
+  return read_strings_of(r);
+}
+
+namespace {
+// Reads element `index` (counted over the flattened dataset) into memory type `mem`.
+void read_one(const Node& node, hsize_t index, hid_t mem, void* out) {
+  const auto dims = node.shape();
+  size_t total = 1;
+  for (hsize_t d : dims) total *= d;
+  if (index >= total) node.fail("index " + std::to_string(index) + " out of range");
+  std::vector<hsize_t> start(dims.size()), count(dims.size(), 1);
+  hsize_t rest = index;
+  for (size_t k = dims.size(); k-- > 0;) {
+    start[k] = rest % dims[k];
+    rest /= dims[k];
+  }
+  Handle fspace(H5Dget_space(node.id()), H5Sclose);
+  if (!dims.empty() &&
+      H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+    node.fail("bad selection");
+  Handle mspace(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Dread(node.id(), mem, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0) node.fail("unreadable value");
+}
+}  // namespace
+
+double Node::number_at(hsize_t index) const {
+  if (!numeric()) fail("expected numbers, found " + element_type());
+  double v = 0;
+  read_one(*this, index, H5T_NATIVE_DOUBLE, &v);
+  return v;
+}
+
+int64_t Node::int64_at(hsize_t index) const {
+  if (!numeric()) fail("expected numbers, found " + element_type());
+  int64_t v = 0;
+  read_one(*this, index, H5T_NATIVE_INT64, &v);
+  return v;
+}
+
+std::vector<double> Node::read_numbers(size_t max_elements) const {
+  if (!is_dataset_) fail("expected a dataset, found a group");
+  Readable r = dataset_readable(*this);
+  return read_numbers_of(r, max_elements);
+}
+
+std::vector<double> Node::numbers_in(hsize_t start, hsize_t count) const {
+  const auto dims = shape();
+  if (dims.size() != 1) fail("expected a 1-D array, found rank " + std::to_string(dims.size()));
+  if (!numeric()) fail("expected numbers, found " + element_type());
+  if (start + count > dims[0] || count > kMaxSmallRead) fail("slice out of range");
+  std::vector<double> out(count);
+  if (count == 0) return out;
+  Handle fspace(H5Dget_space(id()), H5Sclose);
+  if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0)
+    fail("bad selection");
+  Handle mspace(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  if (H5Dread(id(), H5T_NATIVE_DOUBLE, mspace.get(), fspace.get(), H5P_DEFAULT, out.data()) < 0)
+    fail("unreadable values");
+  return out;
+}
+
+std::optional<std::string> Node::attr_text_if(const std::string& attr) const {
+  if (!has_attr(attr)) return std::nullopt;
+  Readable r = attribute_readable(*this, attr);
+  if (H5Tget_class(r.type.get()) == H5T_STRING) {
+    auto v = read_strings_of(r);
+    return v.empty() ? std::string() : v[0];
+  }
+  auto v = read_numbers_of(r, kMaxSmallRead);
+  if (v.empty()) return std::string();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", v[0]);
+  return std::string(buf);
+}
+
+// ---- File ------------------------------------------------------------------------------
+
+File::File(const std::string& path) : path_(path) {
+  silence_errors();
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  if (is_hdf5 < 0) throw std::runtime_error(path + ": cannot open (missing or unreadable file)");
+  if (is_hdf5 == 0) throw std::runtime_error(path + ": not an HDF5 file (unknown DAS format)");
+  handle_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!handle_.valid()) throw std::runtime_error(path + ": truncated or corrupted HDF5 file (cannot open)");
+}
+
+void File::fail(const std::string& object, const std::string& problem) const {
+  throw std::runtime_error(path_ + ": " + object + ": " + problem);
+}
+
+bool File::exists(const std::string& object_path) const {
+  // H5Lexists fails (rather than answering false) when a parent is missing: walk the links.
+  std::string prefix;
+  size_t pos = 0;
+  if (object_path == "/" || object_path.empty()) return true;
+  while (pos != std::string::npos) {
+    const size_t next = object_path.find('/', pos + 1);
+    prefix = object_path.substr(0, next);
+    if (!prefix.empty() && prefix != "/") {
+      if (H5Lexists(handle_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+      if (H5Oexists_by_name(handle_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    pos = next;
+  }
+  return true;
+}
+
+namespace {
+H5O_type_t object_type(hid_t file, const std::string& path) {
+  H5O_info_t info;
+  if (H5Oget_info_by_name(file, path.c_str(), &info, H5P_DEFAULT) < 0) return H5O_TYPE_UNKNOWN;
+  return info.type;
+}
+}  // namespace
+
+bool File::is_group(const std::string& object_path) const {
+  return exists(object_path) && object_type(handle_.get(), object_path) == H5O_TYPE_GROUP;
+}
+
+bool File::is_dataset(const std::string& object_path) const {
+  return exists(object_path) && object_type(handle_.get(), object_path) == H5O_TYPE_DATASET;
+}
+
+std::vector<std::string> File::children(const std::string& group_path) const {
+  Node g = group(group_path);
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    auto* list = static_cast<std::vector<std::string>*>(data);
+    if (list->size() > 100000) return 1;  // a corrupted file may claim absurd link counts
+    list->emplace_back(name);
+    return 0;
+  };
+  if (H5Literate(g.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names) < 0)
+    fail(group_path, "unreadable group listing");
+  return names;
+}
+
+Node File::group(const std::string& object_path) const {
+  if (!exists(object_path)) fail(object_path, "missing group");
+  Handle h(H5Gopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!h.valid()) fail(object_path, "not a readable group");
+  return Node(this, std::move(h), object_path, false);
+}
+
+Node File::dataset(const std::string& object_path) const {
+  if (!exists(object_path)) fail(object_path, "missing dataset");
+  Handle h(H5Dopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!h.valid()) fail(object_path, "not a readable dataset");
+  return Node(this, std::move(h), object_path, true);
+}
+
+}  // namespace dasnet::h5

@@ -1,0 +1,105 @@
+// Thin, checked layer over the HDF5 C API for the DAS readers: RAII handles, and reads that
+// throw std::runtime_error("<file>: <object>: <problem>") instead of printing HDF5's error
+// stack (which is silenced once per process).
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dasnet::h5 {
+
+// Owns one HDF5 identifier and closes it with the matching H5?close function.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset();
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+// Turns off HDF5's automatic printing of error stacks (our exceptions say what went wrong).
+void silence_errors();
+
+// Element type as the readers name it: "int16", "uint8", "float32", "float64", "string", ...
+std::string type_name(hid_t type);
+
+class File;
+
+// A group or dataset of an open file, with attribute and small-dataset readers. Every failure
+// throws std::runtime_error naming the file and this object.
+class Node {
+ public:
+  Node(const File* file, Handle handle, std::string name, bool is_dataset);
+  const std::string& name() const { return name_; }
+  hid_t id() const { return handle_.get(); }
+  const File& file() const { return *file_; }
+  [[noreturn]] void fail(const std::string& problem) const;
+
+  // Attributes (scalar or first element of an array). Numbers stored as text are parsed.
+  bool has_attr(const std::string& attr) const;
+  double attr_number(const std::string& attr) const;
+  std::optional<double> attr_number_if(const std::string& attr) const;
+  std::vector<double> attr_numbers(const std::string& attr) const;
+  std::string attr_string(const std::string& attr) const;
+  std::optional<std::string> attr_string_if(const std::string& attr) const;
+  std::vector<std::string> attr_strings(const std::string& attr) const;
+
+  // Datasets.
+  std::vector<hsize_t> shape() const;
+  size_t element_count() const;
+  std::string element_type() const;
+  bool numeric() const;  // integer or float class
+  std::vector<hsize_t> chunk_shape() const;  // empty when not chunked
+  double scalar_number() const;              // a one-element dataset (number or text)
+  std::string scalar_string() const;
+  std::vector<std::string> read_strings() const;
+  double number_at(hsize_t index) const;     // element `index` of a flattened 1-D read
+  int64_t int64_at(hsize_t index) const;
+  std::vector<double> read_numbers(size_t max_elements) const;
+  std::vector<double> numbers_in(hsize_t start, hsize_t count) const;  // 1-D slice
+  // Text or number attribute as text ("2.0" stays "2.0"; 5 becomes "5"); nullopt if absent.
+  std::optional<std::string> attr_text_if(const std::string& attr) const;
+
+ private:
+  const File* file_;
+  Handle handle_;
+  std::string name_;
+  bool is_dataset_;
+};
+
+// A read-only open HDF5 file.
+class File {
+ public:
+  explicit File(const std::string& path);
+  const std::string& path() const { return path_; }
+  hid_t id() const { return handle_.get(); }
+  [[noreturn]] void fail(const std::string& object, const std::string& problem) const;
+
+  // True when every link of `object_path` exists (no error for missing parents).
+  bool exists(const std::string& object_path) const;
+  bool is_group(const std::string& object_path) const;
+  bool is_dataset(const std::string& object_path) const;
+  std::vector<std::string> children(const std::string& group_path) const;
+  Node group(const std::string& object_path) const;
+  Node dataset(const std::string& object_path) const;
+
+ private:
+  std::string path_;
+  Handle handle_;
+};
+
+}  // namespace dasnet::h5
