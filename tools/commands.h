@@ -9,5 +9,6 @@ namespace dasnet {
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
 
 }  // namespace dasnet

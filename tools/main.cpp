@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   dasnet::add_train_command(app);
   dasnet::add_eval_command(app);
   dasnet::add_predict_command(app);
+  dasnet::add_inspect_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
