@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   dasnet::add_eval_command(app);
   dasnet::add_predict_command(app);
   dasnet::add_inspect_command(app);
+  dasnet::add_synth_command(app);
+  dasnet::add_label_command(app);
+  dasnet::add_dataset_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
