@@ -121,10 +121,36 @@ h5::Handle open_samples(const h5::File& file, const ReadPlan& plan, const std::v
   return data;
 }
 
+// Stored element types read as they are (HDF5's own int16 -> float conversion is several times
+// slower than converting during the transpose); anything else is converted by HDF5 to float.
+enum class Staging { kInt16, kFloat32, kConvert };
+
+Staging staging_for(const std::string& raw_type) {
+  if (raw_type == "int16") return Staging::kInt16;
+  if (raw_type == "float32") return Staging::kFloat32;
+  return Staging::kConvert;
+}
+
+// Tiled transpose of rows x nc staging values into out[c * out_stride + out_col + r].
+template <typename T>
+void transpose_into(const T* staging, size_t rows, size_t nc, float* out, size_t out_stride, size_t out_col) {
+  constexpr size_t kTile = 32;  // both the staging rows and the output rows stay in cache
+  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
+    const size_t r1 = std::min(rows, r0 + kTile);
+    for (size_t cc0 = 0; cc0 < nc; cc0 += kTile) {
+      const size_t cc1 = std::min(nc, cc0 + kTile);
+      for (size_t c = cc0; c < cc1; ++c) {
+        float* dst = out + c * out_stride + out_col;
+        for (size_t r = r0; r < r1; ++r) dst[r] = static_cast<float>(staging[r * nc + c]);
+      }
+    }
+  }
+}
+
 // Reads stored rows [row, row + rows) x channels [c0, c0 + nc) of a time-major array (for
 // rank 3, of block `block`) and writes them transposed into out[c * out_stride + out_col + r].
 void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data, size_t block, size_t row,
-                          size_t rows, size_t c0, size_t nc, std::vector<float>& staging, float* out,
+                          size_t rows, size_t c0, size_t nc, std::vector<unsigned char>& staging, float* out,
                           size_t out_stride, size_t out_col) {
   std::vector<hsize_t> start, count;
   if (plan.rank == 3) {
@@ -138,23 +164,18 @@ void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data
   if (!fspace.valid() ||
       H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
     file.fail(plan.info.data_path, "bad selection");
-  const hsize_t mem_count = rows * nc;
-  h5::Handle mspace(H5Screate_simple(1, &mem_count, nullptr), H5Sclose);
-  staging.resize(rows * nc);
-  if (H5Dread(data, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, staging.data()) < 0)
+  // Memory space of the same shape as the selection: with differing ranks HDF5 falls back to
+  // mapping chunks element by element (several times slower).
+  h5::Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+  const Staging kind = staging_for(plan.info.raw_type);
+  const hid_t mem_type = kind == Staging::kInt16 ? H5T_NATIVE_INT16 : H5T_NATIVE_FLOAT;
+  staging.resize(rows * nc * (kind == Staging::kInt16 ? sizeof(int16_t) : sizeof(float)));
+  if (H5Dread(data, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, staging.data()) < 0)
     file.fail(plan.info.data_path, "unreadable samples (truncated or corrupted data) at row " + std::to_string(row));
-  // Tiled transpose: both the staging rows and the output rows stay in cache.
-  constexpr size_t kTile = 32;
-  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
-    const size_t r1 = std::min(rows, r0 + kTile);
-    for (size_t cc0 = 0; cc0 < nc; cc0 += kTile) {
-      const size_t cc1 = std::min(nc, cc0 + kTile);
-      for (size_t c = cc0; c < cc1; ++c) {
-        float* dst = out + c * out_stride + out_col;
-        for (size_t r = r0; r < r1; ++r) dst[r] = staging[r * nc + c];
-      }
-    }
-  }
+  if (kind == Staging::kInt16)
+    transpose_into(reinterpret_cast<const int16_t*>(staging.data()), rows, nc, out, out_stride, out_col);
+  else
+    transpose_into(reinterpret_cast<const float*>(staging.data()), rows, nc, out, out_stride, out_col);
 }
 
 // Reads channels [c0, c0 + nc) x samples [t0, t0 + nt) of a channel-major matrix straight into
@@ -248,7 +269,7 @@ DasRecord read_das(const std::string& path, const ReadWindow& window) {
   if (plan.rank == 2 && plan.time_axis == 1) {
     read_channel_major(*file, plan, data.get(), c0, nc, t0, nt, rows, rec.data.data());
   } else {
-    std::vector<float> staging;
+    std::vector<unsigned char> staging;
     for (size_t done = 0; done < nt;) {
       // Logical sample -> stored (block, row); a read never crosses a block boundary.
       const size_t t = t0 + done;
