@@ -1,6 +1,9 @@
 #include "engine/network.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
@@ -35,8 +38,9 @@ int Network::add(const std::string& name, std::unique_ptr<Layer> layer, std::vec
   int node = int(nodes_.size());
   tensors_.push_back({out, Layout::NCHW, node, {}});
   for (int t : inputs) tensors_[t].consumers.push_back(node);
+  const size_t first = params_.parameter_count();
   layer->declare(params_, name);
-  nodes_.push_back({name, std::move(layer), std::move(inputs), id});
+  nodes_.push_back({name, std::move(layer), std::move(inputs), id, first, params_.parameter_count() - first});
   return id;
 }
 
@@ -206,10 +210,14 @@ const Tensor& Network::forward(const float* host_images, int n, bool training) {
   for (size_t t = 0; t < tensors_.size(); ++t) values[t] = view(int(t), plan.forward_offset[t], n);
   backend_->from_nchw(host_images, values[0]);
   LayerContext ctx{*backend_, params_, training, nullptr};
-  for (auto& node : nodes_) {
+  forward_seconds_.resize(nodes_.size(), 0.0);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& node = nodes_[i];
     std::vector<const Tensor*> in;
     for (int t : node.inputs) in.push_back(&values[t]);
+    auto start = std::chrono::steady_clock::now();
     node.layer->forward(ctx, in, values[node.output]);
+    if (profiling_) forward_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   logits_ = values.back();
   return logits_;
@@ -231,8 +239,10 @@ void Network::backward() {
     if (plan.grad_offset[t] != kNone) grads[t] = view(int(t), plan.grad_offset[t], n);
   }
   LayerContext ctx{*backend_, params_, true, nullptr};
+  backward_seconds_.resize(nodes_.size(), 0.0);
   for (int i = int(nodes_.size()) - 1; i >= 0; --i) {
     Node& node = nodes_[i];
+    auto start = std::chrono::steady_clock::now();
     for (int t : plan.recompute_before[i]) {
       Node& producer = nodes_[tensors_[t].producer];
       std::vector<const Tensor*> in;
@@ -249,8 +259,33 @@ void Network::backward() {
                       ? reinterpret_cast<float*>(reinterpret_cast<char*>(arena_) + plan.scratch_offset[i])
                       : nullptr;
     node.layer->backward(ctx, in, values[node.output], grads[node.output], din, plan.accumulate[i]);
+    if (profiling_) backward_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (gradient_ready_ && node.param_count) gradient_ready_(node.param_offset, node.param_count);
   }
   have_training_forward_ = false;
+}
+
+}  // namespace dasnet
+
+namespace dasnet {
+
+std::string Network::profile_report() const {
+  std::map<std::string, std::pair<double, double>> by_kind;
+  double total = 0;
+  for (size_t i = 0; i < nodes_.size() && i < forward_seconds_.size(); ++i) {
+    auto& entry = by_kind[nodes_[i].layer->kind()];
+    entry.first += forward_seconds_[i];
+    if (i < backward_seconds_.size()) entry.second += backward_seconds_[i];
+    total += forward_seconds_[i] + (i < backward_seconds_.size() ? backward_seconds_[i] : 0);
+  }
+  std::string out;
+  char line[160];
+  for (const auto& [kind, t] : by_kind) {
+    std::snprintf(line, sizeof line, "  %-22s forward %8.3f s  backward %8.3f s  (%4.1f%%)\n", kind.c_str(), t.first,
+                  t.second, 100 * (t.first + t.second) / std::max(total, 1e-12));
+    out += line;
+  }
+  return out;
 }
 
 }  // namespace dasnet

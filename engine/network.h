@@ -2,6 +2,7 @@
 // The Network owns the parameters (one flat buffer), plans all activation and gradient memory
 // once per batch size (engine/memory_plan.h), and runs forward and backward.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,17 @@ class Network {
   // Planned bytes of activations + gradients + temporaries for a batch.
   size_t planned_bytes(int batch, bool training);
 
+  // Called during backward() as soon as a layer's parameter gradients are final, with the
+  // layer's contiguous range [offset, offset + count) of the flat gradient buffer; layers run in
+  // reverse order, so ranges arrive from the end of the buffer to its start. Data-parallel
+  // training starts reducing gradient buckets here while backward goes on.
+  using GradientReady = std::function<void(size_t offset, size_t count)>;
+  void set_gradient_ready(GradientReady callback) { gradient_ready_ = std::move(callback); }
+
+  // Per-layer wall time (forward, backward incl. recompute), accumulated while profiling is on.
+  void set_profiling(bool on) { profiling_ = on; }
+  std::string profile_report() const;
+
   // Rebuild the outputs of cheap layers (BN+ReLU) for backward instead of keeping them.
   void set_recompute(bool on) {
     recompute_ = on;
@@ -59,6 +71,7 @@ class Network {
     std::unique_ptr<Layer> layer;
     std::vector<int> inputs;
     int output = -1;
+    size_t param_offset = 0, param_count = 0;  // the layer's range of the flat buffers
   };
   struct Plan {
     int batch = 0;
@@ -88,6 +101,9 @@ class Network {
   int current_n_ = 0;
   bool have_training_forward_ = false;
   Tensor logits_, logits_grad_;
+  bool profiling_ = false;
+  GradientReady gradient_ready_;
+  std::vector<double> forward_seconds_, backward_seconds_;
 };
 
 }  // namespace dasnet

@@ -89,6 +89,55 @@ Layout FastCpuBackend::activation_layout(int channels) const {
 #endif
 }
 
+
+// Weight gradient of a convolution whose input has fewer than 8 channels (the stem, on 1- or
+// 3-channel images) into an NCHW8c output gradient. oneDNN 2.x has no JIT kernel for this case
+// and falls back to a reference loop that costs seconds per batch; here each output pixel is
+// K*K*C broadcast multiply-adds of one 8-lane vector. Per-sample partial sums, combined in a
+// fixed order, keep it deterministic.
+namespace {
+void small_input_weight_gradient(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
+  const Shape& xs = x.shape;
+  const Shape& ys = dy.shape;
+  const int k = g.kernel, ic_count = xs.c, blocks = ys.c / 8;
+  const size_t taps = size_t(ic_count) * k * k;
+  std::vector<double> partial(size_t(ys.n) * blocks * taps * 8, 0.0);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < ys.n; ++n)
+    for (int ob = 0; ob < blocks; ++ob) {
+      double* acc = &partial[((size_t(n) * blocks + ob) * taps) * 8];
+      const float* d = dy.data + (size_t(n) * blocks + ob) * ys.h * ys.w * 8;
+      for (int oh = 0; oh < ys.h; ++oh) {
+        for (int ic = 0; ic < ic_count; ++ic)
+          for (int kh = 0; kh < k; ++kh) {
+            const int ih = oh * g.stride - g.padding + kh;
+            if (ih < 0 || ih >= xs.h) continue;
+            const float* xrow = x.data + ((size_t(n) * ic_count + ic) * xs.h + ih) * xs.w;
+            for (int kw = 0; kw < k; ++kw) {
+              float row[8] = {};
+              for (int ow = 0; ow < ys.w; ++ow) {
+                const int iw = ow * g.stride - g.padding + kw;
+                if (iw < 0 || iw >= xs.w) continue;
+                const float xv = xrow[iw];
+                const float* dv = d + (size_t(oh) * ys.w + ow) * 8;
+                for (int l = 0; l < 8; ++l) row[l] += xv * dv[l];
+              }
+              double* a = acc + ((size_t(ic) * k + kh) * k + kw) * 8;
+              for (int l = 0; l < 8; ++l) a[l] += row[l];
+            }
+          }
+      }
+    }
+  for (int ob = 0; ob < blocks; ++ob)
+    for (size_t t = 0; t < taps; ++t)
+      for (int l = 0; l < 8; ++l) {
+        double sum = 0;
+        for (int n = 0; n < ys.n; ++n) sum += partial[((size_t(n) * blocks + ob) * taps + t) * 8 + l];
+        dw[size_t(ob * 8 + l) * taps + t] = float(sum);  // OIHW: [oc][ic][kh][kw]
+      }
+}
+}  // namespace
+
 #if DASNET_HAVE_DNNL
 void FastCpuBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
   auto& c = *conv_;
@@ -136,6 +185,8 @@ void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy,
 }
 
 void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
+  if (x.layout == Layout::NCHW && dy.layout == Layout::NCHW8c && x.shape.c < 8)
+    return small_input_weight_gradient(g, x, dy, dw);
   auto& c = *conv_;
   std::string k = Convolutions::key(g, x, dy);
   auto it = c.backward_weights.find(k);

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include "engine/rng.h"
 #include "engine/synthetic_images.h"
 
 namespace dasnet {

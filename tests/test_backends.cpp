@@ -1,0 +1,144 @@
+// The fast CPU backend (oneDNN, NCHW8c, fused kernels) equals the reference backend on fresh
+// random inputs: every op forward and backward, and whole training steps.
+#include <gtest/gtest.h>
+
+#include "engine/resnet.h"
+#include "engine/optimizer.h"
+#include "layers/batchnorm.h"
+#include "layers/conv2d.h"
+#include "layers/elementwise.h"
+#include "layers/linear.h"
+#include "layers/pooling.h"
+#include "tests/layer_harness.h"
+
+namespace dasnet {
+namespace {
+
+using testing::LayerHarness;
+using testing::max_relative_error;
+
+constexpr double kTolerance = 1e-5;
+
+void compare_backends(const std::function<std::unique_ptr<Layer>()>& make, std::vector<Shape> shapes,
+                      bool training = true) {
+  auto reference = make_backend(BackendKind::Reference);
+  auto fast = make_backend(BackendKind::Cpu);
+  for (uint64_t seed : {1u, 2u}) {
+    auto layer_ref = make();
+    auto layer_fast = make();
+    LayerHarness a(*reference, *layer_ref, shapes, seed), b(*fast, *layer_fast, shapes, seed);
+    Rng rng(seed + 100);
+    std::vector<float> projection(a.output_shape.numel());
+    for (auto& p : projection) p = rng.normal();
+    std::vector<std::vector<float>> ga, gb;
+    std::vector<float> pa, pb;
+    EXPECT_LE(max_relative_error(b.forward(training), a.forward(training)), kTolerance) << layer_ref->kind() << " forward";
+    if (!training) continue;
+    a.backward(projection, ga, pa);
+    b.backward(projection, gb, pb);
+    for (size_t i = 0; i < ga.size(); ++i)
+      EXPECT_LE(max_relative_error(gb[i], ga[i]), kTolerance) << layer_ref->kind() << " input gradient " << i;
+    EXPECT_LE(max_relative_error(pb, pa), kTolerance) << layer_ref->kind() << " parameter gradient";
+  }
+}
+
+TEST(FastVsReference, StemConvFromOneChannel) {
+  compare_backends([] { return std::make_unique<Conv2d>(1, 16, 3, 1, 1); }, {{3, 1, 21, 19}});
+}
+TEST(FastVsReference, StemConvFromThreeChannels) {
+  compare_backends([] { return std::make_unique<Conv2d>(3, 16, 3, 1, 1); }, {{2, 3, 16, 17}});
+}
+TEST(FastVsReference, Conv3x3) {
+  compare_backends([] { return std::make_unique<Conv2d>(16, 16, 3, 1, 1); }, {{2, 16, 20, 18}});
+}
+TEST(FastVsReference, Conv3x3Stride2) {
+  compare_backends([] { return std::make_unique<Conv2d>(16, 32, 3, 2, 1); }, {{2, 16, 20, 20}});
+}
+TEST(FastVsReference, Conv1x1Stride2) {
+  compare_backends([] { return std::make_unique<Conv2d>(32, 64, 1, 2, 0); }, {{2, 32, 10, 10}});
+}
+TEST(FastVsReference, ConvOddWidth) {  // channel counts that are not a multiple of 8 stay NCHW
+  compare_backends([] { return std::make_unique<Conv2d>(4, 12, 3, 1, 1); }, {{2, 4, 9, 9}});
+}
+TEST(FastVsReference, BatchNorm) {
+  compare_backends([] { return std::make_unique<BatchNorm>(16, false, false); }, {{4, 16, 9, 7}});
+}
+TEST(FastVsReference, BatchNormRelu) {
+  compare_backends([] { return std::make_unique<BatchNorm>(32, true, false); }, {{4, 32, 6, 5}});
+}
+TEST(FastVsReference, BatchNormAddRelu) {
+  compare_backends([] { return std::make_unique<BatchNorm>(16, true, true); }, {{3, 16, 8, 8}, {3, 16, 8, 8}});
+}
+TEST(FastVsReference, BatchNormEval) {
+  compare_backends([] { return std::make_unique<BatchNorm>(16, true, false); }, {{2, 16, 5, 5}}, false);
+}
+TEST(FastVsReference, ReluAndAdd) {
+  compare_backends([] { return std::make_unique<Relu>(); }, {{2, 16, 5, 5}});
+  compare_backends([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}});
+}
+TEST(FastVsReference, GlobalAvgPool) {
+  compare_backends([] { return std::make_unique<GlobalAvgPool>(); }, {{3, 64, 7, 6}});
+}
+TEST(FastVsReference, Linear) {
+  compare_backends([] { return std::make_unique<Linear>(64, 2); }, {{5, 64, 1, 1}});
+}
+
+// Three SGD steps of a whole network: parameters and running statistics agree.
+TEST(FastVsReference, TrainingSteps) {
+  ModelConfig config;
+  config.depth = 8;
+  config.height = 24;
+  config.image_width = 20;
+  std::vector<std::vector<float>> results;
+  for (BackendKind kind : {BackendKind::Reference, BackendKind::Cpu}) {
+    auto backend = make_backend(kind);
+    auto net = build_resnet(config, *backend, 9);
+    Sgd sgd(*backend, net->params(), OptimizerConfig{});
+    Rng rng(3);
+    std::vector<float> images(6 * 24 * 20);
+    for (auto& v : images) v = rng.uniform();
+    std::vector<int> labels{0, 1, 1, 0, 1, 0};
+    for (int step = 0; step < 3; ++step) {
+      const Tensor& logits = net->forward(images.data(), 6, true);
+      backend->loss(config.mode, logits, labels.data(), &net->logits_gradient(), nullptr);
+      net->backward();
+      sgd.step(0.05f);
+    }
+    std::vector<float> all(net->params().parameter_count() + net->params().state_count());
+    backend->copy_to_host(all.data(), net->params().params(), net->params().parameter_count());
+    backend->copy_to_host(all.data() + net->params().parameter_count(), net->params().state(),
+                          net->params().state_count());
+    results.push_back(all);
+  }
+  EXPECT_LE(max_relative_error(results[1], results[0]), 1e-4);
+}
+
+// Recomputing BN+ReLU outputs in backward changes memory, not results.
+TEST(Recompute, SameGradientsLessMemory) {
+  ModelConfig config;
+  config.depth = 14;
+  config.height = config.image_width = 16;
+  auto backend = make_backend(BackendKind::Cpu);
+  std::vector<std::vector<float>> grads;
+  std::vector<size_t> bytes;
+  for (bool recompute : {false, true}) {
+    auto net = build_resnet(config, *backend, 4);
+    net->set_recompute(recompute);
+    Rng rng(8);
+    std::vector<float> images(4 * 256);
+    for (auto& v : images) v = rng.uniform();
+    std::vector<int> labels{0, 1, 0, 1};
+    const Tensor& logits = net->forward(images.data(), 4, true);
+    backend->loss(config.mode, logits, labels.data(), &net->logits_gradient(), nullptr);
+    net->backward();
+    std::vector<float> g(net->params().parameter_count());
+    backend->copy_to_host(g.data(), net->params().grads(), g.size());
+    grads.push_back(g);
+    bytes.push_back(net->planned_bytes(4, true));
+  }
+  EXPECT_EQ(grads[0], grads[1]);
+  EXPECT_LT(bytes[1], bytes[0]);
+}
+
+}  // namespace
+}  // namespace dasnet
