@@ -1,0 +1,84 @@
+// Training or inference throughput and peak memory of one dasnet configuration, on random
+// 1 x H x W images (one warm-up step, then timed steps). One configuration per process so the
+// peak resident memory belongs to it alone. Prints one JSON line.
+// Usage: bench_train [--depth 14] [--batch 128] [--size 200] [--steps 3] [--mode train|infer]
+//                    [--backend cpu] [--no-fuse] [--no-recompute]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <omp.h>
+
+#include "engine/resnet.h"
+#include "engine/trainer.h"
+
+using namespace dasnet;
+
+int main(int argc, char** argv) {
+  int depth = 14, batch = 128, size = 200, steps = 3;
+  std::string mode = "train", backend_name = "cpu";
+  bool fuse = true, recompute = true, profile = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--depth") depth = std::stoi(next());
+    else if (a == "--batch") batch = std::stoi(next());
+    else if (a == "--size") size = std::stoi(next());
+    else if (a == "--steps") steps = std::stoi(next());
+    else if (a == "--mode") mode = next();
+    else if (a == "--backend") backend_name = next();
+    else if (a == "--no-fuse") fuse = false;
+    else if (a == "--no-recompute") recompute = false;
+    else if (a == "--profile") profile = true;
+    else {
+      std::fprintf(stderr, "bench_train: unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  ModelConfig config;
+  config.depth = depth;
+  config.height = config.image_width = size;
+  config.fuse = fuse;
+  auto backend = make_backend(parse_backend_kind(backend_name));
+  auto net = build_resnet(config, *backend, 1);
+  net->set_recompute(recompute);
+  OptimizerConfig opt;
+  Sgd sgd(*backend, net->params(), opt);
+
+  std::vector<float> images(size_t(batch) * size * size);
+  Rng rng(5);
+  for (auto& v : images) v = rng.uniform();
+  std::vector<int> labels(batch);
+  for (int i = 0; i < batch; ++i) labels[i] = i % 2;
+
+  const bool train = mode == "train";
+  auto step = [&] {
+    const Tensor& logits = net->forward(images.data(), batch, train);
+    if (train) {
+      backend->loss(config.mode, logits, labels.data(), &net->logits_gradient(), nullptr);
+      net->backward();
+      sgd.step(0.001f);
+    } else {
+      std::vector<float> host(logits.numel());
+      backend->copy_to_host(host.data(), logits.data, host.size());
+    }
+  };
+  step();  // warm-up: plans memory, creates oneDNN primitives
+  net->set_profiling(profile);
+  auto start = std::chrono::steady_clock::now();
+  for (int s = 0; s < steps; ++s) step();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "{\"engine\": \"dasnet\", \"mode\": \"%s\", \"depth\": %d, \"batch\": %d, \"size\": %d, \"threads\": %d, "
+      "\"fuse\": %s, \"recompute\": %s, \"samples_per_s\": %.2f, \"step_seconds\": %.3f, \"planned_mb\": %.0f, "
+      "\"peak_mb\": %.0f}\n",
+      mode.c_str(), depth, batch, size, omp_get_max_threads(), fuse ? "true" : "false", recompute ? "true" : "false",
+      batch * steps / seconds, seconds / steps, net->planned_bytes(batch, train) / 1048576.0, peak_memory_mb());
+  if (profile) std::fprintf(stderr, "per layer kind, %d timed steps:\n%s", steps, net->profile_report().c_str());
+  return 0;
+}
