@@ -80,6 +80,27 @@ double peak_memory_mb() {
   return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
+std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* images, int count) {
+  const int k = net.output_count();
+  Backend& backend = net.backend();
+  const Tensor& logits = net.forward(images, count, false);
+  float* probs = backend.allocate(size_t(count) * k);
+  Tensor p{probs, logits.shape, Layout::NCHW};
+  std::vector<int> labels(count, 0);
+  std::vector<float> host(size_t(count) * k);
+  try {
+    backend.loss(mode, logits, labels.data(), nullptr, &p);
+    backend.copy_to_host(host.data(), probs, host.size());
+  } catch (...) {
+    backend.release(probs);
+    throw;
+  }
+  backend.release(probs);
+  std::vector<float> result(count);
+  for (int i = 0; i < count; ++i) result[i] = host[size_t(i) * k + (k == 1 ? 0 : 1)];
+  return result;
+}
+
 EvalResult evaluate(Network& net, OutputMode mode, const DataSource& data, int batch_size, bool keep_probabilities) {
   EvalResult r;
   const int k = net.output_count();

@@ -59,6 +59,10 @@ struct EvalResult {
 // Copies a checkpoint's parameters and batchnorm statistics into a network built from its config.
 void load_weights(Network& net, const TrainingState& state);
 
+// P(usable) of `count` images (NCHW floats): the sigmoid output (K = 1) or the probability of
+// class 1, waves (K >= 2), in eval mode.
+std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* images, int count);
+
 EvalResult evaluate(Network& net, OutputMode mode, const DataSource& data, int batch_size,
                     bool keep_probabilities = false);
 

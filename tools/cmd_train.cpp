@@ -8,6 +8,7 @@
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "io/checkpoint.h"
+#include "io/reference_set.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 
@@ -21,7 +22,7 @@ struct TrainCommand {
   DataOptions data;
   TrainConfig train;
   std::string schedule = "constant";
-  std::string metrics_path, checkpoint_dir, resume_path;
+  std::string metrics_path, checkpoint_dir, resume_path, reference_path;
   bool no_progress = false, no_recompute = false;
   CLI::Option* epochs_option = nullptr;
 
@@ -48,6 +49,25 @@ struct TrainCommand {
     auto backend_impl = backend.create();
     auto train_set = data.open("train", model_config);
     auto val_set = data.open("val", model_config);
+    if (!data.path.empty() && resume_path.empty()) {
+      // The data set fixes the image shape.
+      Shape s = train_set->sample_shape();
+      model_config.in_channels = s.c;
+      model_config.height = s.h;
+      model_config.image_width = s.w;
+      model_config.validate();
+    }
+    std::vector<ReferenceImage> references;
+    std::vector<float> reference_images;
+    if (!reference_path.empty()) {
+      references = load_reference_set(reference_path);
+      for (const auto& r : references) {
+        if (r.shape != train_set->sample_shape())
+          throw UsageError("--reference " + reference_path + ": image '" + r.name + "' is " + r.shape.str() +
+                           ", training images are " + train_set->sample_shape().str());
+        reference_images.insert(reference_images.end(), r.image.begin(), r.image.end());
+      }
+    }
     auto net = build_resnet(model_config, *backend_impl, train.seed);
     net->set_recompute(!no_recompute);
     Trainer trainer(*net, model_config, train, *train_set, val_set.get());
@@ -73,11 +93,26 @@ struct TrainCommand {
     if (!checkpoint_dir.empty()) std::filesystem::create_directories(checkpoint_dir);
 
     EpochMetrics last;
-    TrainStatus status = trainer.run([&](const EpochMetrics& m) {
+    TrainStatus status = trainer.run([&](const EpochMetrics& epoch_metrics) {
+      EpochMetrics m = epoch_metrics;
+      std::string line;
+      if (!references.empty()) {
+        auto p = predict_p_usable(*net, model_config.mode, reference_images.data(), int(references.size()));
+        line = "  P(usable):";
+        for (size_t i = 0; i < references.size(); ++i) {
+          m.reference_p_usable.push_back({references[i].name, p[i]});
+          char item[96];
+          std::snprintf(item, sizeof item, " %s %.3f%s", references[i].name.c_str(), p[i],
+                        references[i].accepts(p[i]) ? "" : "*");
+          line += item;
+        }
+        line += "  (* outside the expected range)\n";
+      }
       last = m;
       std::printf("epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.1f samples/s  %.1f s  peak %.0f MB\n",
                   m.epoch, m.epochs, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.samples_per_s,
                   m.epoch_seconds, m.peak_memory_mb);
+      std::fputs(line.c_str(), stdout);
       std::fflush(stdout);
       if (metrics.is_open()) {
         metrics << m.to_json() << "\n";
@@ -120,6 +155,8 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--metrics", cmd->metrics_path, "Append per-epoch metrics as JSON lines to this file");
   sub->add_option("--checkpoint-dir", cmd->checkpoint_dir, "Write a checkpoint per epoch here (epoch_NNNN.h5)");
   sub->add_option("--resume", cmd->resume_path, "Continue from this checkpoint (bit-exact on the same machine)");
+  sub->add_option("--reference", cmd->reference_path,
+                  "Reference set file (dasnet dataset reference): report P(usable) of each image after every epoch");
   sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");
   sub->add_flag("--no-recompute", cmd->no_recompute, "Keep BN+ReLU outputs instead of recomputing them in backward");
   sub->callback([cmd] { cmd->run(); });

@@ -4,6 +4,7 @@
 
 #include "engine/rng.h"
 #include "engine/synthetic_images.h"
+#include "io/dataset.h"
 
 namespace dasnet {
 
@@ -56,8 +57,7 @@ void DataOptions::add_to(CLI::App* app) {
 }
 
 std::unique_ptr<DataSource> DataOptions::open(const std::string& split, const ModelConfig& model) const {
-  if (!path.empty())
-    throw UsageError("--data " + path + ": data set files are not supported by this build yet");
+  if (!path.empty()) return open_dataset(path, split);
   if (synthetic_per_class <= 0)
     throw UsageError("--synthetic-per-class must be positive, got " + std::to_string(synthetic_per_class));
   size_t per_class = size_t(synthetic_per_class);
