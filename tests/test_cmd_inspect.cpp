@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "tests/cli_runner.h"
 #include "tests/das_fixtures.h"
 
 namespace dasnet {
@@ -15,26 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs the dasnet binary with `args` (already shell-quoted), capturing stdout and stderr.
-CommandResult run_dasnet(const std::string& args, const std::string& scratch) {
-  const std::string out_file = scratch + "/stdout.txt", err_file = scratch + "/stderr.txt";
-  const std::string command = std::string("\"") + DASNET_BINARY + "\" " + args + " >\"" + out_file + "\" 2>\"" + err_file + "\"";
-  const int status = std::system(command.c_str());
-  CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(out_file);
-  r.err = slurp(err_file);
-  return r;
-}
+using testing::CommandResult;
+using testing::run_dasnet;
 
 std::string data_dir() {
   if (const char* env = std::getenv("DASNET_DATA_DIR"); env && *env) return env;

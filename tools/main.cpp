@@ -1,6 +1,7 @@
 // dasnet: train, evaluate and apply ResNet classifiers of usable energy in DAS records.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "dasnet/build_config.h"
 #include "engine/tensor.h"
@@ -17,6 +18,19 @@ int main(int argc, char** argv) {
   dasnet::add_synth_command(app);
   dasnet::add_label_command(app);
   dasnet::add_dataset_command(app);
+  // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string valid;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      valid += (valid.empty() ? "" : ", ") + sub->get_name();
+      known = known || sub->get_name() == argv[1];
+    }
+    if (!known) {
+      std::fprintf(stderr, "dasnet: error: unknown command '%s' (valid: %s)\n", argv[1], valid.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
