@@ -32,7 +32,8 @@ std::string TrainConfig::to_json() const {
                    {"schedule", schedule_name(o.schedule)},
                    {"step_size", o.step_size},
                    {"gamma", o.gamma},
-                   {"warmup_epochs", o.warmup_epochs}};
+                   {"warmup_epochs", o.warmup_epochs},
+                   {"lr_scaling", linear_lr_scaling ? "linear" : "none"}};
   return j.dump();
 }
 
@@ -51,6 +52,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.optimizer.step_size = j.at("step_size");
     c.optimizer.gamma = j.at("gamma");
     c.optimizer.warmup_epochs = j.at("warmup_epochs");
+    c.linear_lr_scaling = j.value("lr_scaling", std::string("none")) == "linear";
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("training configuration is not valid: ") + e.what());
   }
@@ -69,7 +71,8 @@ std::string EpochMetrics::to_json() const {
                    {"val_accuracy", val_accuracy},
                    {"epoch_seconds", epoch_seconds},
                    {"samples_per_s", samples_per_s},
-                   {"peak_memory_mb", peak_memory_mb}};
+                   {"peak_memory_mb", peak_memory_mb},
+                   {"ranks", ranks}};
   for (const auto& [name, p] : reference_p_usable) j["p_usable"][name] = p;
   return j.dump();
 }
@@ -201,6 +204,22 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
   LoaderOptions options;
   options.batch_size = config_.batch_size;
   options.seed = config_.seed;
+  const int world = sync_ ? sync_->world() : 1;
+  if (sync_) {
+    options.rank = sync_->rank();
+    options.world = world;
+    // Every rank starts from rank 0's weights and optimizer state (fresh or resumed).
+    ParameterSet& ps = net_.params();
+    sync_->broadcast(ps.params(), ps.parameter_count());
+    sync_->broadcast(ps.state(), ps.state_count());
+    sync_->broadcast(sgd_->velocity(), ps.parameter_count());
+    net_.set_gradient_ready([this](size_t offset, size_t count) { sync_->gradient_ready(offset, count); });
+  }
+  struct ClearHook {
+    Network& net;
+    ~ClearHook() { net.set_gradient_ready(nullptr); }
+  } clear_hook{net_};
+  const float lr_scale = config_.linear_lr_scaling ? float(world) : 1.0f;
   Loader loader(train_, options);
   Backend& backend = net_.backend();
   const bool tty = config_.progress && isatty(STDERR_FILENO);
@@ -217,17 +236,24 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
     auto last_report = start;
     for (int step = 0; loader.next(batch); ++step) {
       const int n = batch.count();
-      const float lr = learning_rate(config_.optimizer, epoch, step, steps, config_.epochs);
+      const float lr = lr_scale * learning_rate(config_.optimizer, epoch, step, steps, config_.epochs);
       m.lr = lr;
+      if (sync_) sync_->begin_step();
       const Tensor& logits = net_.forward(batch.images.data(), n, true);
       LossTotals t = backend.loss(model_.mode, logits, batch.labels.data(), &net_.logits_gradient(), nullptr);
-      if (!std::isfinite(t.loss_sum)) {
-        divergence_ = "loss is " + std::to_string(t.loss_sum) + " at epoch " + std::to_string(epoch + 1) +
+      double step_loss = t.loss_sum;
+      if (sync_) {
+        // Backward first: the loss summed over ranks decides, so every rank stops at the same step.
+        net_.backward();
+        step_loss = sync_->finish_step(t.loss_sum);
+      }
+      if (!std::isfinite(step_loss)) {
+        divergence_ = "loss is " + std::to_string(step_loss) + " at epoch " + std::to_string(epoch + 1) +
                       ", step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + ")";
         if (tty) std::fprintf(stderr, "\n");
         return TrainStatus::Diverged;
       }
-      net_.backward();
+      if (!sync_) net_.backward();
       sgd_->step(lr);
       loss_sum += t.loss_sum;
       correct += t.correct;
@@ -251,6 +277,18 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
     m.train_loss = loss_sum / std::max<long>(seen, 1);
     m.train_accuracy = double(correct) / std::max<long>(seen, 1);
     m.samples_per_s = seen / std::max(m.epoch_seconds, 1e-9);
+    if (sync_) {
+      // Over all ranks; throughput summed over ranks as the study measured it.
+      double totals[4] = {loss_sum, double(correct), double(seen), m.samples_per_s};
+      sync_->sum(totals, 4);
+      m.ranks = world;
+      m.train_samples = long(totals[2]);
+      m.train_loss = totals[0] / std::max(totals[2], 1.0);
+      m.train_accuracy = totals[1] / std::max(totals[2], 1.0);
+      m.samples_per_s = totals[3];
+      // Batchnorm running statistics are local to each rank; take rank 0's, as DDP does.
+      sync_->broadcast(net_.params().state(), net_.params().state_count());
+    }
     if (validation_ && validation_->size() > 0) {
       EvalResult v = evaluate(net_, model_.mode, *validation_, config_.batch_size);
       m.val_samples = v.count;

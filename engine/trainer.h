@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/data_source.h"
+#include "engine/gradient_sync.h"
 #include "engine/model_config.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
@@ -19,6 +20,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   OptimizerConfig optimizer;
   bool progress = true;  // live progress line on stderr
+  bool linear_lr_scaling = false;  // data-parallel: lr x ranks (with the warm-up, if any)
   void validate() const;
   std::string to_json() const;
   static TrainConfig from_json(const std::string& json);
@@ -43,6 +45,7 @@ struct EpochMetrics {
   double val_loss = 0, val_accuracy = 0;
   double epoch_seconds = 0, samples_per_s = 0;
   double peak_memory_mb = 0;
+  int ranks = 1;  // data-parallel ranks: samples, loss, accuracy and samples/s are over all of them
   std::vector<std::pair<std::string, float>> reference_p_usable;  // filled by callers that evaluate references
   std::string to_json() const;
 };
@@ -81,6 +84,9 @@ class Trainer {
   // Runs the remaining epochs; on_epoch is called after each (metrics, then state may be saved).
   TrainStatus run(const std::function<void(const EpochMetrics&)>& on_epoch);
   int epochs_done() const { return epochs_done_; }
+  // Data-parallel training (dist/data_parallel.h): each rank trains on its shard of every epoch
+  // with gradients averaged over the ranks. Not owned; must outlive run().
+  void set_gradient_sync(GradientSync* sync) { sync_ = sync; }
   const std::string& divergence() const { return divergence_; }
 
  private:
@@ -92,6 +98,7 @@ class Trainer {
   std::unique_ptr<Sgd> sgd_;
   int epochs_done_ = 0;
   std::string divergence_;
+  GradientSync* sync_ = nullptr;
 };
 
 }  // namespace dasnet

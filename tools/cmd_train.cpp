@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/reference_set.h"
 #include "tools/commands.h"
+#include "tools/dist_flags.h"
 #include "tools/run_options.h"
 
 namespace dasnet {
@@ -22,11 +23,27 @@ struct TrainCommand {
   DataOptions data;
   TrainConfig train;
   std::string schedule = "constant";
+  DistributedFlags dist;
+  std::string lr_scaling;  // empty: "none", or the checkpoint's when resuming
   std::string metrics_path, checkpoint_dir, resume_path, reference_path;
   bool no_progress = false, no_recompute = false;
   CLI::Option* epochs_option = nullptr;
 
   void run() {
+    auto comm = dist.connect();
+    if (comm->size() == 1) return run_training(*comm);
+    try {
+      run_training(*comm);
+    } catch (const std::exception& e) {
+      // One rank failing alone would leave the others waiting in a collective: stop them all.
+      comm->abort(e.what());
+    }
+  }
+
+  void run_training(Communicator& comm) {
+    // Only rank 0 prints, writes metrics and checkpoints.
+    const bool leader = comm.rank() == 0;
+    if (!leader && !std::freopen("/dev/null", "w", stdout)) throw std::runtime_error("cannot silence stdout");
     ModelConfig model_config = model.resolve();
     TrainingState resumed;
     if (!resume_path.empty()) {
@@ -43,7 +60,12 @@ struct TrainCommand {
     } else {
       train.optimizer.schedule = parse_schedule(schedule);
     }
-    train.progress = !no_progress;
+    train.progress = !no_progress && leader;
+    if (!lr_scaling.empty()) {
+      if (lr_scaling != "none" && lr_scaling != "linear")
+        throw UsageError("--lr-scaling: expected none or linear, got '" + lr_scaling + "'");
+      train.linear_lr_scaling = lr_scaling == "linear";
+    }
     train.validate();
 
     auto backend_impl = backend.create();
@@ -72,6 +94,8 @@ struct TrainCommand {
     net->set_recompute(!no_recompute);
     Trainer trainer(*net, model_config, train, *train_set, val_set.get());
     if (!resume_path.empty()) trainer.restore(resumed);
+    DataParallelSync sync(comm, net->params().grads(), net->params().parameter_count(), dist.sync_options());
+    if (comm.size() > 1) trainer.set_gradient_sync(&sync);
 
     std::printf("dasnet train: ResNet-%d (%s blocks, width %d), %zu parameters, %d x %d x %d input, K = %d (%s)\n",
                 model_config.depth, block_type_name(model_config.block).c_str(), model_config.width,
@@ -83,14 +107,19 @@ struct TrainCommand {
                 backend_impl->name().c_str(), omp_get_max_threads(), train.batch_size, train.optimizer.lr,
                 train.optimizer.momentum, schedule_name(train.optimizer.schedule).c_str(), trainer.epochs_done() + 1,
                 train.epochs);
+    if (comm.size() > 1)
+      std::printf("data parallel: %s; global batch %d x %d = %d, lr %g (%s scaling), bucket %d KiB\n",
+                  comm.describe().c_str(), train.batch_size, comm.size(), train.batch_size * comm.size(),
+                  train.optimizer.lr * (train.linear_lr_scaling ? comm.size() : 1),
+                  train.linear_lr_scaling ? "linear" : "no", dist.bucket_kb);
     std::fflush(stdout);
 
     std::ofstream metrics;
-    if (!metrics_path.empty()) {
+    if (!metrics_path.empty() && leader) {
       metrics.open(metrics_path, std::ios::app);
       if (!metrics) throw UsageError("--metrics " + metrics_path + ": cannot open for writing");
     }
-    if (!checkpoint_dir.empty()) std::filesystem::create_directories(checkpoint_dir);
+    if (!checkpoint_dir.empty() && leader) std::filesystem::create_directories(checkpoint_dir);
 
     EpochMetrics last;
     TrainStatus status = trainer.run([&](const EpochMetrics& epoch_metrics) {
@@ -118,7 +147,7 @@ struct TrainCommand {
         metrics << m.to_json() << "\n";
         metrics.flush();
       }
-      if (!checkpoint_dir.empty()) {
+      if (!checkpoint_dir.empty() && leader) {
         char name[32];
         std::snprintf(name, sizeof name, "epoch_%04d.h5", m.epoch);
         save_checkpoint((std::filesystem::path(checkpoint_dir) / name).string(), trainer.snapshot());
@@ -157,6 +186,9 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--resume", cmd->resume_path, "Continue from this checkpoint (bit-exact on the same machine)");
   sub->add_option("--reference", cmd->reference_path,
                   "Reference set file (dasnet dataset reference): report P(usable) of each image after every epoch");
+  sub->add_option("--lr-scaling", cmd->lr_scaling,
+                  "Data-parallel learning rate: none (the study's) or linear (lr x ranks; pair with --warmup-epochs)");
+  cmd->dist.add_to(sub);
   sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");
   sub->add_flag("--no-recompute", cmd->no_recompute, "Keep BN+ReLU outputs instead of recomputing them in backward");
   sub->callback([cmd] { cmd->run(); });

@@ -13,5 +13,6 @@ void add_inspect_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_label_command(CLI::App& app);
 void add_dataset_command(CLI::App& app);
+void add_bench_command(CLI::App& app);  // bench scaling (tools/cmd_bench_scaling.cpp)
 
 }  // namespace dasnet

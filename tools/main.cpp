@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   dasnet::add_synth_command(app);
   dasnet::add_label_command(app);
   dasnet::add_dataset_command(app);
+  dasnet::add_bench_command(app);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string valid;

@@ -1,0 +1,76 @@
+// Data-parallel gradient averaging for the Trainer (engine/gradient_sync.h) over a Communicator.
+// Layers report their gradient ranges during backward from the end of the flat buffer to its
+// start; contiguous ready ranges are fused into buckets of about `bucket_bytes` and handed to a
+// background thread that all-reduces (averages) each while backward computes the earlier layers.
+// finish_step() reduces the last partial bucket and waits for all of them.
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "dist/communicator.h"
+#include "engine/gradient_sync.h"
+
+namespace dasnet {
+
+struct DataParallelOptions {
+  size_t bucket_bytes = size_t(1) << 20;
+  bool overlap = true;  // reduce on a background thread while backward runs (when the communicator allows)
+};
+
+// Cumulative timings of this rank (for dasnet bench scaling and logs).
+struct SyncTimings {
+  long steps = 0, buckets = 0;
+  double reduce_seconds = 0;  // inside all-reduce calls (overlapped with backward or not)
+  double wait_seconds = 0;    // finish_step waiting for reductions: the part not hidden by backward
+};
+
+class DataParallelSync : public GradientSync {
+ public:
+  DataParallelSync(Communicator& comm, float* gradients, size_t gradient_count, DataParallelOptions options = {});
+  ~DataParallelSync() override;
+  DataParallelSync(const DataParallelSync&) = delete;
+  DataParallelSync& operator=(const DataParallelSync&) = delete;
+
+  int rank() const override { return comm_.rank(); }
+  int world() const override { return comm_.size(); }
+  void broadcast(float* data, size_t count) override;
+  void begin_step() override;
+  void gradient_ready(size_t offset, size_t count) override;
+  double finish_step(double local_loss_sum) override;
+  void sum(double* values, size_t count) override;
+
+  SyncTimings timings() const;
+  void reset_timings();
+
+ private:
+  struct Range {
+    size_t offset, count;
+  };
+  void enqueue(Range bucket);
+  void reduce(Range bucket);
+  void worker_loop();
+
+  Communicator& comm_;
+  float* gradients_;
+  size_t gradient_count_;
+  size_t bucket_floats_;
+  bool background_;
+  // Main thread only: [ready_from_, end) is final; [ready_from_, bucket_end_) not yet queued.
+  size_t ready_from_ = 0, bucket_end_ = 0;
+  std::map<size_t, size_t> early_;  // ranges reported out of order: end -> offset
+  // Shared with the worker.
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Range> queue_;
+  size_t in_flight_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  SyncTimings timings_;
+  std::thread worker_;
+};
+
+}  // namespace dasnet

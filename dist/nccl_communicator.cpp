@@ -1,0 +1,138 @@
+#ifdef DASNET_HAVE_NCCL
+#include "dist/nccl_communicator.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include "dist/mpi_communicator.h"
+#include "engine/tensor.h"
+
+namespace dasnet {
+
+namespace {
+
+void check_cuda(cudaError_t code, const char* what) {
+  if (code != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(code));
+}
+
+class NcclCommunicator : public Communicator {
+ public:
+  explicit NcclCommunicator(const CommOptions& options)
+      : host_(make_mpi_communicator(options)), timeout_s_(options.timeout_s) {
+    int devices = 0;
+    check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
+    if (devices == 0) throw UsageError("--comm nccl: no CUDA device is visible on rank " + std::to_string(rank()));
+    // One GPU per rank: the local rank picks it (CUDA_VISIBLE_DEVICES narrows the choice first).
+    device_ = host_->local_rank() % devices;
+    check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+
+    ncclUniqueId id{};
+    if (rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    host_->broadcast_bytes(&id, sizeof id, 0);
+    // Non-blocking: initialization and every collective can be polled for errors and aborted.
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    ncclResult_t started = ncclCommInitRankConfig(&comm_, size(), id, rank(), &config);
+    if (started != ncclSuccess && started != ncclInProgress) check_nccl(started, "ncclCommInitRankConfig");
+    wait_for("NCCL communicator initialization", [] { return true; });
+  }
+
+  ~NcclCommunicator() override {
+    if (comm_) ncclCommDestroy(comm_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  std::string name() const override { return "nccl"; }
+  std::string describe() const override {
+    int version = 0;
+    ncclGetVersion(&version);
+    return "nccl " + std::to_string(version) + " (" + std::to_string(size()) + " ranks, GPU " +
+           std::to_string(device_) + " on this rank)";
+  }
+  int rank() const override { return host_->rank(); }
+  int size() const override { return host_->size(); }
+  int local_rank() const override { return host_->local_rank(); }
+  int local_size() const override { return host_->local_size(); }
+  bool thread_safe() const override { return true; }
+  void barrier() override { host_->barrier(); }
+  void all_reduce_sum(double* data, size_t count) override { host_->all_reduce_sum(data, count); }
+  void broadcast_bytes(void* data, size_t bytes, int root) override { host_->broadcast_bytes(data, bytes, root); }
+
+  // The caller's gradients must be complete on the device (the backend synchronizes its stream
+  // before it reports gradients ready).
+  void broadcast(float* data, size_t count, int root) override {
+    check_nccl(ncclBroadcast(data, data, count, ncclFloat, root, comm_, stream_), "ncclBroadcast");
+    wait_for("NCCL broadcast of " + std::to_string(count) + " floats", [this] { return stream_done(); });
+  }
+
+  void all_reduce(float* data, size_t count, ReduceOp op) override {
+    if (count == 0) return;
+    ncclRedOp_t nccl_op = op == ReduceOp::Average ? ncclAvg : ncclSum;
+    check_nccl(ncclAllReduce(data, data, count, ncclFloat, nccl_op, comm_, stream_), "ncclAllReduce");
+    wait_for("NCCL all-reduce of " + std::to_string(count) + " floats", [this] { return stream_done(); });
+  }
+
+  [[noreturn]] void abort(const std::string& message) override {
+    if (comm_) ncclCommAbort(comm_);
+    comm_ = nullptr;
+    host_->abort(message);
+    _exit(1);  // not reached: the MPI communicator's abort ends the process
+  }
+
+ private:
+  bool stream_done() {
+    cudaError_t state = cudaStreamQuery(stream_);
+    if (state == cudaErrorNotReady) return false;
+    check_cuda(state, "NCCL stream");
+    return true;
+  }
+
+  void check_nccl(ncclResult_t code, const char* what) {
+    if (code == ncclSuccess || code == ncclInProgress) return;
+    std::string message = std::string(what) + " failed on rank " + std::to_string(rank()) + ": " +
+                          ncclGetErrorString(code);
+    if (const char* last = ncclGetLastError(comm_)) message += std::string(" (") + last + ")";
+    abort(message);
+  }
+
+  // Polls until `done` and the communicator reports no pending work, aborting the communicator
+  // (and the job) on an asynchronous error, e.g. a peer that died, or past the time limit.
+  template <typename Done>
+  void wait_for(const std::string& operation, Done done) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      ncclResult_t state = ncclSuccess;
+      ncclCommGetAsyncError(comm_, &state);
+      if (state != ncclSuccess && state != ncclInProgress)
+        abort(operation + ": NCCL reports " + ncclGetErrorString(state) + " (a peer rank may have died)");
+      if (state == ncclSuccess && done()) return;
+      double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > timeout_s_)
+        abort(operation + " did not complete within " + std::to_string(int(timeout_s_)) +
+              " s: another rank died or hangs");
+      std::this_thread::yield();
+    }
+  }
+
+  std::unique_ptr<Communicator> host_;  // MPI: bootstrap, host collectives, abort
+  double timeout_s_;
+  int device_ = 0;
+  cudaStream_t stream_ = nullptr;
+  ncclComm_t comm_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options) {
+  return std::make_unique<NcclCommunicator>(options);
+}
+
+}  // namespace dasnet
+#endif  // DASNET_HAVE_NCCL

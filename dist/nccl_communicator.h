@@ -1,0 +1,15 @@
+// The NCCL communicator: one GPU per rank chosen by local rank, unique id created by rank 0 and
+// broadcast over MPI, non-blocking communicator polled for asynchronous errors (a dead peer makes
+// ncclCommGetAsyncError report, or the watchdog time out, and the communicator is aborted).
+#pragma once
+#include <memory>
+
+#include "dist/communicator.h"
+
+namespace dasnet {
+
+#ifdef DASNET_HAVE_NCCL
+std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options);
+#endif
+
+}  // namespace dasnet
