@@ -294,6 +294,11 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
       m.val_samples = v.count;
       m.val_loss = v.loss;
       m.val_accuracy = v.accuracy;
+      if (!std::isfinite(v.loss)) {
+        divergence_ = "validation loss is " + std::to_string(v.loss) + " after epoch " + std::to_string(epoch + 1) +
+                      " (learning rate " + std::to_string(m.lr) + ")";
+        return TrainStatus::Diverged;
+      }
     }
     m.peak_memory_mb = peak_memory_mb();
     epochs_done_ = epoch + 1;
