@@ -51,7 +51,9 @@ class Backend {
 
   // Convolution without bias; weights OIHW (PyTorch's order) in the parameter buffer.
   virtual void conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) = 0;
-  // dx = conv^T(dy); with accumulate, dx += it. scratch holds dx.numel() floats when accumulating.
+  // dx = conv^T(dy); with accumulate, dx += it, using `scratch` of
+  // conv_accumulate_scratch(dx.shape) floats.
+  virtual size_t conv_accumulate_scratch(const Shape& dx) const { return dx.numel(); }
   virtual void conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
                                   bool accumulate, float* scratch) = 0;
   // dw = correlation of x and dy (overwrites dw).

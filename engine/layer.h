@@ -47,8 +47,15 @@ class Layer {
   // What backward reads, so the planner keeps only that alive.
   virtual bool backward_reads_input(size_t) const { return true; }
   virtual bool backward_reads_output() const { return false; }
+  // Where backward may write the gradient of input i in place, when it is the first to write
+  // it: over that input's own value (read for the last time in this backward), or over the
+  // gradient of the output. Lets the planner reuse memory instead of adding a buffer.
+  enum class GradientInPlace { No, OverInputValue, OverOutputGradient };
+  virtual GradientInPlace gradient_in_place(size_t /*input*/) const { return GradientInPlace::No; }
   // Floats of temporary memory backward needs (given which inputs accumulate).
-  virtual size_t backward_scratch(const std::vector<Shape>&, const std::vector<bool>&) const { return 0; }
+  virtual size_t backward_scratch(const Backend&, const std::vector<Shape>&, const std::vector<bool>&) const {
+    return 0;
+  }
 
   // A layer whose output is cheap to recompute from its inputs (with the statistics of the
   // last forward, and no state update) lets the planner drop the output after its last forward

@@ -1,16 +1,17 @@
 #include "engine/memory_plan.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 namespace dasnet {
 
-MemoryPlan plan_memory(const std::vector<MemoryRequest>& requests) {
-  auto align = [](size_t b) { return (b + 63) / 64 * 64; };
-  std::vector<size_t> order(requests.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return requests[a].bytes > requests[b].bytes; });
+namespace {
 
+size_t align(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Places requests in the given order, each at the lowest offset free over its lifetime.
+MemoryPlan place_in_order(const std::vector<MemoryRequest>& requests, const std::vector<size_t>& order) {
   MemoryPlan plan;
   plan.offsets.assign(requests.size(), 0);
   std::vector<size_t> placed;
@@ -36,6 +37,29 @@ MemoryPlan plan_memory(const std::vector<MemoryRequest>& requests) {
     placed.push_back(r);
   }
   return plan;
+}
+
+}  // namespace
+
+MemoryPlan plan_memory(const std::vector<MemoryRequest>& requests) {
+  // Greedy placement is order-sensitive; a few orders cost microseconds, keep the smallest.
+  std::vector<size_t> order(requests.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto size_of = [&](size_t i) { return requests[i].bytes; };
+  auto span_of = [&](size_t i) { return requests[i].last_step - requests[i].first_step; };
+  std::vector<std::function<bool(size_t, size_t)>> orders = {
+      [&](size_t a, size_t b) { return size_of(a) > size_of(b); },
+      [&](size_t a, size_t b) { return std::make_pair(size_of(a), span_of(a)) > std::make_pair(size_of(b), span_of(b)); },
+      [&](size_t a, size_t b) { return std::make_pair(span_of(a), size_of(a)) > std::make_pair(span_of(b), size_of(b)); },
+      [&](size_t a, size_t b) { return requests[a].first_step < requests[b].first_step; },
+  };
+  MemoryPlan best;
+  for (const auto& less : orders) {
+    std::stable_sort(order.begin(), order.end(), less);
+    MemoryPlan plan = place_in_order(requests, order);
+    if (best.offsets.empty() || plan.total_bytes < best.total_bytes) best = std::move(plan);
+  }
+  return best;
 }
 
 }  // namespace dasnet

@@ -70,10 +70,19 @@ std::vector<Shape> Network::input_shapes(const Node& node, int n) const {
 
 Network::Plan Network::make_plan(int batch, bool training) const {
   const int layers = int(nodes_.size());
-  const int loss_step = layers;
-  auto backward_step = [&](int node) { return 2 * layers - node; };
   const int num_tensors = int(tensors_.size());
   const int output = num_tensors - 1;
+  // Time runs over forward steps (node i), the loss, then backward steps (node i at
+  // 2*layers - i). Each step is split into num_tensors + 1 ticks so the rebuilds before a
+  // backward step happen one after another (tensor t at tick -(num_tensors - t)) and a rebuilt
+  // input can be dropped as soon as the next link of its chain exists.
+  const int ticks = num_tensors + 1;
+  auto at = [&](int step) { return step * ticks; };
+  const int loss_time = at(layers);
+  auto backward_time = [&](int node) { return at(2 * layers - node); };
+  auto rebuild_time = [&](int time_of_use, int t) {  // just before the step that uses it
+    return at((time_of_use + ticks - 1) / ticks) - (num_tensors - t);
+  };
 
   std::vector<MemoryRequest> requests;
   auto request = [&](size_t floats, int first, int last) {
@@ -82,31 +91,56 @@ Network::Plan Network::make_plan(int batch, bool training) const {
   };
   auto bytes_of = [&](int t) { return tensors_[t].shape.per_sample() * size_t(batch); };
 
-  // Which backward steps read each tensor's value.
+  // When backward reads each tensor's value.
   std::vector<std::vector<int>> backward_reads(num_tensors);
   if (training) {
     for (int i = 0; i < layers; ++i) {
       const Node& node = nodes_[i];
       for (size_t j = 0; j < node.inputs.size(); ++j)
-        if (node.layer->backward_reads_input(j)) backward_reads[node.inputs[j]].push_back(backward_step(i));
-      if (node.layer->backward_reads_output()) backward_reads[node.output].push_back(backward_step(i));
+        if (node.layer->backward_reads_input(j)) backward_reads[node.inputs[j]].push_back(backward_time(i));
+      if (node.layer->backward_reads_output()) backward_reads[node.output].push_back(backward_time(i));
     }
   }
+  // Cheap layers' outputs (BN+ReLU, BN+add+ReLU) are dropped after their last forward use and
+  // rebuilt for backward: one copy alive over the backward steps of the layers that read it, and
+  // a short-lived copy wherever rebuilding a later tensor needs it as input (chains back to a
+  // kept convolution output), so no rebuilt copy lingers between distant uses. Visiting tensors
+  // from last to first settles every tensor's readers before it is visited.
+  struct Rebuild {
+    int tensor, first, last;
+    size_t request = kNone;
+  };
+  std::vector<Rebuild> rebuilds;
   std::vector<bool> recomputed(num_tensors, false);
-  if (training && recompute_)
-    for (int t = 1; t < output; ++t) {
-      const Node& producer = nodes_[tensors_[t].producer];
-      recomputed[t] = producer.layer->can_recompute() && !backward_reads[t].empty();
+  std::vector<std::vector<int>> rebuild_reads(num_tensors);  // times at which a rebuild reads t
+  for (int t = output - 1; training && recompute_ && t >= 1; --t) {
+    const Node& producer = nodes_[tensors_[t].producer];
+    const auto& reads = backward_reads[t];
+    if (!producer.layer->can_recompute() || (reads.empty() && rebuild_reads[t].empty())) continue;
+    recomputed[t] = true;
+    std::vector<std::pair<int, int>> spans;
+    if (!reads.empty()) {
+      int first = *std::min_element(reads.begin(), reads.end());
+      spans.push_back({rebuild_time(first, t), *std::max_element(reads.begin(), reads.end())});
     }
-  for (int t = 1; t < num_tensors; ++t)
-    if (recomputed[t])
-      for (int u : nodes_[tensors_[t].producer].inputs)
-        if (recomputed[u]) recomputed[t] = false;  // rebuild only from kept tensors
+    std::sort(rebuild_reads[t].begin(), rebuild_reads[t].end());
+    for (int r : rebuild_reads[t]) {
+      bool covered = false;
+      for (auto& [first, last] : spans) covered = covered || (first <= r && r <= last);
+      if (!covered) spans.push_back({rebuild_time(r, t), r});
+    }
+    for (auto [first, last] : spans) {
+      rebuilds.push_back({t, first, last});
+      for (int u : producer.inputs) rebuild_reads[u].push_back(first);
+    }
+  }
+  for (int t = 0; t < num_tensors; ++t)  // kept tensors stay alive for rebuilds that read them
+    if (!recomputed[t]) backward_reads[t].insert(backward_reads[t].end(), rebuild_reads[t].begin(), rebuild_reads[t].end());
 
   Plan plan;
   plan.batch = batch;
   plan.forward_offset.assign(num_tensors, kNone);
-  plan.backward_offset.assign(num_tensors, kNone);
+  plan.views_before.resize(layers);
   plan.grad_offset.assign(num_tensors, kNone);
   plan.scratch_offset.assign(layers, kNone);
   plan.accumulate.resize(layers);
@@ -114,35 +148,41 @@ Network::Plan Network::make_plan(int batch, bool training) const {
 
   std::vector<int> last_use(num_tensors, 0), first_use(num_tensors, 0);
   for (int t = 0; t < num_tensors; ++t) {
-    first_use[t] = tensors_[t].producer < 0 ? 0 : tensors_[t].producer;
+    first_use[t] = tensors_[t].producer < 0 ? 0 : at(tensors_[t].producer);
     last_use[t] = first_use[t];
-    for (int c : tensors_[t].consumers) last_use[t] = std::max(last_use[t], c);
-    if (t == output) last_use[t] = loss_step;
+    for (int c : tensors_[t].consumers) last_use[t] = std::max(last_use[t], at(c));
+    if (t == output) last_use[t] = loss_time;
     if (!recomputed[t])
-      for (int s : backward_reads[t]) last_use[t] = std::max(last_use[t], s);
+      for (int r : backward_reads[t]) last_use[t] = std::max(last_use[t], r);
   }
-  // A recomputed tensor is rebuilt just before the first backward step that reads it; its
-  // producer's inputs must still be alive then.
-  std::vector<int> rebuild_first(num_tensors, 0), rebuild_last(num_tensors, 0);
-  for (int t = 0; t < num_tensors; ++t) {
-    if (!recomputed[t]) continue;
-    rebuild_first[t] = *std::min_element(backward_reads[t].begin(), backward_reads[t].end());
-    rebuild_last[t] = *std::max_element(backward_reads[t].begin(), backward_reads[t].end());
-    for (int u : nodes_[tensors_[t].producer].inputs) last_use[u] = std::max(last_use[u], rebuild_first[t]);
-    plan.recompute_before[2 * layers - rebuild_first[t]].push_back(t);
-  }
-
-  std::vector<size_t> forward_req(num_tensors), rebuild_req(num_tensors, kNone), grad_req(num_tensors, kNone);
-  for (int t = 0; t < num_tensors; ++t) {
-    forward_req[t] = request(bytes_of(t), first_use[t], last_use[t]);
-    if (recomputed[t]) rebuild_req[t] = request(bytes_of(t), rebuild_first[t], rebuild_last[t]);
-  }
+  std::vector<size_t> forward_req(num_tensors), grad_req(num_tensors, kNone);
+  for (auto& r : rebuilds) r.request = request(bytes_of(r.tensor), r.first, r.last);
+  for (int t = 0; t < num_tensors; ++t) forward_req[t] = request(bytes_of(t), first_use[t], last_use[t]);
   std::vector<size_t> scratch_req(layers, kNone);
   if (training) {
-    for (int t = 1; t < num_tensors; ++t) {
-      int first = t == output ? loss_step : INT_MAX;
-      for (int c : tensors_[t].consumers) first = std::min(first, backward_step(c));
-      grad_req[t] = request(bytes_of(t), first, backward_step(tensors_[t].producer));
+    // From the last tensor to the first, so an output's gradient exists before its inputs'.
+    for (int t = num_tensors - 1; t >= 1; --t) {
+      const int last = backward_time(tensors_[t].producer);
+      if (t == output) {
+        grad_req[t] = request(bytes_of(t), loss_time, last);
+        continue;
+      }
+      const int writer = *std::max_element(tensors_[t].consumers.begin(), tensors_[t].consumers.end());
+      const Node& node = nodes_[writer];
+      const size_t j = size_t(std::find(node.inputs.begin(), node.inputs.end(), t) - node.inputs.begin());
+      const auto in_place = node.layer->gradient_in_place(j);
+      size_t shared = kNone;
+      if (in_place == Layer::GradientInPlace::OverInputValue && !recomputed[t] &&
+          last_use[t] == backward_time(writer))
+        shared = forward_req[t];
+      else if (in_place == Layer::GradientInPlace::OverOutputGradient)
+        shared = grad_req[node.output];
+      if (shared != kNone && requests[shared].bytes == bytes_of(t) * sizeof(float)) {
+        grad_req[t] = shared;
+        requests[shared].last_step = std::max(requests[shared].last_step, last);
+      } else {
+        grad_req[t] = request(bytes_of(t), backward_time(writer), last);
+      }
     }
     // The first consumer in backward order writes a gradient; later ones add to it.
     std::vector<bool> written(num_tensors, false);
@@ -155,8 +195,8 @@ Network::Plan Network::make_plan(int batch, bool training) const {
         plan.accumulate[i][j] = written[t];
         written[t] = true;
       }
-      size_t floats = node.layer->backward_scratch(input_shapes(node, batch), plan.accumulate[i]);
-      if (floats) scratch_req[i] = request(floats, backward_step(i), backward_step(i));
+      size_t floats = node.layer->backward_scratch(*backend_, input_shapes(node, batch), plan.accumulate[i]);
+      if (floats) scratch_req[i] = request(floats, backward_time(i), backward_time(i));
     }
   }
 
@@ -164,11 +204,18 @@ Network::Plan Network::make_plan(int batch, bool training) const {
   plan.bytes = placed.total_bytes;
   for (int t = 0; t < num_tensors; ++t) {
     plan.forward_offset[t] = placed.offsets[forward_req[t]];
-    plan.backward_offset[t] = recomputed[t] ? placed.offsets[rebuild_req[t]] : plan.forward_offset[t];
     if (grad_req[t] != kNone) plan.grad_offset[t] = placed.offsets[grad_req[t]];
   }
   for (int i = 0; i < layers; ++i)
     if (scratch_req[i] != kNone) plan.scratch_offset[i] = placed.offsets[scratch_req[i]];
+  // Before a node's backward: point rebuilt tensors at their copies, then rebuild them in
+  // tensor order (a chain from its start).
+  std::sort(rebuilds.begin(), rebuilds.end(), [](const Rebuild& a, const Rebuild& b) { return a.tensor < b.tensor; });
+  for (const auto& r : rebuilds) {
+    const int node = 2 * layers - (r.first + ticks - 1) / ticks;
+    plan.views_before[node].push_back({r.tensor, placed.offsets[r.request]});
+    plan.recompute_before[node].push_back(r.tensor);
+  }
   return plan;
 }
 
@@ -235,7 +282,7 @@ void Network::backward() {
   const int n = current_n_;
   std::vector<Tensor> values(tensors_.size()), grads(tensors_.size());
   for (size_t t = 0; t < tensors_.size(); ++t) {
-    values[t] = view(int(t), plan.backward_offset[t], n);
+    values[t] = view(int(t), plan.forward_offset[t], n);
     if (plan.grad_offset[t] != kNone) grads[t] = view(int(t), plan.grad_offset[t], n);
   }
   LayerContext ctx{*backend_, params_, true, nullptr};
@@ -243,6 +290,7 @@ void Network::backward() {
   for (int i = int(nodes_.size()) - 1; i >= 0; --i) {
     Node& node = nodes_[i];
     auto start = std::chrono::steady_clock::now();
+    for (const auto& [t, offset] : plan.views_before[i]) values[t] = view(t, offset, n);
     for (int t : plan.recompute_before[i]) {
       Node& producer = nodes_[tensors_[t].producer];
       std::vector<const Tensor*> in;

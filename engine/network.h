@@ -77,7 +77,7 @@ class Network {
     int batch = 0;
     size_t bytes = 0;
     std::vector<size_t> forward_offset;   // per tensor
-    std::vector<size_t> backward_offset;  // per tensor: where backward reads it (recomputed copy or same)
+    std::vector<std::vector<std::pair<int, size_t>>> views_before;  // per node: rebuilt copies (tensor, offset)
     std::vector<size_t> grad_offset;      // per tensor (SIZE_MAX: no gradient)
     std::vector<size_t> scratch_offset;   // per node
     std::vector<std::vector<bool>> accumulate;  // per node, per input

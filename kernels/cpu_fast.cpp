@@ -156,8 +156,32 @@ void FastCpuBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const 
   c.stream.wait();
 }
 
+namespace {
+constexpr int kAccumulateChunk = 16;  // samples per backward-data call when accumulating
+}
+
+size_t FastCpuBackend::conv_accumulate_scratch(const Shape& dx) const {
+  return dx.per_sample() * size_t(std::min(dx.n, kAccumulateChunk));
+}
+
 void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
                                         bool accumulate, float* scratch) {
+  if (accumulate) {
+    // oneDNN cannot add into its output: run chunks of samples into scratch and add those.
+    for (int start = 0; start < dx.shape.n; start += kAccumulateChunk) {
+      const int n = std::min(kAccumulateChunk, dx.shape.n - start);
+      Tensor dy_part = dy, dx_part = dx, out = dx;
+      dy_part.shape.n = dx_part.shape.n = out.shape.n = n;
+      dy_part.data += dy.shape.per_sample() * start;
+      dx_part.data += dx.shape.per_sample() * start;
+      out.data = scratch;
+      conv_backward_data(g, dy_part, w, out, false, nullptr);
+      const size_t count = out.numel();
+#pragma omp parallel for schedule(static)
+      for (size_t i = 0; i < count; ++i) dx_part.data[i] += scratch[i];
+    }
+    return;
+  }
   auto& c = *conv_;
   std::string k = Convolutions::key(g, dx, dy);
   auto it = c.backward_data.find(k);
@@ -172,16 +196,10 @@ void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy,
   auto& b = it->second;
   dnnl::memory weights = b.weights;
   c.reorder_weights_in(g, w, weights);
-  float* out = accumulate ? scratch : dx.data;
   dnnl::memory diff_dst(Convolutions::activation_desc(dy), c.engine, dy.data);
-  dnnl::memory diff_src(Convolutions::activation_desc(dx), c.engine, out);
+  dnnl::memory diff_src(Convolutions::activation_desc(dx), c.engine, dx.data);
   b.prim.execute(c.stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
   c.stream.wait();
-  if (accumulate) {
-    const size_t n = dx.numel();
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; ++i) dx.data[i] += scratch[i];
-  }
 }
 
 void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
@@ -235,24 +253,33 @@ struct Blocked {
   size_t base(int n, int cb) const { return (size_t(n) * blocks() + cb) * hw() * B; }
 };
 
-// partial[n][c] sums over pixels, in double, then a fixed-order sum over n.
+// Two per-channel sums over the pixels of every sample: float partial sums over runs of 256
+// pixels (one 8-lane vector each, so the loop vectorizes), added into double per sample, then a
+// fixed-order sum over the batch (deterministic whatever the thread timing).
 template <int B, typename PerPixel>
-void channel_sums(const Shape& s, int terms, PerPixel per_pixel, std::vector<double>& totals) {
+void channel_sums(const Shape& s, PerPixel per_pixel, std::vector<double>& totals) {
+  constexpr size_t kRun = 256;
   Blocked<B> t{s};
   const int nb = t.blocks();
-  std::vector<double> partial(size_t(s.n) * s.c * terms, 0.0);
+  std::vector<double> partial(size_t(s.n) * s.c * 2, 0.0);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < s.n; ++n)
     for (int cb = 0; cb < nb; ++cb) {
-      double acc[4][B] = {};
-      size_t i = t.base(n, cb);
-      for (size_t p = 0; p < t.hw(); ++p, i += B) per_pixel(i, cb, acc);
-      for (int term = 0; term < terms; ++term)
-        for (int l = 0; l < B; ++l) partial[(size_t(n) * s.c + cb * B + l) * terms + term] = acc[term][l];
+      double total[2][B] = {};
+      const size_t base = t.base(n, cb), hw = t.hw();
+      for (size_t start = 0; start < hw; start += kRun) {
+        float acc[2][B] = {};
+        const size_t end = std::min(hw, start + kRun);
+        for (size_t p = start; p < end; ++p) per_pixel(base + p * B, cb, acc);
+        for (int term = 0; term < 2; ++term)
+          for (int l = 0; l < B; ++l) total[term][l] += acc[term][l];
+      }
+      for (int term = 0; term < 2; ++term)
+        for (int l = 0; l < B; ++l) partial[(size_t(n) * s.c + cb * B + l) * 2 + term] = total[term][l];
     }
-  totals.assign(size_t(s.c) * terms, 0.0);
+  totals.assign(size_t(s.c) * 2, 0.0);
   for (int n = 0; n < s.n; ++n)
-    for (size_t j = 0; j < totals.size(); ++j) totals[j] += partial[size_t(n) * s.c * terms + j];
+    for (size_t j = 0; j < totals.size(); ++j) totals[j] += partial[size_t(n) * s.c * 2 + j];
 }
 
 template <int B>
@@ -260,9 +287,9 @@ void statistics(const Tensor& x, float* mean, float* var) {
   const Shape& s = x.shape;
   std::vector<double> totals;
   const float* xd = x.data;
-  channel_sums<B>(s, 2, [&](size_t i, int, double (*acc)[B]) {
+  channel_sums<B>(s, [&](size_t i, int, float (*acc)[B]) {
     for (int l = 0; l < B; ++l) {
-      double v = xd[i + l];
+      float v = xd[i + l];
       acc[0][l] += v;
       acc[1][l] += v * v;
     }
@@ -303,11 +330,11 @@ void bn_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, c
   const float* g = dy.data;
   const float* xd = x.data;
   std::vector<double> totals;
-  channel_sums<B>(s, 2, [&](size_t i, int cb, double (*acc)[B]) {
+  channel_sums<B>(s, [&](size_t i, int cb, float (*acc)[B]) {
     for (int l = 0; l < B; ++l) {
       float gi = (yd && yd[i + l] <= 0.0f) ? 0.0f : g[i + l];
       acc[0][l] += gi;
-      acc[1][l] += double(gi) * (xd[i + l] - mean[cb * B + l]);
+      acc[1][l] += gi * (xd[i + l] - mean[cb * B + l]);
     }
   }, totals);
   const double count = double(s.n) * s.h * s.w;

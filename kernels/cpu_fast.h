@@ -19,6 +19,8 @@ class FastCpuBackend : public ReferenceCpuBackend {
   Layout activation_layout(int channels) const override;
 
   void conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) override;
+  // Accumulating backward-data runs in chunks of samples through a small buffer.
+  size_t conv_accumulate_scratch(const Shape& dx) const override;
   void conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx, bool accumulate,
                           float* scratch) override;
   void conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) override;

@@ -21,6 +21,7 @@ class ReferenceCpuBackend : public Backend {
   void to_nchw(const Tensor& src, float* host_nchw) override;
 
   void conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) override;
+  size_t conv_accumulate_scratch(const Shape&) const override { return 0; }  // accumulates in place
   void conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx, bool accumulate,
                           float* scratch) override;
   void conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) override;

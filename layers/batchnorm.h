@@ -22,7 +22,11 @@ class BatchNorm : public Layer {
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
   bool backward_reads_input(size_t i) const override { return i == 0; }
   bool backward_reads_output() const override { return relu_; }
-  bool can_recompute() const override { return !residual_; }
+  bool can_recompute() const override { return true; }
+  // Elementwise in its second pass: dx[i] is written after x[i] is read, dresidual[i] after dy[i].
+  GradientInPlace gradient_in_place(size_t input) const override {
+    return input == 0 ? GradientInPlace::OverInputValue : GradientInPlace::OverOutputGradient;
+  }
   void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
 
  private:

@@ -44,8 +44,9 @@ void Conv2d::backward(LayerContext& ctx, const std::vector<const Tensor*>& in, c
                                    ctx.scratch);
 }
 
-size_t Conv2d::backward_scratch(const std::vector<Shape>& in, const std::vector<bool>& accumulate) const {
-  return accumulate.at(0) ? in.at(0).numel() : 0;
+size_t Conv2d::backward_scratch(const Backend& backend, const std::vector<Shape>& in,
+                                const std::vector<bool>& accumulate) const {
+  return accumulate.at(0) ? backend.conv_accumulate_scratch(in.at(0)) : 0;
 }
 
 }  // namespace dasnet

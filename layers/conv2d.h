@@ -15,7 +15,8 @@ class Conv2d : public Layer {
   void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
   void backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out, const Tensor& dout,
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
-  size_t backward_scratch(const std::vector<Shape>& in, const std::vector<bool>& accumulate) const override;
+  size_t backward_scratch(const Backend& backend, const std::vector<Shape>& in,
+                          const std::vector<bool>& accumulate) const override;
   const ConvGeometry& geometry() const { return geometry_; }
 
  private:

@@ -15,6 +15,8 @@ class Relu : public Layer {
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
   bool backward_reads_input(size_t) const override { return false; }
   bool backward_reads_output() const override { return true; }
+  bool can_recompute() const override { return true; }
+  void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override { forward(ctx, in, out); }
 };
 
 class Add : public Layer {
@@ -25,6 +27,8 @@ class Add : public Layer {
   void backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out, const Tensor& dout,
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
   bool backward_reads_input(size_t) const override { return false; }
+  bool can_recompute() const override { return true; }
+  void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override { forward(ctx, in, out); }
 };
 
 }  // namespace dasnet
