@@ -185,13 +185,14 @@ struct BenchScaling {
         ClusterModel cpu{"this machine's link, fitted", 1 << 30, here, here};
         md << "\n### Predicted for more ranks over this link (model predictions: the measured per-rank step "
               "times above plus the fitted ring all-reduce, overlapped with backward)\n\n"
-           << "| depth | batch/rank | ranks | predicted samples/s | predicted efficiency |\n|---|---|---|---|---|\n";
+           << "| depth | batch/rank | data set | ranks | predicted samples/s | predicted efficiency |\n"
+           << "|---|---|---|---|---|---|\n";
         for (const auto& m : rows) {
           StepProfile sp{m.forward_s, m.backward_s, m.optimizer_s, double(m.gradient_bytes), m.batch};
           for (int p : {2, 4, 8, 16, 32}) {
             auto r = predict_data_parallel(sp, cpu, p, bucket_bytes, !dist.no_overlap);
-            std::snprintf(line, sizeof line, "| %d | %d | %d | %.1f | %.3f |\n", m.depth, m.batch, p,
-                          r.samples_per_s, r.efficiency);
+            std::snprintf(line, sizeof line, "| %d | %d | %ld | %d | %.1f | %.3f |\n", m.depth, m.batch, m.dataset,
+                          p, r.samples_per_s, r.efficiency);
             md << line;
           }
         }
