@@ -3,6 +3,9 @@
 // peak resident memory belongs to it alone. Prints one JSON line.
 // Usage: bench_train [--depth 14] [--batch 128] [--size 200] [--steps 3] [--mode train|infer]
 //                    [--backend cpu] [--no-fuse] [--no-recompute]
+//                    [--precision fp32|tf32] [--graphs on|off] [--deterministic]   (CUDA backend)
+// With --backend cuda the timed steps end with a device synchronization (the loss totals come
+// back every step), so the time covers all GPU work.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +14,7 @@
 
 #include <omp.h>
 
+#include "engine/cuda_graph_step.h"
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 
@@ -19,7 +23,8 @@ using namespace dasnet;
 int main(int argc, char** argv) {
   int depth = 14, batch = 128, size = 200, steps = 3;
   std::string mode = "train", backend_name = "cpu";
-  bool fuse = true, recompute = true, profile = false;
+  bool fuse = true, recompute = true, profile = false, graphs = true;
+  std::string precision = "fp32";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -35,6 +40,9 @@ int main(int argc, char** argv) {
     else if (a == "--no-fuse") fuse = false;
     else if (a == "--no-recompute") recompute = false;
     else if (a == "--profile") profile = true;
+    else if (a == "--precision") precision = next();
+    else if (a == "--graphs") graphs = next() != "off";
+    else if (a == "--deterministic") setenv("DASNET_CUDA_DETERMINISTIC", "1", 1);
     else {
       std::fprintf(stderr, "bench_train: unknown flag %s\n", a.c_str());
       return 2;
@@ -44,11 +52,16 @@ int main(int argc, char** argv) {
   config.depth = depth;
   config.height = config.image_width = size;
   config.fuse = fuse;
-  auto backend = make_backend(parse_backend_kind(backend_name));
+  const BackendKind kind = parse_backend_kind(backend_name);
+  if (kind == BackendKind::Cuda) setenv("DASNET_CUDA_PRECISION", precision.c_str(), 1);  // read by make_backend
+  else if (precision != "fp32") throw UsageError("--precision " + precision + " needs --backend cuda");
+  if (profile) graphs = false;  // per-layer host timing needs plain launches
+  auto backend = make_backend(kind);
   auto net = build_resnet(config, *backend, 1);
   net->set_recompute(recompute);
   OptimizerConfig opt;
   Sgd sgd(*backend, net->params(), opt);
+  CudaGraphTrainingStep train_step(*net, sgd, config.mode, graphs);
 
   std::vector<float> images(size_t(batch) * size * size);
   Rng rng(5);
@@ -58,26 +71,26 @@ int main(int argc, char** argv) {
 
   const bool train = mode == "train";
   auto step = [&] {
-    const Tensor& logits = net->forward(images.data(), batch, train);
     if (train) {
-      backend->loss(config.mode, logits, labels.data(), &net->logits_gradient(), nullptr);
-      net->backward();
-      sgd.step(0.001f);
+      train_step.run(images.data(), labels.data(), batch, 0.001f);
     } else {
+      const Tensor& logits = net->forward(images.data(), batch, false);
       std::vector<float> host(logits.numel());
       backend->copy_to_host(host.data(), logits.data, host.size());
     }
   };
-  step();  // warm-up: plans memory, creates oneDNN primitives
+  step();  // warm-up: plans memory, creates oneDNN primitives / searches cuDNN algorithms
+  if (train && kind == BackendKind::Cuda) step();  // second warm-up: captures the CUDA graph
   net->set_profiling(profile);
   auto start = std::chrono::steady_clock::now();
   for (int s = 0; s < steps; ++s) step();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "{\"engine\": \"dasnet\", \"mode\": \"%s\", \"depth\": %d, \"batch\": %d, \"size\": %d, \"threads\": %d, "
-      "\"fuse\": %s, \"recompute\": %s, \"samples_per_s\": %.2f, \"step_seconds\": %.3f, \"planned_mb\": %.0f, "
-      "\"peak_mb\": %.0f}\n",
+      "\"fuse\": %s, \"recompute\": %s, \"backend\": \"%s\", \"precision\": \"%s\", \"graphs\": %s, "
+      "\"samples_per_s\": %.2f, \"step_seconds\": %.4f, \"planned_mb\": %.0f, \"peak_mb\": %.0f}\n",
       mode.c_str(), depth, batch, size, omp_get_max_threads(), fuse ? "true" : "false", recompute ? "true" : "false",
+      backend_name.c_str(), precision.c_str(), (graphs && kind == BackendKind::Cuda && train) ? "true" : "false",
       batch * steps / seconds, seconds / steps, net->planned_bytes(batch, train) / 1048576.0, peak_memory_mb());
   if (profile) std::fprintf(stderr, "per layer kind, %d timed steps:\n%s", steps, net->profile_report().c_str());
   return 0;

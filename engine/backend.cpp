@@ -1,7 +1,12 @@
 #include "engine/backend.h"
 
+#include "dasnet/build_config.h"
+
 #include "kernels/cpu_fast.h"
 #include "kernels/cpu_reference.h"
+#if DASNET_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 namespace dasnet {
 
@@ -17,7 +22,11 @@ std::unique_ptr<Backend> make_backend(BackendKind kind) {
     case BackendKind::Reference: return std::make_unique<ReferenceCpuBackend>();
     case BackendKind::Cpu: return std::make_unique<FastCpuBackend>();
     case BackendKind::Cuda:
-      throw UsageError("--backend cuda: this build of dasnet has no CUDA backend");
+#if DASNET_HAVE_CUDA
+      return make_cuda_backend(CudaOptions::from_environment());
+#else
+      throw UsageError("--backend cuda: this build of dasnet has no CUDA backend (configure with a CUDA toolkit and cuDNN)");
+#endif
   }
   throw UsageError("unknown backend");
 }

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The one GPU check (one H200, no network; see bench/results_gpu.md). In under 8 minutes:
+# configure and build for the visible GPU, run the CUDA tests, compute-sanitizer memcheck on a
+# short run, then training throughput of dasnet (bench_train --backend cuda) against PyTorch
+# (bench/torch_train.py --device cuda) for depth 8/14/32 x batch 128/512 x fp32/tf32 (+ bf16 for
+# PyTorch only: dasnet has no bf16 yet), with the arithmetic and memory-traffic floors.
+# The last line: gpu_train_samples_per_s depth=8 batch=512 dasnet=<x> torch=<y> ratio=<x/y>
+#
+# Before the call, on the development machine: bench/gpu/stage_deps.sh (headers, GoogleTest
+# sources into .gpu-deps/), and carry [".gpu-deps"]. Call: bash bench/gpu/check.sh
+# Environment: CHECK_BUDGET_S (default 450) stops starting benchmarks past it; OUT (if set)
+# receives check.log and bench.jsonl.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+START=$(date +%s)
+BUDGET=${CHECK_BUDGET_S:-450}
+OUTDIR=${OUT:-$ROOT/build-gpu}
+mkdir -p "$OUTDIR"
+LOG=$OUTDIR/check.log
+JSONL=$OUTDIR/bench.jsonl
+: >"$JSONL"
+elapsed() { echo $(( $(date +%s) - START )); }
+say() { echo "[$(elapsed)s] $*" | tee -a "$LOG"; }
+
+# --- What this machine has ---------------------------------------------------------------
+export PATH=$PATH:/usr/local/cuda/bin
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee -a "$LOG"
+nvcc --version 2>&1 | tail -1 | tee -a "$LOG"
+CUDNN_ROOT=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+say "cuDNN from pip: ${CUDNN_ROOT:-none}"
+# The pip cuDNN is loaded at run time from its own folder.
+[ -n "$CUDNN_ROOT" ] && export LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+
+# --- Dependencies that may be missing (no network: only what .gpu-deps carried) ------------
+CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=native -DDASNET_WITH_MPI=OFF -DDASNET_FUZZ=OFF)
+[ -n "$CUDNN_ROOT" ] && CMAKE_ARGS+=(-DCUDNN_ROOT="$CUDNN_ROOT")
+if [ -d .gpu-deps/include ]; then
+  CMAKE_ARGS+=(-DCMAKE_CXX_FLAGS="-I$ROOT/.gpu-deps/include" -DCMAKE_INCLUDE_PATH="$ROOT/.gpu-deps/include")
+fi
+if ! ls /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null 2>&1; then
+  if [ -d .gpu-deps/googletest ]; then
+    say "building GoogleTest from .gpu-deps"
+    cmake -S .gpu-deps/googletest -B /tmp/gtest-build -DCMAKE_INSTALL_PREFIX=/tmp/gtest -DBUILD_GMOCK=OFF \
+      >>"$LOG" 2>&1 && cmake --build /tmp/gtest-build -j16 >>"$LOG" 2>&1 && cmake --install /tmp/gtest-build >>"$LOG" 2>&1
+    CMAKE_ARGS+=(-DCMAKE_PREFIX_PATH=/tmp/gtest)
+  else
+    say "no GoogleTest here and none carried: building without tests"
+  fi
+fi
+GENERATOR=()
+command -v ninja >/dev/null && GENERATOR=(-G Ninja)
+
+# --- Build ----------------------------------------------------------------------------------
+say "configure"
+if ! cmake -S . -B build-gpu "${GENERATOR[@]}" "${CMAKE_ARGS[@]}" >>"$LOG" 2>&1; then
+  tail -30 "$LOG"; echo "gpu_train_samples_per_s depth=8 batch=512 dasnet=not measured torch=not measured ratio=not measured"
+  exit 1
+fi
+grep -E "dasnet:" "$LOG" | sort -u
+TARGETS=(bench_train)
+cmake --build build-gpu --target help 2>/dev/null | grep -q dasnet_tests && TARGETS+=(dasnet_tests)
+say "build ${TARGETS[*]}"
+if ! cmake --build build-gpu -j16 --target "${TARGETS[@]}" >>"$LOG" 2>&1; then
+  grep -E "error|Error" "$LOG" | head -30
+  echo "gpu_train_samples_per_s depth=8 batch=512 dasnet=not measured torch=not measured ratio=not measured"
+  exit 1
+fi
+grep -i "warning" "$LOG" | grep -v "^--" | head -10
+
+# --- Tests ----------------------------------------------------------------------------------
+TESTS_RESULT="not run (no GoogleTest)"
+if [ -x build-gpu/dasnet_tests ]; then
+  say "CUDA tests"
+  timeout 240 build-gpu/dasnet_tests --gtest_filter='Cuda*' 2>&1 | tee -a "$LOG" | grep -E "^\[  (FAILED|PASSED|SKIPPED) |OK \]|FAILED|Failure|error" | head -60
+  TESTS_RESULT=$(grep -E "^\[  (PASSED|FAILED)  \]" "$LOG" | tail -2 | tr '\n' ' ')
+fi
+
+SANITIZER_RESULT="not run"
+if [ -n "$SANITIZER" ] && [ -x build-gpu/dasnet_tests ]; then
+  say "compute-sanitizer memcheck"
+  timeout 120 "$SANITIZER" --tool memcheck --leak-check no --error-exitcode 9 build-gpu/dasnet_tests \
+    --gtest_filter='CudaVsReference.BatchNormAddRelu:CudaVsReference.Losses:CudaVsReference.Conv3x3Stride2:CudaGraphs.*' \
+    >"$OUTDIR/memcheck.log" 2>&1
+  rc=$?
+  SANITIZER_RESULT="rc=$rc ($(grep -E "ERROR SUMMARY" "$OUTDIR/memcheck.log" | tail -1))"
+  [ $rc -eq 124 ] && SANITIZER_RESULT="timed out after 120 s"
+  say "memcheck: $SANITIZER_RESULT"
+fi
+
+# --- Benchmarks -------------------------------------------------------------------------------
+run_bench() {  # label, timeout, command...
+  local label=$1 limit=$2; shift 2
+  if [ "$(elapsed)" -gt "$BUDGET" ]; then say "skip $label (time budget)"; return; fi
+  local line
+  line=$(timeout "$limit" "$@" 2>>"$LOG" | grep '^{' | tail -1)
+  if [ -n "$line" ]; then echo "$line" >>"$JSONL"; say "$label: $line"; else say "$label: failed or timed out"; fi
+}
+for batch in 512 128; do
+  for depth in 8 14 32; do
+    steps=$(( batch == 512 ? 6 : 12 ))
+    for precision in fp32 tf32; do
+      run_bench "dasnet d$depth b$batch $precision" 90 build-gpu/bench_train --backend cuda --depth $depth \
+        --batch $batch --size 200 --steps $steps --precision $precision
+      run_bench "torch d$depth b$batch $precision" 90 python3 bench/torch_train.py --device cuda --depth $depth \
+        --batch $batch --size 200 --steps $steps --precision $precision
+    done
+    run_bench "torch d$depth b$batch bf16" 90 python3 bench/torch_train.py --device cuda --depth $depth \
+      --batch $batch --size 200 --steps $steps --precision bf16
+  done
+done
+run_bench "dasnet d8 b512 fp32 no graphs" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision fp32 --graphs off
+run_bench "torch d8 b512 fp32 contiguous" 90 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
+  --size 200 --steps 6 --precision fp32 --memory-format contiguous
+run_bench "torch d8 b512 tf32 compile" 150 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
+  --size 200 --steps 6 --precision tf32 --compile
+
+# --- Table ------------------------------------------------------------------------------------
+python3 - "$JSONL" "$TESTS_RESULT" "$SANITIZER_RESULT" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(f"tests: {sys.argv[2]}")
+print(f"memcheck: {sys.argv[3]}")
+# Floors (stated assumptions): H200 SXM datasheet peaks: fp32 (no tensor cores) 67 TFLOP/s,
+# TF32 tensor 495 TFLOP/s dense, bf16 989 TFLOP/s dense; memory 4.8 TB/s datasheet (about
+# 4.3 TB/s measured copy on this workplace's H200s: used below).
+PEAK = {"fp32": 67e12, "tf32": 495e12, "bf16": 989e12}
+BANDWIDTH = 4.3e12
+def flops_per_sample(depth, size=200):  # training ~ 3 x forward multiply-adds x 2
+    n = (depth - 2) // 6
+    s1, s2, s3 = size * size, (size // 2) ** 2, (size // 4) ** 2
+    macs = s1 * 16 * 9 + 2 * n * s1 * 16 * 16 * 9
+    macs += s2 * 32 * 16 * 9 + (2 * n - 1) * s2 * 32 * 32 * 9 + s2 * 32 * 16
+    macs += s3 * 64 * 32 * 9 + (2 * n - 1) * s3 * 64 * 64 * 9 + s3 * 64 * 32
+    return 3 * 2 * macs
+def bytes_per_sample(depth, size=200):
+    # Each conv and BN output (fp32) written and read once forward, its gradient written and read
+    # once and the activation read once more backward: about 5 passes.
+    n = (depth - 2) // 6
+    t1, t2, t3 = 16 * size * size, 32 * (size // 2) ** 2, 64 * (size // 4) ** 2
+    tensors = (2 + 4 * n) * t1 + (4 * n + 2) * t2 + (4 * n + 2) * t3
+    return 5 * 4 * tensors
+def find(engine, depth, batch, precision, **extra):
+    for r in rows:
+        if r.get("engine") == engine and r["depth"] == depth and r["batch"] == batch and r.get("precision") == precision \
+                and all(r.get(k) == v for k, v in extra.items()):
+            return r
+    return None
+def fmt(r):
+    return f"{r['samples_per_s']:.0f}" if r else "not measured"
+print(f"{'depth':>5} {'batch':>5} {'prec':>5} {'dasnet/s':>12} {'torch/s':>12} {'ratio':>6} {'step ms':>8} "
+      f"{'flop floor ms':>13} {'byte floor ms':>13}")
+for depth in (8, 14, 32):
+    for batch in (128, 512):
+        for precision in ("fp32", "tf32", "bf16"):
+            d = find("dasnet", depth, batch, precision, graphs=True)
+            t = find("torch", depth, batch, precision, compile=False, memory_format="channels_last")
+            ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "-"
+            step = f"{d['step_seconds'] * 1000:.1f}" if d else "-"
+            ff = batch * flops_per_sample(depth) / PEAK[precision] * 1000
+            bf = batch * bytes_per_sample(depth) / BANDWIDTH * 1000
+            print(f"{depth:>5} {batch:>5} {precision:>5} {fmt(d):>12} {fmt(t):>12} {ratio:>6} {step:>8} {ff:>13.1f} {bf:>13.1f}")
+print(f"GFLOP per training sample: depth 8 {flops_per_sample(8)/1e9:.2f}, 14 {flops_per_sample(14)/1e9:.2f}, "
+      f"32 {flops_per_sample(32)/1e9:.2f}; MB moved per sample (floor): depth 8 {bytes_per_sample(8)/1e6:.0f}")
+g = find("dasnet", 8, 512, "fp32", graphs=False)
+print(f"dasnet d8 b512 fp32 without CUDA graphs, samples/s: {fmt(g)}")
+c = find("torch", 8, 512, "tf32", compile=True)
+print(f"torch d8 b512 samples/s: tf32 torch.compile {fmt(c)}; fp32 contiguous {fmt(find('torch', 8, 512, 'fp32', memory_format='contiguous'))}")
+print("one-rank NCCL training step vs non-distributed: not measured")
+d = find("dasnet", 8, 512, "fp32", graphs=True)
+t = find("torch", 8, 512, "fp32", compile=False, memory_format="channels_last")
+ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "not measured"
+print("last line: fp32 both; torch channels_last eager; dasnet NCHW with CUDA graphs")
+print(f"gpu_train_samples_per_s depth=8 batch=512 dasnet={fmt(d)} torch={fmt(t)} ratio={ratio}")
+PY

@@ -1,0 +1,539 @@
+#include "kernels/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cudnn_ops.h"
+#include "kernels/cuda/kernels.h"
+
+namespace dasnet {
+
+using cuda::device_allocate;
+
+CudaPrecision parse_cuda_precision(const std::string& name) {
+  if (name == "fp32") return CudaPrecision::Fp32;
+  if (name == "tf32") return CudaPrecision::Tf32;
+  if (name == "bf16" || name == "fp16")
+    throw UsageError("--precision " + name + ": not implemented by the CUDA backend yet (valid: fp32, tf32)");
+  throw UsageError("--precision: unknown precision '" + name + "' (valid: fp32, tf32)");
+}
+
+const char* cuda_precision_name(CudaPrecision precision) {
+  return precision == CudaPrecision::Tf32 ? "tf32" : "fp32";
+}
+
+CudaOptions CudaOptions::from_environment() {
+  CudaOptions o;
+  if (const char* v = std::getenv("DASNET_CUDA_PRECISION"); v && *v) o.precision = parse_cuda_precision(v);
+  if (const char* v = std::getenv("DASNET_CUDA_DETERMINISTIC"); v && *v) o.deterministic = std::strcmp(v, "0") != 0;
+  if (const char* v = std::getenv("DASNET_CUDA_WORKSPACE_MB"); v && *v) {
+    long mb = std::atol(v);
+    if (mb <= 0) throw UsageError("DASNET_CUDA_WORKSPACE_MB must be a positive number of MiB, got '" + std::string(v) + "'");
+    o.workspace_limit_bytes = size_t(mb) << 20;
+  }
+  if (const char* v = std::getenv("DASNET_CUDA_DEVICE"); v && *v) o.device = std::atoi(v);
+  if (const char* v = std::getenv("DASNET_CUDA_VERBOSE"); v && *v) o.verbose = std::strcmp(v, "0") != 0;
+  return o;
+}
+
+bool cuda_device_available(std::string* why) {
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    if (why) *why = std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+    return false;
+  }
+  if (count == 0) {
+    if (why) *why = "no CUDA device visible";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
+
+// Grow-only pinned host buffer: host inputs pass through it so that copies are truly
+// asynchronous and a captured graph has a fixed address to copy from.
+template <typename T>
+struct PinnedBuffer {
+  T* data = nullptr;
+  size_t count = 0;
+  void ensure(size_t needed, bool capturing, const char* what) {
+    if (needed <= count) return;
+    if (capturing)
+      throw std::logic_error(std::string("CUDA graph capture: ") + what + " larger than in the plain step before");
+    if (data) DASNET_CUDA_CHECK(cudaFreeHost(data));
+    data = nullptr;
+    count = 0;
+    DASNET_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&data), needed * sizeof(T)));
+    count = needed;
+  }
+  void release() {
+    if (data) cudaFreeHost(data);
+    data = nullptr;
+  }
+};
+
+// Grow-only device buffer for small scratch (reduction partials, labels).
+template <typename T>
+struct DeviceBuffer {
+  T* data = nullptr;
+  size_t count = 0;
+  size_t reallocations = 0;
+  void ensure(size_t needed, bool capturing, const char* what) {
+    if (needed <= count) return;
+    ++reallocations;
+    if (capturing)
+      throw std::logic_error(std::string("CUDA graph capture: ") + what + " larger than in the plain step before");
+    if (data) DASNET_CUDA_CHECK(cudaFree(data));
+    data = nullptr;
+    count = 0;
+    data = static_cast<T*>(device_allocate(needed * sizeof(T), what));
+    count = needed;
+  }
+  void release() {
+    if (data) cudaFree(data);
+    data = nullptr;
+  }
+};
+
+void validate_labels(OutputMode mode, int n, int k, const int* labels) {
+  if (mode == OutputMode::Sigmoid && k != 1) throw UsageError("sigmoid output needs exactly 1 output neuron");
+  if (mode == OutputMode::Softmax && k < 2) throw UsageError("softmax output needs at least 2 output neurons");
+  for (int i = 0; i < n; ++i) {
+    const int label = labels[i];
+    const bool bad = (mode == OutputMode::Softmax && (label < 0 || label >= k)) ||
+                     (mode == OutputMode::Sigmoid && (label < 0 || label > 1)) ||
+                     (mode == OutputMode::Multilabel && (label < 0 || (k < 31 && label >= (1 << k))));
+    if (bad)
+      throw UsageError("label " + std::to_string(label) + " of sample " + std::to_string(i) + " does not fit " +
+                       std::to_string(k) + " output neuron(s)");
+  }
+}
+
+cuda::LossKind loss_kind(OutputMode mode) {
+  switch (mode) {
+    case OutputMode::Sigmoid: return cuda::LossKind::Sigmoid;
+    case OutputMode::Softmax: return cuda::LossKind::Softmax;
+    case OutputMode::Multilabel: return cuda::LossKind::Multilabel;
+  }
+  return cuda::LossKind::Softmax;
+}
+
+size_t plane_of(const Shape& s) { return size_t(s.h) * s.w; }
+
+}  // namespace
+
+struct CudaBackend::State {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  void* blas_workspace = nullptr;
+  std::unique_ptr<cuda::CudnnConvolutions> convolutions;
+  DeviceBuffer<double> reduction_scratch;
+  DeviceBuffer<double> results;  // [0..1] loss totals, [2] sum of squares
+  DeviceBuffer<int> labels;
+  DeviceBuffer<float> learning_rate;
+  PinnedBuffer<float> staged_images;
+  PinnedBuffer<int> staged_labels;
+  PinnedBuffer<double> staged_results;
+  PinnedBuffer<float> staged_learning_rate;
+  cudaEvent_t images_consumed = nullptr;  // the last copy out of staged_images finished
+  bool images_pending = false;
+  // Graph capture.
+  bool capturing = false;
+  bool captured_learning_rate = false;
+  float captured_lr_value = 0;
+  size_t captured_image_count = 0;
+  int captured_label_count = 0;
+  OutputMode captured_mode = OutputMode::Softmax;
+  int captured_outputs = 0;
+  cudaGraphExec_t graph = nullptr;
+  size_t allocations = 0;  // allocate() and release() calls
+};
+
+CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_(std::make_unique<State>()) {
+  std::string why;
+  if (!cuda_device_available(&why)) throw std::runtime_error("--backend cuda: no CUDA device: " + why);
+  State& s = *state_;
+  s.device = options.device;
+  DASNET_CUDA_CHECK(cudaSetDevice(options.device));
+  DASNET_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+  DASNET_CUDA_CHECK(cudaEventCreateWithFlags(&s.images_consumed, cudaEventDisableTiming));
+  DASNET_CUBLAS_CHECK(cublasCreate(&s.blas));
+  DASNET_CUBLAS_CHECK(cublasSetStream(s.blas, s.stream));
+  // An explicit workspace (set after the stream, which resets it) keeps cuBLAS from allocating
+  // inside a graph capture.
+  s.blas_workspace = device_allocate(kCublasWorkspaceBytes, "the cuBLAS workspace");
+  DASNET_CUBLAS_CHECK(cublasSetWorkspace(s.blas, s.blas_workspace, kCublasWorkspaceBytes));
+  DASNET_CUBLAS_CHECK(cublasSetMathMode(
+      s.blas, options.precision == CudaPrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  cuda::ConvolutionOptions conv;
+  conv.tf32 = options.precision == CudaPrecision::Tf32;
+  conv.deterministic = options.deterministic;
+  conv.workspace_limit_bytes = options.workspace_limit_bytes;
+  conv.verbose = options.verbose;
+  s.convolutions = std::make_unique<cuda::CudnnConvolutions>(s.stream, conv);
+  s.results.ensure(4, false, "loss totals");
+  s.learning_rate.ensure(1, false, "learning rate");
+  s.staged_results.ensure(4, false, "loss totals");
+  s.staged_learning_rate.ensure(1, false, "learning rate");
+}
+
+CudaBackend::~CudaBackend() {
+  State& s = *state_;
+  // No throwing here: report nothing, release what exists.
+  if (s.stream) cudaStreamSynchronize(s.stream);
+  if (s.graph) cudaGraphExecDestroy(s.graph);
+  s.convolutions.reset();
+  s.reduction_scratch.release();
+  s.results.release();
+  s.labels.release();
+  s.learning_rate.release();
+  s.staged_images.release();
+  s.staged_labels.release();
+  s.staged_results.release();
+  s.staged_learning_rate.release();
+  if (s.images_consumed) cudaEventDestroy(s.images_consumed);
+  if (s.blas) cublasDestroy(s.blas);
+  if (s.blas_workspace) cudaFree(s.blas_workspace);
+  if (s.stream) cudaStreamDestroy(s.stream);
+}
+
+std::string CudaBackend::name() const {
+  cudaDeviceProp prop{};
+  std::string device = cudaGetDeviceProperties(&prop, options_.device) == cudaSuccess ? prop.name : "?";
+  return std::string("cuda (") + device + ", " + cuda_precision_name(options_.precision) +
+         (options_.deterministic ? ", deterministic" : "") + ", " + cuda::CudnnConvolutions::version_string() + ")";
+}
+
+void CudaBackend::synchronize() { DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream)); }
+size_t CudaBackend::workspace_bytes() const { return state_->convolutions->workspace_bytes(); }
+
+// --- Memory -------------------------------------------------------------------------------
+
+float* CudaBackend::allocate(size_t count) {
+  if (state_->capturing) throw std::logic_error("CUDA backend: allocation inside a graph capture");
+  float* p = static_cast<float*>(device_allocate(count * sizeof(float), "activations or parameters"));
+  ++state_->allocations;
+  DASNET_CUDA_CHECK(cudaMemsetAsync(p, 0, std::max<size_t>(count, 1) * sizeof(float), state_->stream));
+  return p;
+}
+
+void CudaBackend::release(float* p) {
+  if (!p) return;
+  // Work still queued may use p: finish it first (release is rare: arena growth, teardown).
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
+  DASNET_CUDA_CHECK(cudaFree(p));
+  ++state_->allocations;
+}
+
+void CudaBackend::copy_to_host(float* host, const float* src, size_t count) {
+  if (!count) return;
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(host, src, count * sizeof(float), cudaMemcpyDeviceToHost, state_->stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
+}
+
+void CudaBackend::copy_from_host(float* dst, const float* host, size_t count) {
+  if (!count) return;
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(dst, host, count * sizeof(float), cudaMemcpyHostToDevice, state_->stream));
+  // The caller may reuse `host` at once; pageable copies are only staged, so wait.
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
+}
+
+void CudaBackend::copy(float* dst, const float* src, size_t count) {
+  if (!count || dst == src) return;
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToDevice, state_->stream));
+}
+
+void CudaBackend::fill(float* dst, size_t count, float value) { cuda::launch_fill(dst, count, value, state_->stream); }
+
+// Images go through the pinned staging buffer: the host copy returns at once and the device
+// copy overlaps with nothing else only if it must (we wait for the previous batch's copy).
+void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
+  State& s = *state_;
+  const size_t count = dst.numel();
+  if (!count) return;
+  if (s.capturing) {
+    s.staged_images.ensure(count, true, "the input batch");
+    s.captured_image_count = count;
+  } else {
+    if (s.images_pending) DASNET_CUDA_CHECK(cudaEventSynchronize(s.images_consumed));
+    s.staged_images.ensure(count, false, "the input batch");
+  }
+  std::memcpy(s.staged_images.data, host_nchw, count * sizeof(float));
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(dst.data, s.staged_images.data, count * sizeof(float), cudaMemcpyHostToDevice,
+                                    s.stream));
+  if (!s.capturing) {
+    DASNET_CUDA_CHECK(cudaEventRecord(s.images_consumed, s.stream));
+    s.images_pending = true;
+  }
+}
+
+void CudaBackend::to_nchw(const Tensor& src, float* host_nchw) { copy_to_host(host_nchw, src.data, src.numel()); }
+
+// --- Convolutions (cuDNN) -------------------------------------------------------------------
+
+namespace {
+void require_nchw(const Tensor& t, const char* op) {
+  if (t.layout != Layout::NCHW) throw std::logic_error(std::string(op) + ": CUDA backend needs NCHW tensors");
+}
+}  // namespace
+
+void CudaBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
+  require_nchw(x, "conv_forward");
+  state_->convolutions->forward(g, x, w, y);
+}
+
+void CudaBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
+                                     bool accumulate, float* scratch) {
+  require_nchw(dy, "conv_backward_data");
+  state_->convolutions->backward_data(g, dy, w, dx, accumulate, scratch);
+}
+
+void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
+  require_nchw(x, "conv_backward_weights");
+  state_->convolutions->backward_weights(g, x, dy, dw);
+}
+
+// --- Batchnorm (hand-written: the split contract of statistics, coefficients, fused
+// scale-shift-add-ReLU and a backward through ReLU with a residual gradient has no cuDNN
+// counterpart in fp32 NCHW; fused kernels read each tensor the fewest times) ------------------
+
+void CudaBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
+  require_nchw(x, "channel_statistics");
+  State& s = *state_;
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c), s.capturing,
+                             "reduction scratch");
+  cuda::launch_channel_statistics(x.data, mean, var, x.shape.n, x.shape.c, plane_of(x.shape), s.reduction_scratch.data,
+                                  s.stream);
+}
+
+void CudaBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
+                                       bool relu, Tensor& y) {
+  require_nchw(x, "scale_shift_activate");
+  cuda::launch_scale_shift_activate(x.data, scale, shift, residual ? residual->data : nullptr, relu, y.data, x.shape.n,
+                                    x.shape.c, plane_of(x.shape), state_->stream);
+}
+
+void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
+                                     const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
+                                     Tensor* dresidual, bool accumulate_residual) {
+  require_nchw(x, "batchnorm_backward");
+  State& s = *state_;
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c), s.capturing,
+                             "reduction scratch");
+  cuda::launch_batchnorm_backward(dy.data, relu_output ? relu_output->data : nullptr, x.data, mean, invstd, gamma,
+                                  dx.data, dgamma, dbeta, dresidual ? dresidual->data : nullptr, accumulate_residual,
+                                  x.shape.n, x.shape.c, plane_of(x.shape), s.reduction_scratch.data, s.stream);
+}
+
+void CudaBackend::batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var,
+                                         const float* gamma, const float* beta, float* running_mean,
+                                         float* running_var, long count, float momentum, float eps, bool training,
+                                         float* scale, float* shift, float* invstd) {
+  cuda::launch_batchnorm_coefficients(channels, batch_mean, batch_var, gamma, beta, running_mean, running_var, count,
+                                      momentum, eps, training, scale, shift, invstd, state_->stream);
+}
+
+// --- Elementwise -------------------------------------------------------------------------------
+
+void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
+  cuda::launch_relu_forward(x.data, y.data, x.numel(), state_->stream);
+}
+
+void CudaBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) {
+  cuda::launch_relu_backward(dy.data, y.data, dx.data, dy.numel(), accumulate, state_->stream);
+}
+
+void CudaBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) {
+  if (accumulate) cuda::launch_accumulate(src.data, dst.data, src.numel(), state_->stream);
+  else copy(dst.data, src.data, src.numel());
+}
+
+void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
+  cuda::launch_add(a.data, b.data, y.data, a.numel(), state_->stream);
+}
+
+void CudaBackend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
+  require_nchw(x, "global_avg_pool_forward");
+  cuda::launch_global_avg_pool_forward(x.data, y.data, size_t(x.shape.n) * x.shape.c, plane_of(x.shape),
+                                       state_->stream);
+}
+
+void CudaBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
+  require_nchw(dx, "global_avg_pool_backward");
+  cuda::launch_global_avg_pool_backward(dy.data, dx.data, size_t(dx.shape.n) * dx.shape.c, plane_of(dx.shape),
+                                        accumulate, state_->stream);
+}
+
+// --- Linear (cuBLAS). Row-major y[N x out] = x[N x in] W^T is column-major y^T = W x^T. --------
+
+void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b, int out_features, Tensor& y) {
+  State& s = *state_;
+  const int n = x.shape.n, in = int(x.shape.per_sample());
+  float beta = 0.0f;
+  if (b) {
+    cuda::launch_broadcast_rows(b, y.data, n, out_features, s.stream);
+    beta = 1.0f;
+  }
+  const float one = 1.0f;
+  DASNET_CUBLAS_CHECK(cublasSgemm(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, out_features, n, in, &one, w, in, x.data, in, &beta,
+                                  y.data, out_features));
+}
+
+void CudaBackend::linear_backward(const Tensor& x, const Tensor& dy, const float* w, int out_features, Tensor* dx,
+                                  bool accumulate, float* dw, float* db) {
+  State& s = *state_;
+  const int n = x.shape.n, in = int(x.shape.per_sample());
+  const float one = 1.0f, zero = 0.0f;
+  if (dx) {  // dx^T[in x N] = W^T[in x out] dy^T[out x N]
+    const float beta = accumulate ? 1.0f : 0.0f;
+    DASNET_CUBLAS_CHECK(cublasSgemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out_features, &one, w, in, dy.data,
+                                    out_features, &beta, dx->data, in));
+  }
+  // dW^T[in x out] = x^T[in x N] dy[N x out]
+  DASNET_CUBLAS_CHECK(cublasSgemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out_features, n, &one, x.data, in, dy.data,
+                                  out_features, &zero, dw, in));
+  if (db) cuda::launch_column_sums(dy.data, db, n, out_features, s.stream);
+}
+
+// --- Loss, optimizer, diagnostics --------------------------------------------------------------
+
+LossTotals CudaBackend::loss(OutputMode mode, const Tensor& logits, const int* labels_host, Tensor* dlogits,
+                             Tensor* probabilities) {
+  State& s = *state_;
+  const int n = logits.shape.n, k = int(logits.shape.per_sample());
+  validate_labels(mode, n, k, labels_host);
+  s.staged_labels.ensure(size_t(n), s.capturing, "the label batch");
+  s.labels.ensure(size_t(n), s.capturing, "the label batch");
+  std::memcpy(s.staged_labels.data, labels_host, size_t(n) * sizeof(int));
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.labels.data, s.staged_labels.data, size_t(n) * sizeof(int),
+                                    cudaMemcpyHostToDevice, s.stream));
+  cuda::launch_loss(loss_kind(mode), logits.data, s.labels.data, n, k, dlogits ? dlogits->data : nullptr,
+                    probabilities ? probabilities->data : nullptr, s.results.data, s.stream);
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.staged_results.data, s.results.data, 2 * sizeof(double), cudaMemcpyDeviceToHost,
+                                    s.stream));
+  if (s.capturing) {  // totals arrive with each replay
+    s.captured_label_count = n;
+    s.captured_mode = mode;
+    s.captured_outputs = k;
+    return {};
+  }
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  LossTotals totals;
+  totals.loss_sum = s.staged_results.data[0];
+  totals.correct = long(std::llround(s.staged_results.data[1]));
+  return totals;
+}
+
+void CudaBackend::sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
+                             float momentum, float weight_decay, bool nesterov) {
+  State& s = *state_;
+  const float* lr_on_device = nullptr;
+  if (s.capturing) {
+    // The learning rate changes between replays: the graph copies it from pinned memory.
+    if (!s.captured_learning_rate) {
+      s.staged_learning_rate.data[0] = lr;
+      DASNET_CUDA_CHECK(cudaMemcpyAsync(s.learning_rate.data, s.staged_learning_rate.data, sizeof(float),
+                                        cudaMemcpyHostToDevice, s.stream));
+      s.captured_learning_rate = true;
+      s.captured_lr_value = lr;
+    } else if (lr != s.captured_lr_value) {
+      throw std::logic_error("CUDA graph capture: one learning rate per captured step");
+    }
+    lr_on_device = s.learning_rate.data;
+  }
+  cuda::launch_sgd_update(params, grads, velocity, count, lr, lr_on_device, momentum, weight_decay, nesterov,
+                          s.stream);
+}
+
+double CudaBackend::sum_squares(const float* x, size_t count) {
+  State& s = *state_;
+  if (s.capturing) throw std::logic_error("sum_squares returns a host value: not allowed inside a graph capture");
+  s.reduction_scratch.ensure(cuda::sum_squares_scratch(), false, "reduction scratch");
+  cuda::launch_sum_squares(x, count, s.reduction_scratch.data, s.results.data + 2, s.stream);
+  double result = 0;
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(&result, s.results.data + 2, sizeof(double), cudaMemcpyDeviceToHost, s.stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  return result;
+}
+
+// --- CUDA graphs ---------------------------------------------------------------------------------
+
+void CudaBackend::begin_capture() {
+  State& s = *state_;
+  if (s.capturing) throw std::logic_error("begin_capture: already capturing");
+  drop_graph();
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // staging buffers are free, nothing in flight
+  s.images_pending = false;
+  s.captured_learning_rate = false;
+  s.captured_image_count = 0;
+  s.captured_label_count = 0;
+  // Relaxed mode: other threads (the loader) may use the CUDA API meanwhile without breaking us.
+  DASNET_CUDA_CHECK(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeRelaxed));
+  s.capturing = true;
+}
+
+void CudaBackend::end_capture() {
+  State& s = *state_;
+  if (!s.capturing) throw std::logic_error("end_capture without begin_capture");
+  s.capturing = false;
+  cudaGraph_t graph = nullptr;
+  DASNET_CUDA_CHECK(cudaStreamEndCapture(s.stream, &graph));
+  cudaError_t status = cudaGraphInstantiateWithFlags(&s.graph, graph, 0);  // same call in CUDA 11.4 to 13
+  cudaGraphDestroy(graph);
+  DASNET_CUDA_CHECK(status);
+}
+
+bool CudaBackend::has_graph() const { return state_->graph != nullptr; }
+
+size_t CudaBackend::memory_generation() const {
+  const State& s = *state_;
+  return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations +
+         s.convolutions->workspace_reallocations();
+}
+
+void CudaBackend::drop_graph() {
+  if (state_->graph) DASNET_CUDA_CHECK(cudaGraphExecDestroy(state_->graph));
+  state_->graph = nullptr;
+}
+
+LossTotals CudaBackend::replay(const float* images_nchw, size_t image_count, const int* labels, int label_count,
+                               float lr) {
+  State& s = *state_;
+  if (!s.graph) throw std::logic_error("replay without a captured graph");
+  if (image_count != s.captured_image_count || label_count != s.captured_label_count)
+    throw std::logic_error("replay: batch differs from the captured one (" + std::to_string(image_count) + " values, " +
+                           std::to_string(label_count) + " labels vs " + std::to_string(s.captured_image_count) +
+                           ", " + std::to_string(s.captured_label_count) + ")");
+  if (label_count) validate_labels(s.captured_mode, label_count, s.captured_outputs, labels);
+  // The previous replay finished (we waited for its totals): staging buffers are free.
+  if (image_count) std::memcpy(s.staged_images.data, images_nchw, image_count * sizeof(float));
+  if (label_count) std::memcpy(s.staged_labels.data, labels, size_t(label_count) * sizeof(int));
+  s.staged_learning_rate.data[0] = lr;
+  DASNET_CUDA_CHECK(cudaGraphLaunch(s.graph, s.stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  LossTotals totals;
+  if (label_count) {
+    totals.loss_sum = s.staged_results.data[0];
+    totals.correct = long(std::llround(s.staged_results.data[1]));
+  }
+  return totals;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+  return std::make_unique<CudaBackend>(options);
+}
+
+}  // namespace dasnet

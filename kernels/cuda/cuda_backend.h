@@ -1,0 +1,124 @@
+// The CUDA backend: convolutions through cuDNN (kernels/cuda/cudnn_ops.*), the linear layer
+// through cuBLAS, everything else in hand-written kernels (kernels/cuda/*.cu). Activations are
+// NCHW fp32 in device memory; all work runs on one stream of the backend's own, so a training
+// step issues no host synchronization except where the Backend contract returns host values
+// (loss totals, sum_squares, copy_to_host). Includable without CUDA headers.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace dasnet {
+
+// Arithmetic of convolutions and matrix products. Parameters, gradients and activations stay fp32.
+enum class CudaPrecision {
+  Fp32,  // exact fp32 (cuDNN FMA math, cuBLAS default math)
+  Tf32,  // tensor cores with TF32 inputs (10-bit mantissa), fp32 accumulation
+};
+// "fp32", "tf32"; "bf16" and "fp16" are recognized but not implemented (UsageError says so).
+CudaPrecision parse_cuda_precision(const std::string& name);
+const char* cuda_precision_name(CudaPrecision precision);
+
+struct CudaOptions {
+  CudaPrecision precision = CudaPrecision::Fp32;
+  bool deterministic = false;  // only deterministic cuDNN algorithms (our own kernels always are)
+  size_t workspace_limit_bytes = size_t(1) << 30;  // cap of the shared cuDNN workspace
+  int device = 0;
+  bool verbose = false;  // print algorithm choices
+  // From DASNET_CUDA_PRECISION, DASNET_CUDA_DETERMINISTIC (1), DASNET_CUDA_WORKSPACE_MB,
+  // DASNET_CUDA_DEVICE, DASNET_CUDA_VERBOSE (1); unset variables keep the defaults above.
+  static CudaOptions from_environment();
+};
+
+// Whether this process can use a CUDA device; when not, `why` says why (no device, driver too
+// old, ...). Tests skip on false and print it.
+bool cuda_device_available(std::string* why);
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(const CudaOptions& options = CudaOptions::from_environment());
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override;
+  const CudaOptions& options() const { return options_; }
+
+  float* allocate(size_t count) override;
+  void release(float* p) override;
+  void copy_to_host(float* host, const float* src, size_t count) override;
+  void copy_from_host(float* dst, const float* host, size_t count) override;
+  void copy(float* dst, const float* src, size_t count) override;
+  void fill(float* dst, size_t count, float value) override;
+
+  Layout activation_layout(int) const override { return Layout::NCHW; }
+  void from_nchw(const float* host_nchw, Tensor& dst) override;
+  void to_nchw(const Tensor& src, float* host_nchw) override;
+
+  void conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) override;
+  void conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx, bool accumulate,
+                          float* scratch) override;
+  void conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) override;
+  // cuDNN accumulates in place (beta = 1): no scratch.
+  size_t conv_accumulate_scratch(const Shape&) const override { return 0; }
+
+  void channel_statistics(const Tensor& x, float* mean, float* var) override;
+  void scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
+                            bool relu, Tensor& y) override;
+  void batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
+                          const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
+                          Tensor* dresidual, bool accumulate_residual) override;
+  void batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,
+                              const float* beta, float* running_mean, float* running_var, long count,
+                              float momentum, float eps, bool training, float* scale, float* shift,
+                              float* invstd) override;
+
+  void relu_forward(const Tensor& x, Tensor& y) override;
+  void relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) override;
+  void pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& y) override;
+
+  void global_avg_pool_forward(const Tensor& x, Tensor& y) override;
+  void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) override;
+
+  void linear_forward(const Tensor& x, const float* w, const float* b, int out_features, Tensor& y) override;
+  void linear_backward(const Tensor& x, const Tensor& dy, const float* w, int out_features, Tensor* dx,
+                       bool accumulate, float* dw, float* db) override;
+
+  // Labels are validated on the host, then copied to the device through a pinned buffer.
+  LossTotals loss(OutputMode mode, const Tensor& logits, const int* labels_host, Tensor* dlogits,
+                  Tensor* probabilities) override;
+
+  void sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr, float momentum,
+                  float weight_decay, bool nesterov) override;
+  double sum_squares(const float* x, size_t count) override;
+
+  // --- CUDA graphs of a training step (see kernels/cuda/graph_step.h) --------------------
+  // While capturing, host inputs (from_nchw's images, loss's labels, sgd_update's learning
+  // rate) are read from pinned staging buffers that the graph copies from at replay, and loss()
+  // returns zeros: its totals land in pinned memory, read by captured_loss_totals() after replay.
+  void begin_capture();
+  void end_capture();  // instantiates the graph
+  bool has_graph() const;
+  // Writes new host inputs into the staging buffers, launches the graph, waits, returns totals.
+  LossTotals replay(const float* images_nchw, size_t image_count, const int* labels, int label_count, float lr);
+  void drop_graph();
+  // Changes whenever device memory is allocated, released or reallocated (arena, workspace,
+  // scratch): a graph captured under another generation may point at freed memory.
+  size_t memory_generation() const;
+
+  // Waits for all work of this backend (tests and benchmarks).
+  void synchronize();
+  size_t workspace_bytes() const;
+
+ private:
+  struct State;
+  CudaOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options);
+
+}  // namespace dasnet

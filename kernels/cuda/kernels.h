@@ -1,0 +1,59 @@
+// Launchers of the hand-written CUDA kernels (kernels/cuda/*.cu). All run on `stream`, take
+// device pointers, check the launch, and never synchronize. Tensors are NCHW; `planes` = N*C,
+// `plane` = H*W. Reductions are deterministic: fixed partitions, fixed combining order, no
+// atomics, partial sums in double.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dasnet::cuda {
+
+// --- elementwise.cu ---------------------------------------------------------------------
+void launch_fill(float* dst, size_t count, float value, cudaStream_t stream);
+void launch_relu_forward(const float* x, float* y, size_t count, cudaStream_t stream);
+// dx = (accumulate ? dx : 0) + dy * [y > 0]
+void launch_relu_backward(const float* dy, const float* y, float* dx, size_t count, bool accumulate,
+                          cudaStream_t stream);
+void launch_add(const float* a, const float* b, float* y, size_t count, cudaStream_t stream);
+void launch_accumulate(const float* src, float* dst, size_t count, cudaStream_t stream);  // dst += src
+// y = act(x * scale[c] + shift[c] (+ residual)); y may alias x.
+void launch_scale_shift_activate(const float* x, const float* scale, const float* shift, const float* residual,
+                                 bool relu, float* y, int n, int channels, size_t plane, cudaStream_t stream);
+void launch_global_avg_pool_forward(const float* x, float* y, size_t planes, size_t plane, cudaStream_t stream);
+void launch_global_avg_pool_backward(const float* dy, float* dx, size_t planes, size_t plane, bool accumulate,
+                                     cudaStream_t stream);
+void launch_broadcast_rows(const float* row, float* y, int rows, int columns, cudaStream_t stream);
+void launch_column_sums(const float* x, float* sums, int rows, int columns, cudaStream_t stream);
+// lr_on_device (when not null) replaces lr: a captured graph reads each replay's learning rate.
+void launch_sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
+                       const float* lr_on_device, float momentum, float weight_decay, bool nesterov,
+                       cudaStream_t stream);
+
+// --- reductions.cu ----------------------------------------------------------------------
+// Doubles of scratch the channel reductions need for this shape.
+size_t channel_reduction_scratch(int n, int channels);
+void launch_channel_statistics(const float* x, float* mean, float* var, int n, int channels, size_t plane,
+                               double* scratch, cudaStream_t stream);
+// Batchnorm backward through an optional ReLU (mask from relu_output) with an optional residual
+// gradient; see Backend::batchnorm_backward.
+void launch_batchnorm_backward(const float* dy, const float* relu_output, const float* x, const float* mean,
+                               const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta,
+                               float* dresidual, bool accumulate_residual, int n, int channels, size_t plane,
+                               double* scratch, cudaStream_t stream);
+void launch_batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,
+                                   const float* beta, float* running_mean, float* running_var, long count,
+                                   float momentum, float eps, bool training, float* scale, float* shift,
+                                   float* invstd, cudaStream_t stream);
+size_t sum_squares_scratch();  // doubles
+// result[0] = sum of x^2 (device double).
+void launch_sum_squares(const float* x, size_t count, double* scratch, double* result, cudaStream_t stream);
+
+// Loss modes, as Backend's OutputMode.
+enum class LossKind { Sigmoid, Softmax, Multilabel };
+// totals[0] = summed loss, totals[1] = correct count (device doubles); dlogits/probabilities optional.
+void launch_loss(LossKind kind, const float* logits, const int* labels, int n, int k, float* dlogits,
+                 float* probabilities, double* totals, cudaStream_t stream);
+
+}  // namespace dasnet::cuda

@@ -1,0 +1,272 @@
+// Per-channel reductions (batchnorm statistics and backward), the sum of squares and the loss.
+// Deterministic by construction: each channel is cut into a fixed number of splits, each split
+// summed by one block in a fixed order, and the splits combined in order by one thread; partial
+// sums are doubles (the reference accumulates in double too).
+#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernels.h"
+
+#include <algorithm>
+
+namespace dasnet::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kSumSquaresBlocks = 512;
+
+// Splits per channel: about 1024 blocks in all (several per multiprocessor), at most one per sample.
+int channel_splits(int n, int channels) { return std::max(1, std::min(n, 1024 / std::max(1, channels))); }
+
+// Block (c, s) sums x - shift and (x - shift)^2 over samples s, s + S, ... of channel c. The
+// shift (the channel's first value) keeps the variance free of cancellation.
+__global__ void channel_partial_moments(const float* x, int n, int channels, size_t plane, double* partials) {
+  const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
+  const double shift = x[size_t(c) * plane];
+  double sum = 0, squares = 0;
+  for (int sample = s; sample < n; sample += splits) {
+    const float* p = x + (size_t(sample) * channels + c) * plane;
+    for (size_t i = threadIdx.x; i < plane; i += blockDim.x) {
+      double d = double(p[i]) - shift;
+      sum += d;
+      squares += d * d;
+    }
+  }
+  sum = block_sum(sum);
+  squares = block_sum(squares);
+  if (threadIdx.x == 0) {
+    partials[(size_t(c) * splits + s) * 2] = sum;
+    partials[(size_t(c) * splits + s) * 2 + 1] = squares;
+  }
+}
+
+__global__ void channel_finish_moments(const float* x, const double* partials, int splits, int channels,
+                                       double count, size_t plane, float* mean, float* var) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  double sum = 0, squares = 0;
+  for (int s = 0; s < splits; ++s) {
+    sum += partials[(size_t(c) * splits + s) * 2];
+    squares += partials[(size_t(c) * splits + s) * 2 + 1];
+  }
+  const double shifted_mean = sum / count;
+  mean[c] = float(double(x[size_t(c) * plane]) + shifted_mean);
+  var[c] = float(fmax(squares / count - shifted_mean * shifted_mean, 0.0));
+}
+
+// g = dy * [relu_output > 0] (or dy); sums of g and g * xhat per block, as above.
+__global__ void batchnorm_backward_partials(const float* dy, const float* relu_output, const float* x,
+                                            const float* mean, const float* invstd, int n, int channels,
+                                            size_t plane, double* partials) {
+  const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
+  const double m = mean[c], is = invstd[c];
+  double sum_g = 0, sum_gx = 0;
+  for (int sample = s; sample < n; sample += splits) {
+    const size_t base = (size_t(sample) * channels + c) * plane;
+    for (size_t i = threadIdx.x; i < plane; i += blockDim.x) {
+      const double g = (relu_output && relu_output[base + i] <= 0.0f) ? 0.0 : double(dy[base + i]);
+      sum_g += g;
+      sum_gx += g * (double(x[base + i]) - m) * is;
+    }
+  }
+  sum_g = block_sum(sum_g);
+  sum_gx = block_sum(sum_gx);
+  if (threadIdx.x == 0) {
+    partials[(size_t(c) * splits + s) * 2] = sum_g;
+    partials[(size_t(c) * splits + s) * 2 + 1] = sum_gx;
+  }
+}
+
+__global__ void batchnorm_backward_finish(const double* partials, int splits, int channels, double count,
+                                          float* dgamma, float* dbeta, double* means) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  double sum_g = 0, sum_gx = 0;
+  for (int s = 0; s < splits; ++s) {
+    sum_g += partials[(size_t(c) * splits + s) * 2];
+    sum_gx += partials[(size_t(c) * splits + s) * 2 + 1];
+  }
+  dgamma[c] = float(sum_gx);
+  dbeta[c] = float(sum_g);
+  means[2 * c] = sum_g / count;
+  means[2 * c + 1] = sum_gx / count;
+}
+
+// dx = gamma * invstd * (g - mean(g) - xhat * mean(g * xhat)); dresidual = (or +=) g.
+__global__ void batchnorm_backward_apply(const float* dy, const float* relu_output, const float* x, const float* mean,
+                                         const float* invstd, const float* gamma, const double* means, float* dx,
+                                         float* dresidual, bool accumulate_residual, int channels, size_t plane) {
+  const size_t plane_index = blockIdx.x;
+  const int c = int(plane_index % channels);
+  const double m = mean[c], is = invstd[c], gamma_is = double(gamma[c]) * is;
+  const double mean_g = means[2 * c], mean_gx = means[2 * c + 1];
+  const size_t base = plane_index * plane;
+  for (size_t p = blockIdx.y * size_t(blockDim.x) + threadIdx.x; p < plane; p += size_t(gridDim.y) * blockDim.x) {
+    const size_t i = base + p;
+    const float g = (relu_output && relu_output[i] <= 0.0f) ? 0.0f : dy[i];
+    const double xhat = (double(x[i]) - m) * is;
+    dx[i] = float(gamma_is * (double(g) - mean_g - xhat * mean_gx));
+    if (dresidual) dresidual[i] = accumulate_residual ? dresidual[i] + g : g;
+  }
+}
+
+// The reference's float arithmetic, one thread per channel.
+__global__ void batchnorm_coefficients_kernel(int channels, const float* batch_mean, const float* batch_var,
+                                              const float* gamma, const float* beta, float* running_mean,
+                                              float* running_var, long count, float momentum, float eps,
+                                              bool training, float* scale, float* shift, float* invstd) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  float m, v;
+  if (training) {
+    m = batch_mean[c];
+    v = batch_var[c];
+    // PyTorch updates the running variance with the unbiased batch variance.
+    const float unbiased = count > 1 ? v * float(count) / float(count - 1) : v;
+    running_mean[c] = (1 - momentum) * running_mean[c] + momentum * m;
+    running_var[c] = (1 - momentum) * running_var[c] + momentum * unbiased;
+  } else {
+    m = running_mean[c];
+    v = running_var[c];
+  }
+  const float is = 1.0f / sqrtf(v + eps);
+  invstd[c] = is;
+  scale[c] = gamma[c] * is;
+  shift[c] = beta[c] - m * gamma[c] * is;
+}
+
+__global__ void sum_squares_partials(const float* x, size_t count, double* partials) {
+  double sum = 0;
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    sum += double(x[i]) * x[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) partials[blockIdx.x] = sum;
+}
+
+__global__ void sum_partials(const double* partials, int count, double* result) {
+  double sum = 0;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) sum += partials[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) *result = sum;
+}
+
+// log(1 + exp(-|z|)) + max(z, 0) - z*y: binary cross-entropy on a logit, stable for any z.
+__device__ double bce_with_logit(double z, double y) { return fmax(z, 0.0) - z * y + log1p(exp(-fabs(z))); }
+__device__ double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z)); }
+
+// One block; each thread takes samples tid, tid + blockDim, ... (the batch and K are small).
+// Same arithmetic as kernels/cpu_loss.cpp.
+__global__ void loss_kernel(LossKind kind, const float* logits, const int* labels, int n, int k, float* dlogits,
+                            float* probabilities, double* totals) {
+  double loss_sum = 0, correct_sum = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float* z = logits + size_t(i) * k;
+    const int label = labels[i];
+    double sample_loss = 0;
+    bool correct = true;
+    if (kind == LossKind::Softmax) {
+      int argmax = 0;
+      for (int j = 1; j < k; ++j)
+        if (z[j] > z[argmax]) argmax = j;
+      const double zmax = z[argmax];
+      double sum = 0;
+      for (int j = 0; j < k; ++j) sum += exp(double(z[j]) - zmax);
+      sample_loss = (log(sum) + zmax) - z[label];
+      correct = argmax == label;
+      for (int j = 0; j < k; ++j) {
+        const double p = exp(double(z[j]) - zmax) / sum;
+        if (dlogits) dlogits[size_t(i) * k + j] = float((p - (j == label)) / n);
+        if (probabilities) probabilities[size_t(i) * k + j] = float(p);
+      }
+    } else {
+      // Sigmoid (k = 1) is multilabel with one class; BCE averages over all n*k terms.
+      for (int j = 0; j < k; ++j) {
+        const double y = (label >> j) & 1;
+        const double p = sigmoid(z[j]);
+        sample_loss += bce_with_logit(z[j], y) / k;
+        correct = correct && ((p > 0.5) == (y > 0.5));
+        if (dlogits) dlogits[size_t(i) * k + j] = float((p - y) / (double(n) * k));
+        if (probabilities) probabilities[size_t(i) * k + j] = float(p);
+      }
+    }
+    loss_sum += sample_loss;
+    correct_sum += correct ? 1.0 : 0.0;
+  }
+  loss_sum = block_sum(loss_sum);
+  correct_sum = block_sum(correct_sum);
+  if (threadIdx.x == 0) {
+    totals[0] = loss_sum;
+    totals[1] = correct_sum;
+  }
+}
+
+unsigned plane_chunks(size_t plane) {
+  return unsigned(std::max<size_t>(1, std::min<size_t>((plane + kThreads * 4 - 1) / (kThreads * 4), 65535)));
+}
+
+}  // namespace
+
+size_t channel_reduction_scratch(int n, int channels) {
+  return size_t(channels) * channel_splits(n, channels) * 2 + size_t(channels) * 2;
+}
+
+void launch_channel_statistics(const float* x, float* mean, float* var, int n, int channels, size_t plane,
+                               double* scratch, cudaStream_t stream) {
+  if (n <= 0 || channels <= 0) return;
+  const int splits = channel_splits(n, channels);
+  channel_partial_moments<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
+                                                                                               scratch);
+  DASNET_CUDA_CHECK_LAUNCH();
+  channel_finish_moments<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      x, scratch, splits, channels, double(n) * double(plane), plane, mean, var);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+void launch_batchnorm_backward(const float* dy, const float* relu_output, const float* x, const float* mean,
+                               const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta,
+                               float* dresidual, bool accumulate_residual, int n, int channels, size_t plane,
+                               double* scratch, cudaStream_t stream) {
+  if (n <= 0 || channels <= 0) return;
+  const int splits = channel_splits(n, channels);
+  double* partials = scratch;
+  double* means = scratch + size_t(channels) * splits * 2;
+  batchnorm_backward_partials<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
+      dy, relu_output, x, mean, invstd, n, channels, plane, partials);
+  DASNET_CUDA_CHECK_LAUNCH();
+  batchnorm_backward_finish<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      partials, splits, channels, double(n) * double(plane), dgamma, dbeta, means);
+  DASNET_CUDA_CHECK_LAUNCH();
+  if (!plane) return;
+  dim3 grid(unsigned(size_t(n) * channels), plane_chunks(plane));
+  batchnorm_backward_apply<<<grid, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means, dx,
+                                                          dresidual, accumulate_residual, channels, plane);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+void launch_batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,
+                                   const float* beta, float* running_mean, float* running_var, long count,
+                                   float momentum, float eps, bool training, float* scale, float* shift,
+                                   float* invstd, cudaStream_t stream) {
+  if (channels <= 0) return;
+  batchnorm_coefficients_kernel<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      channels, batch_mean, batch_var, gamma, beta, running_mean, running_var, count, momentum, eps, training, scale,
+      shift, invstd);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+size_t sum_squares_scratch() { return kSumSquaresBlocks; }
+
+void launch_sum_squares(const float* x, size_t count, double* scratch, double* result, cudaStream_t stream) {
+  sum_squares_partials<<<kSumSquaresBlocks, kThreads, 0, stream>>>(x, count, scratch);
+  DASNET_CUDA_CHECK_LAUNCH();
+  sum_partials<<<1, kThreads, 0, stream>>>(scratch, kSumSquaresBlocks, result);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+void launch_loss(LossKind kind, const float* logits, const int* labels, int n, int k, float* dlogits,
+                 float* probabilities, double* totals, cudaStream_t stream) {
+  loss_kernel<<<1, kThreads, 0, stream>>>(kind, logits, labels, n, k, dlogits, probabilities, totals);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace dasnet::cuda

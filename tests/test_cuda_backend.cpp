@@ -1,0 +1,376 @@
+// The CUDA backend equals the reference CPU backend on fresh random inputs (outputs poisoned
+// with NaN first): every op forward and backward, in fp32 (1e-5) and tf32 (5e-3), whole
+// training steps, a short converging run, and CUDA-graph replay against plain launches.
+// Without a usable GPU every test skips and says why.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dasnet/build_config.h"
+#include "engine/cuda_graph_step.h"
+#include "engine/optimizer.h"
+#include "engine/resnet.h"
+#include "engine/synthetic_images.h"
+#include "layers/batchnorm.h"
+#include "layers/conv2d.h"
+#include "layers/elementwise.h"
+#include "layers/linear.h"
+#include "layers/pooling.h"
+#include "tests/layer_harness.h"
+
+#if DASNET_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/device_convert.h"
+#endif
+
+namespace dasnet {
+namespace {
+
+#if !DASNET_HAVE_CUDA
+
+TEST(CudaBackend, NotBuilt) { GTEST_SKIP() << "no CUDA device: this build has no CUDA backend"; }
+
+#else
+
+using testing::LayerHarness;
+using testing::max_relative_error;
+
+#define DASNET_REQUIRE_CUDA()                                       \
+  do {                                                              \
+    std::string why;                                                \
+    if (!cuda_device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why; \
+  } while (0)
+
+double tolerance(CudaPrecision p) { return p == CudaPrecision::Fp32 ? 1e-5 : 5e-3; }
+
+CudaOptions options_for(CudaPrecision p, bool deterministic = false) {
+  CudaOptions o;
+  o.precision = p;
+  o.deterministic = deterministic;
+  return o;
+}
+
+void compare_with_reference(const std::function<std::unique_ptr<Layer>()>& make, std::vector<Shape> shapes,
+                            CudaPrecision precision = CudaPrecision::Fp32, bool training = true) {
+  auto reference = make_backend(BackendKind::Reference);
+  CudaBackend cuda(options_for(precision));
+  const double tol = tolerance(precision);
+  for (uint64_t seed : {1u, 2u}) {
+    auto layer_ref = make();
+    auto layer_cuda = make();
+    LayerHarness a(*reference, *layer_ref, shapes, seed), b(cuda, *layer_cuda, shapes, seed);
+    Rng rng(seed + 100);
+    std::vector<float> projection(a.output_shape.numel());
+    for (auto& p : projection) p = rng.normal();
+    EXPECT_LE(max_relative_error(b.forward(training), a.forward(training)), tol) << layer_ref->kind() << " forward";
+    if (!training) continue;
+    std::vector<std::vector<float>> ga, gb;
+    std::vector<float> pa, pb;
+    a.backward(projection, ga, pa);
+    b.backward(projection, gb, pb);
+    for (size_t i = 0; i < ga.size(); ++i)
+      EXPECT_LE(max_relative_error(gb[i], ga[i]), tol) << layer_ref->kind() << " input gradient " << i;
+    EXPECT_LE(max_relative_error(pb, pa), tol) << layer_ref->kind() << " parameter gradient";
+  }
+}
+
+TEST(CudaBackend, Reports) {
+  DASNET_REQUIRE_CUDA();
+  CudaBackend cuda(options_for(CudaPrecision::Fp32));
+  std::printf("%s\n", cuda.name().c_str());
+  EXPECT_NE(cuda.name().find("cuDNN"), std::string::npos);
+}
+
+TEST(CudaVsReference, StemConv) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Conv2d>(1, 16, 3, 1, 1); }, {{3, 1, 21, 19}});
+}
+TEST(CudaVsReference, Conv3x3) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Conv2d>(16, 16, 3, 1, 1); }, {{2, 16, 20, 18}});
+}
+TEST(CudaVsReference, Conv3x3Stride2) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Conv2d>(16, 32, 3, 2, 1); }, {{2, 16, 20, 20}});
+}
+TEST(CudaVsReference, Conv1x1Stride2) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Conv2d>(32, 64, 1, 2, 0); }, {{2, 32, 10, 10}});
+}
+TEST(CudaVsReference, ConvOddShapes) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Conv2d>(4, 12, 3, 1, 1); }, {{2, 4, 9, 9}});
+}
+TEST(CudaVsReference, ConvTf32) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Conv2d>(16, 32, 3, 1, 1); }, {{2, 16, 20, 18}},
+                         CudaPrecision::Tf32);
+  compare_with_reference([] { return std::make_unique<Conv2d>(1, 16, 3, 1, 1); }, {{3, 1, 21, 19}},
+                         CudaPrecision::Tf32);
+}
+TEST(CudaVsReference, BatchNorm) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, false, false); }, {{4, 16, 9, 7}});
+}
+TEST(CudaVsReference, BatchNormManySamples) {  // more samples than splits per channel
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<BatchNorm>(3, true, false); }, {{70, 3, 5, 33}});
+}
+TEST(CudaVsReference, BatchNormRelu) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<BatchNorm>(32, true, false); }, {{4, 32, 6, 5}});
+}
+TEST(CudaVsReference, BatchNormAddRelu) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, true); }, {{3, 16, 8, 8}, {3, 16, 8, 8}});
+}
+TEST(CudaVsReference, BatchNormEval) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, false); }, {{2, 16, 5, 5}},
+                         CudaPrecision::Fp32, false);
+}
+TEST(CudaVsReference, ReluAndAdd) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Relu>(); }, {{2, 16, 5, 5}});
+  compare_with_reference([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}});
+}
+TEST(CudaVsReference, GlobalAvgPool) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<GlobalAvgPool>(); }, {{3, 64, 7, 6}});
+}
+TEST(CudaVsReference, Linear) {
+  DASNET_REQUIRE_CUDA();
+  compare_with_reference([] { return std::make_unique<Linear>(64, 2); }, {{5, 64, 1, 1}});
+  compare_with_reference([] { return std::make_unique<Linear>(64, 7); }, {{9, 64, 1, 1}}, CudaPrecision::Tf32);
+}
+
+// Loss, its gradient and probabilities, for each output mode.
+TEST(CudaVsReference, Losses) {
+  DASNET_REQUIRE_CUDA();
+  auto reference = make_backend(BackendKind::Reference);
+  CudaBackend cuda(options_for(CudaPrecision::Fp32));
+  struct Case {
+    OutputMode mode;
+    int k;
+  };
+  for (Case c : {Case{OutputMode::Softmax, 3}, Case{OutputMode::Sigmoid, 1}, Case{OutputMode::Multilabel, 4}}) {
+    const int n = 37;
+    Rng rng(11 + c.k);
+    std::vector<float> logits(size_t(n) * c.k);
+    for (auto& v : logits) v = 3 * rng.normal();
+    std::vector<int> labels(n);
+    for (int i = 0; i < n; ++i)
+      labels[i] = c.mode == OutputMode::Softmax ? i % c.k : c.mode == OutputMode::Sigmoid ? i % 2 : (i * 7) % 16;
+    std::vector<float> grads[2], probs[2];
+    LossTotals totals[2];
+    Backend* backends[2] = {reference.get(), &cuda};
+    for (int b = 0; b < 2; ++b) {
+      Backend& be = *backends[b];
+      Tensor z{be.allocate(logits.size()), {n, c.k, 1, 1}, Layout::NCHW};
+      Tensor dz{be.allocate(logits.size()), z.shape, Layout::NCHW};
+      Tensor p{be.allocate(logits.size()), z.shape, Layout::NCHW};
+      be.copy_from_host(z.data, logits.data(), logits.size());
+      be.fill(dz.data, dz.numel(), std::nanf(""));
+      be.fill(p.data, p.numel(), std::nanf(""));
+      totals[b] = be.loss(c.mode, z, labels.data(), &dz, &p);
+      grads[b].resize(logits.size());
+      probs[b].resize(logits.size());
+      be.copy_to_host(grads[b].data(), dz.data, dz.numel());
+      be.copy_to_host(probs[b].data(), p.data, p.numel());
+      for (float* q : {z.data, dz.data, p.data}) be.release(q);
+    }
+    EXPECT_NEAR(totals[1].loss_sum, totals[0].loss_sum, 1e-9 * std::fabs(totals[0].loss_sum) + 1e-12);
+    EXPECT_EQ(totals[1].correct, totals[0].correct);
+    EXPECT_LE(max_relative_error(grads[1], grads[0]), 1e-6);
+    EXPECT_LE(max_relative_error(probs[1], probs[0]), 1e-6);
+  }
+  Tensor z{cuda.allocate(4), {2, 2, 1, 1}, Layout::NCHW};
+  std::vector<int> bad{0, 5};
+  EXPECT_THROW(cuda.loss(OutputMode::Softmax, z, bad.data(), nullptr, nullptr), UsageError);
+  cuda.release(z.data);
+}
+
+TEST(CudaVsReference, SgdAndSumSquares) {
+  DASNET_REQUIRE_CUDA();
+  auto reference = make_backend(BackendKind::Reference);
+  CudaBackend cuda(options_for(CudaPrecision::Fp32));
+  const size_t count = 100003;
+  Rng rng(4);
+  std::vector<float> p(count), g(count), v(count);
+  for (size_t i = 0; i < count; ++i) p[i] = rng.normal(), g[i] = rng.normal(), v[i] = rng.normal();
+  for (bool nesterov : {false, true}) {
+    std::vector<float> out[2];
+    double squares[2];
+    Backend* backends[2] = {reference.get(), &cuda};
+    for (int b = 0; b < 2; ++b) {
+      Backend& be = *backends[b];
+      float *dp = be.allocate(count), *dg = be.allocate(count), *dv = be.allocate(count);
+      be.copy_from_host(dp, p.data(), count);
+      be.copy_from_host(dg, g.data(), count);
+      be.copy_from_host(dv, v.data(), count);
+      be.sgd_update(dp, dg, dv, count, 0.05f, 0.9f, 1e-4f, nesterov);
+      out[b].resize(2 * count);
+      be.copy_to_host(out[b].data(), dp, count);
+      be.copy_to_host(out[b].data() + count, dv, count);
+      squares[b] = be.sum_squares(dp, count);
+      for (float* q : {dp, dg, dv}) be.release(q);
+    }
+    EXPECT_LE(max_relative_error(out[1], out[0]), 1e-6);
+    EXPECT_NEAR(squares[1], squares[0], 1e-9 * squares[0]);
+  }
+}
+
+// int16 and uint8 patches -> [0, 1] floats with per-patch min-max scaling, as on the CPU.
+TEST(CudaConvert, PatchesToUnitFloats) {
+  DASNET_REQUIRE_CUDA();
+  const int patches = 5;
+  const size_t elements = 3001;
+  Rng rng(9);
+  std::vector<int16_t> raw(patches * elements);
+  for (auto& v : raw) v = int16_t(std::lround(8000 * rng.normal()));
+  for (size_t i = 0; i < elements; ++i) raw[3 * elements + i] = 42;  // a constant patch
+  std::vector<uint8_t> bytes(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) bytes[i] = uint8_t(raw[i] & 0xff);
+  int16_t* d_raw = nullptr;
+  uint8_t *d_bytes = nullptr, *d_status = nullptr;
+  float* d_out = nullptr;
+  ASSERT_EQ(cudaMalloc(&d_raw, raw.size() * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_bytes, bytes.size()), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_status, patches), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_out, raw.size() * 4), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(d_raw, raw.data(), raw.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(d_bytes, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
+  for (int source = 0; source < 2; ++source) {
+    std::vector<float> poison(raw.size(), std::nanf(""));
+    ASSERT_EQ(cudaMemcpy(d_out, poison.data(), poison.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    if (source == 0) cuda::convert_patches_to_unit_floats(d_raw, d_out, d_status, patches, elements, nullptr);
+    else cuda::convert_patches_to_unit_floats(d_bytes, d_out, d_status, patches, elements, nullptr);
+    std::vector<float> out(raw.size());
+    std::vector<uint8_t> status(patches);
+    ASSERT_EQ(cudaMemcpy(out.data(), d_out, out.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(status.data(), d_status, patches, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int p = 0; p < patches; ++p) {
+      double lo = 1e9, hi = -1e9;
+      for (size_t i = 0; i < elements; ++i) {
+        double v = source == 0 ? raw[p * elements + i] : bytes[p * elements + i];
+        lo = std::min(lo, v), hi = std::max(hi, v);
+      }
+      if (!(hi > lo)) {
+        EXPECT_EQ(status[p], cuda::kPatchConstant) << "patch " << p;
+        EXPECT_TRUE(std::isnan(out[p * elements])) << "constant patch must stay untouched";
+        continue;
+      }
+      EXPECT_EQ(status[p], cuda::kPatchConverted);
+      for (size_t i = 0; i < elements; ++i) {
+        double v = source == 0 ? raw[p * elements + i] : bytes[p * elements + i];
+        ASSERT_EQ(out[p * elements + i], float((v - lo) * (1.0 / (hi - lo)))) << "patch " << p << " element " << i;
+      }
+    }
+  }
+  for (void* q : {(void*)d_raw, (void*)d_bytes, (void*)d_status, (void*)d_out}) cudaFree(q);
+}
+
+// Out-of-memory is a clean, explanatory error, and the device stays usable.
+TEST(CudaBackend, OutOfMemoryIsACleanError) {
+  DASNET_REQUIRE_CUDA();
+  CudaBackend cuda(options_for(CudaPrecision::Fp32));
+  try {
+    cuda.allocate(size_t(1) << 48);  // 1 PiB
+    FAIL() << "allocation of 1 PiB succeeded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("batch"), std::string::npos) << e.what();
+  }
+  float* p = cuda.allocate(16);
+  cuda.release(p);
+}
+
+struct StepResult {
+  std::vector<float> params;  // parameters then batchnorm state
+  std::vector<double> losses;
+};
+
+StepResult train_steps(Backend& backend, int steps, bool graphs, int depth = 8, int size = 24) {
+  ModelConfig config;
+  config.depth = depth;
+  config.height = config.image_width = size;
+  auto net = build_resnet(config, backend, 9);
+  Sgd sgd(backend, net->params(), OptimizerConfig{});
+  CudaGraphTrainingStep step(*net, sgd, config.mode, graphs);
+  const int n = 6;
+  StepResult result;
+  for (int s = 0; s < steps; ++s) {
+    Rng rng(3 + s);
+    std::vector<float> images(size_t(n) * size * size);
+    for (auto& v : images) v = rng.uniform();
+    std::vector<int> labels{0, 1, 1, 0, 1, s % 2};
+    result.losses.push_back(step.run(images.data(), labels.data(), n, 0.05f / (1 + s)).loss_sum);
+  }
+  if (graphs && dynamic_cast<CudaBackend*>(&backend)) {
+    EXPECT_GT(step.replays(), 0);
+  }
+  result.params.resize(net->params().parameter_count() + net->params().state_count());
+  backend.copy_to_host(result.params.data(), net->params().params(), net->params().parameter_count());
+  backend.copy_to_host(result.params.data() + net->params().parameter_count(), net->params().state(),
+                       net->params().state_count());
+  return result;
+}
+
+// Three SGD steps of a whole network: parameters and running statistics agree with the CPU.
+TEST(CudaVsReference, TrainingSteps) {
+  DASNET_REQUIRE_CUDA();
+  auto reference = make_backend(BackendKind::Reference);
+  CudaBackend cuda(options_for(CudaPrecision::Fp32));
+  StepResult a = train_steps(*reference, 3, false), b = train_steps(cuda, 3, false);
+  EXPECT_LE(max_relative_error(b.params, a.params), 1e-4);
+  for (size_t i = 0; i < a.losses.size(); ++i) EXPECT_NEAR(b.losses[i], a.losses[i], 1e-4 * std::fabs(a.losses[i]));
+}
+
+// Replaying the captured step (new images, labels and learning rate each time) computes what
+// plain launches compute.
+TEST(CudaGraphs, ReplayEqualsPlainLaunches) {
+  DASNET_REQUIRE_CUDA();
+  CudaBackend plain(options_for(CudaPrecision::Fp32, true)), graphed(options_for(CudaPrecision::Fp32, true));
+  StepResult a = train_steps(plain, 5, false), b = train_steps(graphed, 5, true);
+  EXPECT_LE(max_relative_error(b.params, a.params), 1e-5);
+  for (size_t i = 0; i < a.losses.size(); ++i) EXPECT_NEAR(b.losses[i], a.losses[i], 1e-5 * std::fabs(a.losses[i]));
+}
+
+// A short run on the built-in two-class images converges (loss falls, accuracy rises), with graphs.
+TEST(CudaTraining, SyntheticRunConverges) {
+  DASNET_REQUIRE_CUDA();
+  CudaBackend cuda(options_for(CudaPrecision::Tf32));
+  ModelConfig config;
+  config.depth = 8;
+  config.height = config.image_width = 32;
+  auto net = build_resnet(config, cuda, 1);
+  OptimizerConfig opt;
+  Sgd sgd(cuda, net->params(), opt);
+  CudaGraphTrainingStep step(*net, sgd, config.mode);
+  SyntheticImages data(512, {1, 1, 32, 32}, 7);
+  const int n = 64;
+  std::vector<float> images(size_t(n) * 32 * 32);
+  std::vector<int> labels(n);
+  double first_loss = 0, last_loss = 0;
+  long last_correct = 0;
+  for (int s = 0; s < 60; ++s) {
+    for (int i = 0; i < n; ++i) data.read((size_t(s) * n + i) % data.size(), images.data() + size_t(i) * 32 * 32, &labels[i]);
+    LossTotals t = step.run(images.data(), labels.data(), n, 0.05f);
+    if (s == 0) first_loss = t.loss_sum / n;
+    last_loss = t.loss_sum / n;
+    last_correct = t.correct;
+  }
+  EXPECT_LT(last_loss, 0.5 * first_loss);
+  EXPECT_GE(last_correct, long(0.9 * n));
+}
+
+#endif  // DASNET_HAVE_CUDA
+
+}  // namespace
+}  // namespace dasnet
