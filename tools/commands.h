@@ -14,5 +14,9 @@ void add_synth_command(CLI::App& app);
 void add_label_command(CLI::App& app);
 void add_dataset_command(CLI::App& app);
 void add_bench_command(CLI::App& app);  // bench scaling (tools/cmd_bench_scaling.cpp)
+void add_sweep_command(CLI::App& app);
+void add_select_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_infer_command(CLI::App& app);
 
 }  // namespace dasnet

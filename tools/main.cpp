@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
   dasnet::add_label_command(app);
   dasnet::add_dataset_command(app);
   dasnet::add_bench_command(app);
+  dasnet::add_sweep_command(app);
+  dasnet::add_select_command(app);
+  dasnet::add_report_command(app);
+  dasnet::add_infer_command(app);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string valid;

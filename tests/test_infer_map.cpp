@@ -1,0 +1,114 @@
+// Usable-energy maps: window placement, map shape and axes, the HDF5 and PNG outputs, and (a
+// separate, labelled ctest test) high probability on the coherent-wave regions of a synthetic
+// record with a model trained on records of the same kind.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "engine/resnet.h"
+#include "engine/trainer.h"
+#include "infer/probability_map.h"
+#include "io/checkpoint.h"
+#include "io/h5util.h"
+#include "io/synth_file.h"
+#include "sweep_test_util.h"
+
+namespace dasnet {
+namespace {
+
+using sweep_testing::dasnet;
+using sweep_testing::scratch_dir;
+
+TEST(InferMap, WindowStartsCoverTheWholeAxis) {
+  EXPECT_EQ(window_starts(10, 4, 4), (std::vector<size_t>{0, 4, 6}));
+  EXPECT_EQ(window_starts(8, 4, 2), (std::vector<size_t>{0, 2, 4}));
+  EXPECT_EQ(window_starts(4, 4, 4), (std::vector<size_t>{0}));
+  EXPECT_TRUE(window_starts(3, 4, 4).empty());
+}
+
+TEST(InferMap, CommandWritesMapWithRecordAxes) {
+  auto dir = scratch_dir("infer_cmd");
+  ASSERT_EQ(dasnet("synth --channels 40 --duration 4 --seed 3 -o rec.h5 -q", dir).code, 0);
+  auto train = dasnet("train --depth 2 --epochs 1 --batch-size 16 --synthetic-per-class 32 --image-height 16 "
+                      "--image-width 16 --checkpoint-dir ck --no-progress --threads 1",
+                      dir);
+  ASSERT_EQ(train.code, 0) << train.out;
+  auto r = dasnet("infer ck/epoch_0001.h5 rec.h5 -o maps --stride 8 --no-progress --threads 1", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("MB/s"), std::string::npos);
+  ASSERT_TRUE(std::filesystem::exists(dir + "/maps/rec.png"));
+  h5util::Handle file = h5util::open_file_readonly(dir + "/maps/rec.pmap.h5");
+  h5util::Handle p = h5util::open_dataset(file, "p_usable", "map");
+  auto dims = h5util::dims_of(p);
+  ASSERT_EQ(dims.size(), 2u);
+  EXPECT_EQ(dims[0], 5u);            // 40 channels / stride 8
+  EXPECT_EQ(dims[1], 2000u / 8u);    // 4 s at 500 Hz / stride 8
+  std::vector<float> values(dims[0] * dims[1]);
+  h5util::read_box(p, H5T_NATIVE_FLOAT, values.data(), {0, 0}, {dims[0], dims[1]});
+  for (float v : values) {
+    ASSERT_FALSE(std::isnan(v));
+    ASSERT_GE(v, 0.0f);
+    ASSERT_LE(v, 1.0f);
+  }
+  h5util::Handle time = h5util::open_dataset(file, "time_s", "map");
+  std::vector<double> t(dims[1]);
+  h5util::read_box(time, H5T_NATIVE_DOUBLE, t.data(), {0}, {dims[1]});
+  EXPECT_NEAR(t[1] - t[0], 8.0 / 500.0, 1e-9);
+  EXPECT_EQ(h5util::get_attr_int(file, "start_time_ns"), 1546300800LL * 1000000000LL);
+  // A stride that does not divide the image size is refused, naming the flag.
+  auto bad = dasnet("infer ck/epoch_0001.h5 rec.h5 -o maps --stride 5 --no-progress", dir);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("--stride"), std::string::npos) << bad.out;
+}
+
+// Slow (about a minute on 2 cores): run by ctest as infer_map_regions (label "slow"), or with
+// dasnet_tests --gtest_also_run_disabled_tests --gtest_filter='InferMap.DISABLED_*'.
+TEST(InferMap, DISABLED_HighProbabilityOnCoherentWaveRegions) {
+  auto dir = scratch_dir("infer_regions");
+  for (int seed : {1, 2, 3})
+    ASSERT_EQ(dasnet("synth --channels 100 --duration 60 --vehicles 6 --seed " + std::to_string(seed) + " -o rec" +
+                         std::to_string(seed) + ".h5 -q",
+                     dir)
+                  .code,
+              0);
+  ASSERT_EQ(dasnet("synth --channels 100 --duration 30 --vehicles 6 --seed 9 -o test.h5 -q", dir).code, 0);
+  auto build = dasnet("dataset build rec1.h5 rec2.h5 rec3.h5 -o ds.h5 --per-class 150 --patch-channels 20 "
+                      "--patch-samples 200 -q",
+                      dir);
+  ASSERT_EQ(build.code, 0) << build.out;
+  auto train = dasnet("train --data ds.h5 --depth 2 --epochs 8 --batch-size 32 --lr 0.05 --checkpoint-dir ck "
+                      "--no-progress",
+                      dir);
+  ASSERT_EQ(train.code, 0) << train.out;
+  auto r = dasnet("infer ck/epoch_0008.h5 test.h5 -o maps --stride-samples 100 --stride-channels 10 --no-progress", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  // Compare the map with the generator's truth, cell by cell.
+  TruthMap truth = read_truth(dir + "/test.h5");
+  ASSERT_FALSE(truth.empty());
+  h5util::Handle file = h5util::open_file_readonly(dir + "/maps/test.pmap.h5");
+  h5util::Handle p = h5util::open_dataset(file, "p_usable", "map");
+  auto dims = h5util::dims_of(p);
+  std::vector<float> values(dims[0] * dims[1]);
+  h5util::read_box(p, H5T_NATIVE_FLOAT, values.data(), {0, 0}, {dims[0], dims[1]});
+  double waves = 0, noise = 0;
+  int n_waves = 0, n_noise = 0;
+  for (size_t r0 = 0; r0 < dims[0]; ++r0)
+    for (size_t c0 = 0; c0 < dims[1]; ++c0) {
+      TruthClass cls = truth.patch_class(r0 * 10, 10, c0 * 100, 100);
+      float v = values[r0 * dims[1] + c0];
+      if (cls == TruthClass::waves) waves += v, ++n_waves;
+      if (cls == TruthClass::noise) noise += v, ++n_noise;
+    }
+  ASSERT_GT(n_waves, 0);
+  ASSERT_GT(n_noise, 0);
+  waves /= n_waves;
+  noise /= n_noise;
+  std::printf("[ info ] mean P(usable): coherent-wave cells %.3f (%d), noise cells %.3f (%d)\n", waves, n_waves, noise,
+              n_noise);
+  EXPECT_GT(waves, 0.7);
+  EXPECT_GT(waves - noise, 0.3);
+}
+
+}  // namespace
+}  // namespace dasnet

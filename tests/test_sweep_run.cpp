@@ -1,0 +1,186 @@
+// Sweeps end to end on the CPU with the dasnet command: a small grid with a diverging trial,
+// a driver killed with SIGKILL at random moments and resumed, and early stopping.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "sweep/ledger.h"
+#include "sweep/sweep_runner.h"
+#include "sweep_test_util.h"
+
+namespace dasnet {
+namespace {
+
+using sweep_testing::dasnet;
+using sweep_testing::read_text;
+using sweep_testing::scratch_dir;
+using sweep_testing::write_text;
+
+int count_of(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(SweepRun, SmallGridEndToEndWithADivergingTrial) {
+  auto dir = scratch_dir("sweep_grid");
+  ASSERT_EQ(dasnet("dataset reference -o ref.h5 --patch-channels 16 --patch-samples 16", dir).code, 0);
+  write_text(dir + "/spec.toml", R"(
+[space]
+depth = [2, 8]
+lr = [0.02, 1e6]
+batch_size = [32]
+images_per_class = [64]
+epochs = [2]
+[data]
+image_height = 16
+image_width = 16
+reference = "ref.h5"
+[run]
+threads = 1
+)");
+  auto r = dasnet("sweep run spec.toml --ledger l.db --parallel 2 --no-progress", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  Ledger ledger(dir + "/l.db");
+  auto c = ledger.counts();
+  EXPECT_EQ(c.total(), 4);
+  EXPECT_EQ(c.complete + c.diverged, 4) << r.out;
+  EXPECT_GE(c.diverged, 1) << "lr 1e6 should diverge";
+  for (const auto& t : ledger.trials()) {
+    TrialConfig config = TrialConfig::from_json(t.config);
+    if (t.state == TrialState::complete) {
+      auto epochs = ledger.epochs(t.id);
+      ASSERT_EQ(epochs.size(), 2u);
+      EXPECT_EQ(epochs[1].p_usable.size(), 4u);
+      EXPECT_GT(epochs[1].samples_per_s, 0);
+      EXPECT_TRUE(std::filesystem::exists(epochs[1].checkpoint)) << epochs[1].checkpoint;
+    } else {
+      EXPECT_EQ(config.lr, 1e6);
+      EXPECT_NE(t.message.find("training diverged"), std::string::npos) << t.message;
+    }
+  }
+  // Running again finds nothing to do and changes nothing.
+  auto again = dasnet("sweep run spec.toml --ledger l.db --no-progress", dir);
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("(0 new"), std::string::npos);
+  auto status = dasnet("sweep status --ledger l.db", dir);
+  EXPECT_NE(status.out.find("4 trials"), std::string::npos) << status.out;
+  // The Slurm script calls the worker on the same ledger.
+  auto slurm = dasnet("sweep run spec.toml --ledger l.db --slurm job.sh --slurm-tasks 3", dir);
+  ASSERT_EQ(slurm.code, 0) << slurm.out;
+  std::string script = read_text(dir + "/job.sh");
+  EXPECT_NE(script.find("#SBATCH --array=0-2"), std::string::npos);
+  EXPECT_NE(script.find("sweep worker --ledger"), std::string::npos);
+}
+
+TEST(SweepRun, DriverKilledAtRandomMomentsResumesWithoutRepeatingTrials) {
+  auto dir = scratch_dir("sweep_kill");
+  write_text(dir + "/spec.toml", R"(
+[space]
+depth = [2, 8]
+lr = [0.01, 0.02, 0.05]
+batch_size = [32]
+images_per_class = [200]
+epochs = [4]
+[data]
+image_height = 16
+image_width = 16
+[run]
+threads = 1
+heartbeat_timeout_s = 600
+)");
+  std::mt19937 rng(1234);
+  int kills = 0;
+  for (int round = 0; round < 5; ++round) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (chdir(dir.c_str()) != 0) _exit(126);
+      int null_fd = open("/dev/null", O_WRONLY);
+      dup2(null_fd, 1);
+      dup2(null_fd, 2);
+      execl(DASNET_BINARY, DASNET_BINARY, "sweep", "run", "spec.toml", "--ledger", "l.db", "--parallel", "2",
+            "--no-progress", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::uniform_int_distribution<int> delay_ms(200, 1500);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      ++kills;
+    }
+  }
+  EXPECT_GE(kills, 2);
+  auto r = dasnet("sweep run spec.toml --ledger l.db --parallel 2 --no-progress", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  Ledger ledger(dir + "/l.db");
+  EXPECT_EQ(ledger.counts().complete, 6) << r.out;
+  for (const auto& t : ledger.trials()) {
+    auto epochs = ledger.epochs(t.id);
+    ASSERT_EQ(epochs.size(), 4u) << "trial " << t.id;
+    for (int e = 0; e < 4; ++e) EXPECT_EQ(epochs[size_t(e)].epoch, e + 1);
+    // Exactly one training run reached its end; every epoch appears once in the metrics file.
+    std::string log = read_text(t.run_dir + "/train.log");
+    EXPECT_EQ(count_of(log, "final: train accuracy"), 1) << t.run_dir;
+    std::string metrics = read_text(t.run_dir + "/metrics.jsonl");
+    EXPECT_EQ(count_of(metrics, "\"epoch\":"), 4) << metrics;
+  }
+}
+
+TEST(SweepRun, EarlyStoppingSavesEpochsAndKeepsTheBestModel) {
+  auto dir = scratch_dir("sweep_prune");
+  const std::string space = R"(
+[space]
+depth = [2]
+lr = [0.02, 0.03, 0.00001, 0.000001, 0.0000001]
+batch_size = [32]
+images_per_class = [100]
+epochs = [6]
+[data]
+image_height = 16
+image_width = 16
+[run]
+threads = 1
+)";
+  write_text(dir + "/full.toml", space);
+  write_text(dir + "/pruned.toml",
+             space + "[early_stopping]\nrule = \"median\"\nat_epochs = [4]\nmin_trials = 2\n");
+  ASSERT_EQ(dasnet("sweep run full.toml --ledger full.db --no-progress", dir).code, 0);
+  auto r = dasnet("sweep run pruned.toml --ledger pruned.db --no-progress", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  Ledger full(dir + "/full.db"), pruned(dir + "/pruned.db");
+  long planned = 0, saved = 0;
+  pruning_savings(pruned, &planned, &saved);
+  EXPECT_GT(pruned.counts().pruned, 0);
+  EXPECT_GT(saved, 0);
+  EXPECT_EQ(planned, 30);
+  EXPECT_NE(r.out.find("early stopping saved"), std::string::npos) << r.out;
+  // The best final model of the full sweep is still trained to the end with pruning.
+  std::map<std::string, double> final_acc;
+  std::string best;
+  for (const auto& t : full.trials()) {
+    double acc = full.epochs(t.id).back().val_accuracy;
+    if (best.empty() || acc > final_acc[best]) best = t.config;
+    final_acc[t.config] = acc;
+  }
+  for (const auto& t : pruned.trials())
+    if (t.config == best) {
+      EXPECT_EQ(t.state, TrialState::complete) << best;
+    }
+  std::printf("[ info ] early stopping: %ld of %ld epochs saved, %d of 5 trials pruned; best model kept\n", saved,
+              planned, pruned.counts().pruned);
+}
+
+}  // namespace
+}  // namespace dasnet

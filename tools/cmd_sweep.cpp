@@ -1,0 +1,159 @@
+// dasnet sweep run|worker|status: hyperparameter sweeps over a SQLite ledger.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "engine/tensor.h"
+#include "sweep/ledger.h"
+#include "sweep/slurm_script.h"
+#include "sweep/sweep_runner.h"
+#include "sweep/sweep_spec.h"
+#include "tools/commands.h"
+
+namespace dasnet {
+
+namespace {
+
+struct LedgerFlags {
+  std::string ledger;
+  std::string journal = "wal";
+  void add_to(CLI::App* app) {
+    app->add_option("--ledger", ledger, "Sweep ledger (SQLite file; created if missing)")->required();
+    app->add_option("--journal", journal,
+                    "SQLite journal: wal (one host) or delete (workers on several nodes over a network file system)")
+        ->capture_default_str();
+  }
+  std::unique_ptr<Ledger> open() const { return std::make_unique<Ledger>(ledger, parse_journal_mode(journal)); }
+};
+
+struct RunFlags {
+  SweepRunOptions options;
+  bool no_progress = false;
+  void add_to(CLI::App* app) {
+    app->add_option("--parallel,-j", options.parallel, "Trials at once (each a dasnet train process)")
+        ->capture_default_str();
+    app->add_option("--threads", options.threads, "CPU threads per trial (default: the spec's run.threads, 0 = cores / parallel)");
+    app->add_option("--retries", options.retries, "Run failed trials again up to N times (default: the spec's run.retries)");
+    app->add_option("--gpus", options.gpus, "GPUs on this node: trial slot i gets CUDA_VISIBLE_DEVICES = i mod N");
+    app->add_option("--run-dir", options.run_dir_root, "Folder of the trials' logs, metrics and checkpoints (default LEDGER.runs)");
+    app->add_flag("--no-progress", no_progress, "No live progress line");
+  }
+};
+
+void print_summary(const SweepRunSummary& s) {
+  const auto& c = s.counts;
+  std::printf("sweep: %d trials: %d complete, %d diverged, %d pruned, %d failed, %d running elsewhere, %d waiting\n",
+              c.total(), c.complete, c.diverged, c.pruned, c.failed, c.running, c.waiting);
+  if (s.epochs_pruned > 0)
+    std::printf("early stopping saved %ld of %ld planned epochs (%.1f%%)\n", s.epochs_pruned, s.epochs_planned,
+                100.0 * double(s.epochs_pruned) / double(std::max(1L, s.epochs_planned)));
+  if (s.interrupted) throw std::runtime_error("sweep interrupted: run the same command again to resume");
+  if (c.failed > 0)
+    throw std::runtime_error(std::to_string(c.failed) + " trials failed (see 'dasnet sweep status' and their train.log)");
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app) {
+  CLI::App* sweep = app.add_subcommand("sweep", "Hyperparameter sweeps: run, worker, status");
+  sweep->require_subcommand(1);
+
+  {
+    struct Run {
+      std::string spec_path, slurm_path;
+      LedgerFlags ledger;
+      RunFlags run;
+      SlurmOptions slurm;
+      bool dry_run = false;
+    };
+    auto cmd = std::make_shared<Run>();
+    CLI::App* sub = sweep->add_subcommand("run", "Add the spec's trials to the ledger and run them (resumes a ledger)");
+    sub->add_option("spec", cmd->spec_path, "Sweep spec (TOML), see sweep/examples/")->required();
+    cmd->ledger.add_to(sub);
+    cmd->run.add_to(sub);
+    sub->add_flag("--dry-run", cmd->dry_run, "List the trials and their commands; run nothing");
+    sub->add_option("--slurm", cmd->slurm_path, "Write a Slurm job-array script of sweep workers instead of running");
+    sub->add_option("--slurm-tasks", cmd->slurm.tasks, "Array tasks (workers)")->capture_default_str();
+    sub->add_option("--slurm-time", cmd->slurm.time_limit, "Time limit per task")->capture_default_str();
+    sub->add_option("--slurm-partition", cmd->slurm.partition, "Partition");
+    sub->add_option("--slurm-account", cmd->slurm.account, "Account");
+    sub->add_option("--slurm-cpus", cmd->slurm.cpus_per_task, "CPUs per task (0: 8 per CPU trial, 4 per GPU trial)");
+    sub->callback([cmd] {
+      SweepSpec spec = load_sweep_spec(cmd->spec_path);
+      ExpandedTrials expanded = expand_trials(spec);
+      if (expanded.trials.empty()) throw UsageError(cmd->spec_path + ": the space holds no valid trial");
+      if (cmd->dry_run) {
+        for (size_t i = 0; i < expanded.trials.size(); ++i) {
+          std::printf("%4zu  %s\n     ", i + 1, expanded.trials[i].label().c_str());
+          for (const auto& w : trial_command(spec, expanded.trials[i], "dasnet", "RUN_DIR", 0, "")) std::printf(" %s", w.c_str());
+          std::printf("\n");
+        }
+        std::printf("%zu trials (%d combinations dropped: depth not valid for the block type)\n",
+                    expanded.trials.size(), expanded.dropped_invalid);
+        return;
+      }
+      auto ledger = cmd->ledger.open();
+      store_spec(*ledger, cmd->spec_path);
+      std::vector<std::string> configs;
+      for (const auto& t : expanded.trials) configs.push_back(t.to_json());
+      int added = ledger->add_trials(configs);
+      std::printf("sweep '%s': %zu trials in the spec (%d new in %s)%s\n", spec.name.c_str(), expanded.trials.size(),
+                  added, cmd->ledger.ledger.c_str(),
+                  expanded.dropped_invalid ? (", " + std::to_string(expanded.dropped_invalid) +
+                                              " combinations dropped: depth not valid for the block type").c_str()
+                                           : "");
+      std::fflush(stdout);
+      if (!cmd->slurm_path.empty()) {
+        cmd->slurm.parallel_per_task = cmd->run.options.parallel;
+        cmd->slurm.journal = cmd->ledger.journal;
+        write_slurm_script(cmd->slurm_path, spec, cmd->ledger.ledger,
+                           std::filesystem::read_symlink("/proc/self/exe").string(), cmd->slurm);
+        std::printf("wrote %s: submit with sbatch %s\n", cmd->slurm_path.c_str(), cmd->slurm_path.c_str());
+        return;
+      }
+      cmd->run.options.progress = !cmd->run.no_progress;
+      print_summary(run_sweep(*ledger, spec, cmd->run.options));
+    });
+  }
+
+  {
+    struct Worker {
+      LedgerFlags ledger;
+      RunFlags run;
+    };
+    auto cmd = std::make_shared<Worker>();
+    CLI::App* sub = sweep->add_subcommand("worker", "Pull and run waiting trials of a ledger until none waits (Slurm tasks)");
+    cmd->ledger.add_to(sub);
+    cmd->run.add_to(sub);
+    sub->callback([cmd] {
+      auto ledger = cmd->ledger.open();
+      SweepSpec spec = spec_from_ledger(*ledger);
+      cmd->run.options.progress = !cmd->run.no_progress;
+      print_summary(run_sweep(*ledger, spec, cmd->run.options));
+    });
+  }
+
+  {
+    auto cmd = std::make_shared<LedgerFlags>();
+    CLI::App* sub = sweep->add_subcommand("status", "Trials of a ledger by state, with the messages of failures");
+    cmd->add_to(sub);
+    sub->callback([cmd] {
+      auto ledger = cmd->open();
+      for (const auto& t : ledger->trials())
+        std::printf("%5lld  %-9s  attempts %d  epochs %3d  %7.1f s  %s%s%s\n", static_cast<long long>(t.id),
+                    trial_state_name(t.state), t.attempts, t.epochs_done, t.seconds,
+                    TrialConfig::from_json(t.config).label().c_str(), t.message.empty() ? "" : "  | ",
+                    t.message.c_str());
+      SweepRunSummary s;
+      s.counts = ledger->counts();
+      pruning_savings(*ledger, &s.epochs_planned, &s.epochs_pruned);
+      const auto& c = s.counts;
+      std::printf("%d trials: %d complete, %d diverged, %d pruned, %d failed, %d running, %d waiting\n", c.total(),
+                  c.complete, c.diverged, c.pruned, c.failed, c.running, c.waiting);
+      if (s.epochs_pruned > 0)
+        std::printf("early stopping saved %ld of %ld planned epochs\n", s.epochs_pruned, s.epochs_planned);
+    });
+  }
+}
+
+}  // namespace dasnet
