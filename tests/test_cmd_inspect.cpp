@@ -19,13 +19,7 @@ namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::run_dasnet;
 
-std::string data_dir() {
-  if (const char* env = std::getenv("DASNET_DATA_DIR"); env && *env) return env;
-  for (const fs::path& candidate : {fs::path(DASNET_SOURCE_DIR) / ".." / "shared" / "data" / "das",
-                                    fs::path(DASNET_SOURCE_DIR) / "shared" / "data" / "das"})
-    if (fs::exists(candidate / "prodml_2.0.h5")) return candidate.string();
-  return (fs::path(DASNET_SOURCE_DIR) / ".." / "shared" / "data" / "das").string();
-}
+using fixtures::data_dir;
 
 class InspectCommand : public ::testing::Test {
  protected:

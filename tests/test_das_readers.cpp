@@ -22,21 +22,8 @@ namespace {
 namespace fx = fixtures;
 namespace fs = std::filesystem;
 
-// Real sample files: $DASNET_DATA_DIR, else <repo>/../shared/data/das (also how CI lays out a
-// clone with shared/ beside it), else <repo>/shared/data/das.
-std::string data_dir() {
-  if (const char* env = std::getenv("DASNET_DATA_DIR"); env && *env) return env;
-  for (const fs::path& candidate : {fs::path(DASNET_SOURCE_DIR) / ".." / "shared" / "data" / "das",
-                                   fs::path(DASNET_SOURCE_DIR) / "shared" / "data" / "das"})
-    if (fs::exists(candidate / "prodml_2.0.h5")) return candidate.string();
-  return (fs::path(DASNET_SOURCE_DIR) / ".." / "shared" / "data" / "das").string();
-}
-
-std::string real_file(const std::string& name) {
-  const std::string path = (fs::path(data_dir()) / name).string();
-  if (!fs::exists(path)) throw std::runtime_error("missing real sample file " + path + " (set DASNET_DATA_DIR)");
-  return path;
-}
+using fixtures::data_dir;
+using fixtures::real_file;
 
 class DasReaders : public ::testing::Test {
  protected:
