@@ -41,6 +41,13 @@ class Communicator {
   // Whether all_reduce may be called from a thread other than the one that created the
   // communicator (MPI_THREAD_MULTIPLE or NCCL); without it, buckets reduce in finish_step.
   virtual bool thread_safe() const = 0;
+  // Point-to-point byte messages for small control traffic (the MPI sweep's requests and
+  // replies, inference progress); collectives never see them. receive_bytes waits up to
+  // timeout_s (0: only looks) for a message with `tag` from `from` (kAnySource: any rank) and
+  // returns false when none came. Backends without them (NCCL) throw std::logic_error.
+  static constexpr int kAnySource = -1;
+  virtual void send_bytes(const std::string& bytes, int dest, int tag);
+  virtual bool receive_bytes(std::string* bytes, int* source, int from, int tag, double timeout_s);
   // Prints the message and stops every rank of the job (MPI_Abort / ncclCommAbort).
   [[noreturn]] virtual void abort(const std::string& message) = 0;
   // One-line description for logs (backend, algorithm choice, thresholds).

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "dist/ring_allreduce.h"
@@ -125,6 +126,35 @@ class MpiCommunicator : public Communicator {
     if (size_ == 1 || count == 0) return;
     Watchdog::Guard guard(watchdog_, "all-reduce of " + std::to_string(count) + " doubles");
     check(MPI_Allreduce(MPI_IN_PLACE, data, int(count), MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce");
+  }
+
+  void send_bytes(const std::string& bytes, int dest, int tag) override {
+    if (bytes.size() > size_t(INT_MAX)) throw std::length_error("message of " + std::to_string(bytes.size()) + " bytes");
+    check(MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, dest, tag, comm_), "MPI_Send");
+  }
+
+  // Polls (MPI_Iprobe, sleeping up to 2 ms between looks) instead of blocking in MPI_Recv, so a
+  // caller can bound the wait and do other work between messages.
+  bool receive_bytes(std::string* bytes, int* source, int from, int tag, double timeout_s) override {
+    const auto start = std::chrono::steady_clock::now();
+    const int mpi_from = from == kAnySource ? MPI_ANY_SOURCE : from;
+    auto pause = std::chrono::microseconds(50);
+    while (true) {
+      int arrived = 0;
+      MPI_Status status;
+      check(MPI_Iprobe(mpi_from, tag, comm_, &arrived, &status), "MPI_Iprobe");
+      if (arrived) {
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        bytes->resize(size_t(count));
+        check(MPI_Recv(bytes->data(), count, MPI_BYTE, status.MPI_SOURCE, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+        if (source) *source = status.MPI_SOURCE;
+        return true;
+      }
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= timeout_s) return false;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+    }
   }
 
   [[noreturn]] void abort(const std::string& message) override {
