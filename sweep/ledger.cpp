@@ -269,6 +269,11 @@ int Ledger::requeue_failed(int retries) {
 }
 
 std::optional<TrialRow> Ledger::claim(const std::string& run_dir_root) {
+  return claim_for(run_dir_root, host_name(), int64_t(getpid()));
+}
+
+std::optional<TrialRow> Ledger::claim_for(const std::string& run_dir_root, const std::string& owner_host,
+                                          int64_t owner_pid) {
   LedgerTransaction tx(db_, path_);
   int64_t id = 0;
   {
@@ -281,7 +286,7 @@ std::optional<TrialRow> Ledger::claim(const std::string& run_dir_root) {
               "UPDATE trials SET state = 'running', attempts = attempts + 1, heartbeat = ?, started = ?, host = ?, "
               "owner_pid = ?, child_pid = NULL, message = NULL, "
               "run_dir = COALESCE(run_dir, ? || '/trial_' || printf('%05d', id)) WHERE id = ?");
-  u.bind(1, now).bind(2, now).bind(3, host_name()).bind(4, int64_t(getpid())).bind(5, run_dir_root).bind(6, id).step();
+  u.bind(1, now).bind(2, now).bind(3, owner_host).bind(4, owner_pid).bind(5, run_dir_root).bind(6, id).step();
   tx.commit();
   return trial(id);
 }

@@ -60,44 +60,70 @@ double unix_now();
 std::string host_name();
 bool process_alive(int64_t pid);
 
-class Ledger {
+// What a sweep driver needs of a ledger. Ledger is the SQLite file itself; under MPI the worker
+// ranks use a proxy that forwards each call to rank 0, the only process that opens the file
+// (sweep/mpi_sweep.h).
+class LedgerAccess {
+ public:
+  virtual ~LedgerAccess() = default;
+  virtual const std::string& path() const = 0;
+  virtual std::optional<std::string> meta(const std::string& key) const = 0;
+  // Running trials whose owner is gone go back to waiting: heartbeat older than the timeout, or
+  // the owning process on this host has exited. Returns their ids.
+  virtual std::vector<int64_t> requeue_stale(double heartbeat_timeout_s) = 0;
+  // Failed trials with attempts <= retries go back to waiting; returns how many.
+  virtual int requeue_failed(int retries) = 0;
+  // Takes the first waiting trial for this process (BEGIN IMMEDIATE); nullopt when none waits.
+  virtual std::optional<TrialRow> claim(const std::string& run_dir_root) = 0;
+  virtual void set_child(int64_t trial_id, int64_t child_pid) = 0;
+  virtual void heartbeat(int64_t trial_id) = 0;
+  // Epoch metrics, its P(usable) rows and a heartbeat in one transaction (replaces that epoch).
+  virtual void record_epoch(const EpochRow& row) = 0;
+  // Removes the epochs after `last_kept` (a restarted trial trains them again).
+  virtual void forget_epochs_after(int64_t trial_id, int last_kept) = 0;
+  virtual void set_checkpoint(int64_t trial_id, int epoch, const std::string& path) = 0;
+  // Ends an attempt: complete, diverged, pruned, failed; or back to waiting.
+  virtual void finish(int64_t trial_id, TrialState state, const std::string& message) = 0;
+  virtual StateCounts counts() const = 0;
+  virtual std::vector<TrialRow> trials() const = 0;
+  virtual std::optional<TrialRow> trial(int64_t id) const = 0;
+  virtual std::vector<EpochRow> epochs(int64_t trial_id = -1) const = 0;  // -1: all, by trial and epoch
+  // val_accuracy at `epoch` of every trial that reported it, excluding `except_trial`.
+  virtual std::vector<double> val_accuracy_at(int epoch, int64_t except_trial) const = 0;
+};
+
+class Ledger : public LedgerAccess {
  public:
   explicit Ledger(const std::string& path, JournalMode mode = JournalMode::wal, int busy_timeout_ms = 60000);
-  ~Ledger();
+  ~Ledger() override;
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
-  const std::string& path() const { return path_; }
+  const std::string& path() const override { return path_; }
 
   void set_meta(const std::string& key, const std::string& value);
-  std::optional<std::string> meta(const std::string& key) const;
+  std::optional<std::string> meta(const std::string& key) const override;
 
   // Inserts the trials not there yet (identity = config text); returns how many were new.
   int add_trials(const std::vector<std::string>& configs);
 
-  // Running trials whose owner is gone go back to waiting: heartbeat older than the timeout, or
-  // the owning process on this host has exited. Returns their ids.
-  std::vector<int64_t> requeue_stale(double heartbeat_timeout_s);
-  // Failed trials with attempts <= retries go back to waiting; returns how many.
-  int requeue_failed(int retries);
+  std::vector<int64_t> requeue_stale(double heartbeat_timeout_s) override;
+  int requeue_failed(int retries) override;
+  std::optional<TrialRow> claim(const std::string& run_dir_root) override;
+  // Claims for another process (an MPI worker rank): its host and pid are the trial's owner.
+  std::optional<TrialRow> claim_for(const std::string& run_dir_root, const std::string& owner_host,
+                                    int64_t owner_pid);
+  void set_child(int64_t trial_id, int64_t child_pid) override;
+  void heartbeat(int64_t trial_id) override;
+  void record_epoch(const EpochRow& row) override;
+  void forget_epochs_after(int64_t trial_id, int last_kept) override;
+  void set_checkpoint(int64_t trial_id, int epoch, const std::string& path) override;
+  void finish(int64_t trial_id, TrialState state, const std::string& message) override;
 
-  // Takes the first waiting trial for this process (BEGIN IMMEDIATE); nullopt when none waits.
-  std::optional<TrialRow> claim(const std::string& run_dir_root);
-  void set_child(int64_t trial_id, int64_t child_pid);
-  void heartbeat(int64_t trial_id);
-  // Epoch metrics, its P(usable) rows and a heartbeat in one transaction (replaces that epoch).
-  void record_epoch(const EpochRow& row);
-  // Removes the epochs after `last_kept` (a restarted trial trains them again).
-  void forget_epochs_after(int64_t trial_id, int last_kept);
-  void set_checkpoint(int64_t trial_id, int epoch, const std::string& path);
-  // Ends an attempt: complete, diverged, pruned, failed; or back to waiting.
-  void finish(int64_t trial_id, TrialState state, const std::string& message);
-
-  StateCounts counts() const;
-  std::vector<TrialRow> trials() const;
-  std::optional<TrialRow> trial(int64_t id) const;
-  std::vector<EpochRow> epochs(int64_t trial_id = -1) const;  // -1: all, ordered by trial and epoch
-  // val_accuracy at `epoch` of every trial that reported it, excluding `except_trial`.
-  std::vector<double> val_accuracy_at(int epoch, int64_t except_trial) const;
+  StateCounts counts() const override;
+  std::vector<TrialRow> trials() const override;
+  std::optional<TrialRow> trial(int64_t id) const override;
+  std::vector<EpochRow> epochs(int64_t trial_id = -1) const override;
+  std::vector<double> val_accuracy_at(int epoch, int64_t except_trial) const override;
 
  private:
   void exec(const std::string& sql) const;

@@ -73,7 +73,7 @@ struct ActiveTrial {
 
 class Driver {
  public:
-  Driver(Ledger& ledger, const SweepSpec& spec, const SweepRunOptions& options)
+  Driver(LedgerAccess& ledger, const SweepSpec& spec, const SweepRunOptions& options)
       : ledger_(ledger), spec_(spec), options_(options) {
     binary_ = options.dasnet_binary.empty() ? fs::read_symlink("/proc/self/exe").string() : options.dasnet_binary;
     run_root_ = options.run_dir_root.empty() ? ledger.path() + ".runs" : options.run_dir_root;
@@ -343,7 +343,7 @@ class Driver {
     return n ? sum / n : 0;
   }
 
-  Ledger& ledger_;
+  LedgerAccess& ledger_;
   const SweepSpec& spec_;
   SweepRunOptions options_;
   std::string binary_, run_root_;
@@ -392,7 +392,7 @@ void store_spec(Ledger& ledger, const std::string& spec_path) {
   ledger.set_meta("spec_dir", fs::absolute(fs::path(spec_path)).parent_path().string());
 }
 
-SweepSpec spec_from_ledger(const Ledger& ledger) {
+SweepSpec spec_from_ledger(const LedgerAccess& ledger) {
   auto text = ledger.meta("spec_text");
   auto dir = ledger.meta("spec_dir");
   auto source = ledger.meta("spec_source");
@@ -401,13 +401,13 @@ SweepSpec spec_from_ledger(const Ledger& ledger) {
   return parse_sweep_spec(*text, source.value_or("ledger spec"), *dir);
 }
 
-SweepRunSummary run_sweep(Ledger& ledger, const SweepSpec& spec, const SweepRunOptions& options) {
+SweepRunSummary run_sweep(LedgerAccess& ledger, const SweepSpec& spec, const SweepRunOptions& options) {
   if (options.parallel < 1) throw UsageError("--parallel must be >= 1, got " + std::to_string(options.parallel));
   Driver driver(ledger, spec, options);
   return driver.run();
 }
 
-void pruning_savings(const Ledger& ledger, long* epochs_planned, long* epochs_pruned) {
+void pruning_savings(const LedgerAccess& ledger, long* epochs_planned, long* epochs_pruned) {
   *epochs_planned = 0;
   *epochs_pruned = 0;
   for (const auto& r : ledger.trials()) {

@@ -34,12 +34,12 @@ std::vector<std::string> trial_command(const SweepSpec& spec, const TrialConfig&
 
 // Stores the spec (text and directory) in the ledger so workers need only the ledger.
 void store_spec(Ledger& ledger, const std::string& spec_path);
-SweepSpec spec_from_ledger(const Ledger& ledger);  // throws naming the ledger when it holds none
+SweepSpec spec_from_ledger(const LedgerAccess& ledger);  // throws naming the ledger when it holds none
 
 // Runs until no trial waits and this process's trials have ended (or SIGINT/SIGTERM).
-SweepRunSummary run_sweep(Ledger& ledger, const SweepSpec& spec, const SweepRunOptions& options);
+SweepRunSummary run_sweep(LedgerAccess& ledger, const SweepSpec& spec, const SweepRunOptions& options);
 
 // Epochs saved by pruning over the ledger: sum over pruned trials of (planned - trained).
-void pruning_savings(const Ledger& ledger, long* epochs_planned, long* epochs_pruned);
+void pruning_savings(const LedgerAccess& ledger, long* epochs_planned, long* epochs_pruned);
 
 }  // namespace dasnet

@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <memory>
 
+#include "dist/communicator.h"
 #include "engine/tensor.h"
 #include "sweep/ledger.h"
+#include "sweep/mpi_sweep.h"
 #include "sweep/slurm_script.h"
 #include "sweep/sweep_runner.h"
 #include "sweep/sweep_spec.h"
@@ -29,7 +31,11 @@ struct LedgerFlags {
 struct RunFlags {
   SweepRunOptions options;
   bool no_progress = false;
+  double reply_timeout_s = 600;
   void add_to(CLI::App* app) {
+    app->add_option("--mpi-timeout", reply_timeout_s,
+                    "Under mpirun/srun: seconds a worker rank waits for rank 0 (the ledger) to answer")
+        ->capture_default_str();
     app->add_option("--parallel,-j", options.parallel, "Trials at once (each a dasnet train process)")
         ->capture_default_str();
     app->add_option("--threads", options.threads, "CPU threads per trial (default: the spec's run.threads, 0 = cores / parallel)");
@@ -39,6 +45,52 @@ struct RunFlags {
     app->add_flag("--no-progress", no_progress, "No live progress line");
   }
 };
+
+// Under mpirun/srun with more than one rank the sweep is spread over the ranks (sweep/mpi_sweep.h).
+std::unique_ptr<Communicator> connect_if_launched() {
+  if (launcher_world_size() <= 1) return nullptr;
+  CommOptions options;
+  options.backend = "mpi";
+  options.allreduce = AllreduceChoice::Library;  // no collectives to speak of: skip the timing
+  auto comm = make_communicator(options);
+  if (comm->size() <= 1) return nullptr;
+  return comm;
+}
+
+// Runs `body` on rank 0: an error before the workers were released (every worker finished)
+// stops them all instead of leaving them waiting for a ledger that never answers.
+template <class Body>
+void on_coordinator(Communicator& comm, const bool& workers_released, Body body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    if (workers_released) throw;
+    comm.abort(e.what());
+  }
+}
+
+void print_summary(const SweepRunSummary& s);
+
+// Rank 0 serves the ledger until the workers are done; a lost worker ends the job with an error.
+void serve_and_report(Communicator& comm, Ledger& ledger, const SweepSpec& spec, const SweepRunOptions& options,
+                      bool* workers_released) {
+  std::printf("sweep: %d worker ranks, rank 0 keeps the ledger\n", comm.size() - 1);
+  std::fflush(stdout);
+  MpiSweepSummary s = serve_sweep_ledger(comm, ledger, spec, options);
+  *workers_released = s.lost_ranks.empty();
+  if (!s.lost_ranks.empty()) {
+    std::string ranks;
+    for (int r : s.lost_ranks) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+    const auto& c = s.run.counts;
+    // A lost rank may still hang: MPI_Abort rather than wait for it in MPI_Finalize.
+    const int unfinished = c.waiting + c.running;
+    comm.abort("sweep: worker rank(s) " + ranks + " stopped reporting; " +
+               (unfinished ? std::to_string(unfinished) +
+                                 " trials not finished: run the same command again to resume from the ledger"
+                           : std::string("the other ranks finished every trial")));
+  }
+  print_summary(s.run);
+}
 
 void print_summary(const SweepRunSummary& s) {
   const auto& c = s.counts;
@@ -79,40 +131,53 @@ void add_sweep_command(CLI::App& app) {
     sub->add_option("--slurm-account", cmd->slurm.account, "Account");
     sub->add_option("--slurm-cpus", cmd->slurm.cpus_per_task, "CPUs per task (0: 8 per CPU trial, 4 per GPU trial)");
     sub->callback([cmd] {
-      SweepSpec spec = load_sweep_spec(cmd->spec_path);
-      ExpandedTrials expanded = expand_trials(spec);
-      if (expanded.trials.empty()) throw UsageError(cmd->spec_path + ": the space holds no valid trial");
-      if (cmd->dry_run) {
-        for (size_t i = 0; i < expanded.trials.size(); ++i) {
-          std::printf("%4zu  %s\n     ", i + 1, expanded.trials[i].label().c_str());
-          for (const auto& w : trial_command(spec, expanded.trials[i], "dasnet", "RUN_DIR", 0, "")) std::printf(" %s", w.c_str());
-          std::printf("\n");
+      auto comm = connect_if_launched();
+      if (comm && (cmd->dry_run || !cmd->slurm_path.empty()))
+        throw UsageError("--dry-run and --slurm need no mpirun/srun: run them as one process");
+      if (comm && comm->rank() > 0) {
+        run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
+        return;
+      }
+      bool workers_released = false;
+      auto body = [&] {
+        SweepSpec spec = load_sweep_spec(cmd->spec_path);
+        ExpandedTrials expanded = expand_trials(spec);
+        if (expanded.trials.empty()) throw UsageError(cmd->spec_path + ": the space holds no valid trial");
+        if (cmd->dry_run) {
+          for (size_t i = 0; i < expanded.trials.size(); ++i) {
+            std::printf("%4zu  %s\n     ", i + 1, expanded.trials[i].label().c_str());
+            for (const auto& w : trial_command(spec, expanded.trials[i], "dasnet", "RUN_DIR", 0, "")) std::printf(" %s", w.c_str());
+            std::printf("\n");
+          }
+          std::printf("%zu trials (%d combinations dropped: depth not valid for the block type)\n",
+                      expanded.trials.size(), expanded.dropped_invalid);
+          return;
         }
-        std::printf("%zu trials (%d combinations dropped: depth not valid for the block type)\n",
-                    expanded.trials.size(), expanded.dropped_invalid);
-        return;
-      }
-      auto ledger = cmd->ledger.open();
-      store_spec(*ledger, cmd->spec_path);
-      std::vector<std::string> configs;
-      for (const auto& t : expanded.trials) configs.push_back(t.to_json());
-      int added = ledger->add_trials(configs);
-      std::printf("sweep '%s': %zu trials in the spec (%d new in %s)%s\n", spec.name.c_str(), expanded.trials.size(),
-                  added, cmd->ledger.ledger.c_str(),
-                  expanded.dropped_invalid ? (", " + std::to_string(expanded.dropped_invalid) +
-                                              " combinations dropped: depth not valid for the block type").c_str()
-                                           : "");
-      std::fflush(stdout);
-      if (!cmd->slurm_path.empty()) {
-        cmd->slurm.parallel_per_task = cmd->run.options.parallel;
-        cmd->slurm.journal = cmd->ledger.journal;
-        write_slurm_script(cmd->slurm_path, spec, cmd->ledger.ledger,
-                           std::filesystem::read_symlink("/proc/self/exe").string(), cmd->slurm);
-        std::printf("wrote %s: submit with sbatch %s\n", cmd->slurm_path.c_str(), cmd->slurm_path.c_str());
-        return;
-      }
-      cmd->run.options.progress = !cmd->run.no_progress;
-      print_summary(run_sweep(*ledger, spec, cmd->run.options));
+        auto ledger = cmd->ledger.open();
+        store_spec(*ledger, cmd->spec_path);
+        std::vector<std::string> configs;
+        for (const auto& t : expanded.trials) configs.push_back(t.to_json());
+        int added = ledger->add_trials(configs);
+        std::printf("sweep '%s': %zu trials in the spec (%d new in %s)%s\n", spec.name.c_str(), expanded.trials.size(),
+                    added, cmd->ledger.ledger.c_str(),
+                    expanded.dropped_invalid ? (", " + std::to_string(expanded.dropped_invalid) +
+                                                " combinations dropped: depth not valid for the block type").c_str()
+                                             : "");
+        std::fflush(stdout);
+        if (!cmd->slurm_path.empty()) {
+          cmd->slurm.parallel_per_task = cmd->run.options.parallel;
+          cmd->slurm.journal = cmd->ledger.journal;
+          write_slurm_script(cmd->slurm_path, spec, cmd->ledger.ledger,
+                             std::filesystem::read_symlink("/proc/self/exe").string(), cmd->slurm);
+          std::printf("wrote %s: submit with sbatch %s\n", cmd->slurm_path.c_str(), cmd->slurm_path.c_str());
+          return;
+        }
+        cmd->run.options.progress = !cmd->run.no_progress;
+        if (!comm) return print_summary(run_sweep(*ledger, spec, cmd->run.options));
+        serve_and_report(*comm, *ledger, spec, cmd->run.options, &workers_released);
+      };
+      if (comm) on_coordinator(*comm, workers_released, body);
+      else body();
     });
   }
 
@@ -126,10 +191,18 @@ void add_sweep_command(CLI::App& app) {
     cmd->ledger.add_to(sub);
     cmd->run.add_to(sub);
     sub->callback([cmd] {
-      auto ledger = cmd->ledger.open();
-      SweepSpec spec = spec_from_ledger(*ledger);
       cmd->run.options.progress = !cmd->run.no_progress;
-      print_summary(run_sweep(*ledger, spec, cmd->run.options));
+      auto comm = connect_if_launched();
+      if (comm && comm->rank() > 0) return run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
+      bool workers_released = false;
+      auto body = [&] {
+        auto ledger = cmd->ledger.open();
+        SweepSpec spec = spec_from_ledger(*ledger);
+        if (!comm) return print_summary(run_sweep(*ledger, spec, cmd->run.options));
+        serve_and_report(*comm, *ledger, spec, cmd->run.options, &workers_released);
+      };
+      if (comm) on_coordinator(*comm, workers_released, body);
+      else body();
     });
   }
 
