@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one GPU check (one H200, no network; see bench/results_gpu.md). In under 8 minutes:
+# The one GPU check (one H200, no network; see the GPU section of bench/RESULTS.md). In under 8 minutes:
 # configure and build for the visible GPU, run the CUDA tests, compute-sanitizer memcheck on a
 # short run, then training throughput of dasnet (bench_train --backend cuda) against PyTorch
 # (bench/torch_train.py --device cuda) for depth 8/14/32 x batch 128/512 x fp32/tf32 (+ bf16 for
