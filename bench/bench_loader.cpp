@@ -11,7 +11,7 @@
 
 #include "engine/rng.h"
 #include "io/dataset.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 #include "io/loader.h"
 
 using namespace dasnet;
@@ -20,13 +20,13 @@ namespace {
 
 // A schema-1 data set of `n` random images (contents do not matter for throughput).
 void write_bench_dataset(const std::string& path, size_t n) {
-  h5util::Handle f = h5util::create_file(path);
-  h5util::set_attr(f, "schema_version", kDatasetSchemaVersion);
-  h5util::set_attr(f, "format", "dasnet-dataset");
-  h5util::set_attr(f, "class_names", dataset_classes());
-  h5util::Handle g = h5util::create_group(f, "train");
-  h5util::Handle images = h5util::create_dataset(g, "images", H5T_STD_U8LE, {n, 1, 200, 200}, {1, 1, 200, 200}, 1);
-  h5util::Handle labels = h5util::create_dataset(g, "labels", H5T_STD_I32LE, {n});
+  h5::Handle f = h5::create_file(path);
+  h5::set_attr(f, "schema_version", kDatasetSchemaVersion);
+  h5::set_attr(f, "format", "dasnet-dataset");
+  h5::set_attr(f, "class_names", dataset_classes());
+  h5::Handle g = h5::create_group(f, "train");
+  h5::Handle images = h5::create_dataset(g, "images", H5T_STD_U8LE, {n, 1, 200, 200}, {1, 1, 200, 200}, 1);
+  h5::Handle labels = h5::create_dataset(g, "labels", H5T_STD_I32LE, {n});
   std::vector<uint8_t> bytes(n * 200 * 200);
   Rng rng(1);
   for (auto& b : bytes) b = uint8_t(rng.next_u64() >> 56);

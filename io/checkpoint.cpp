@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dasnet/build_config.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 
 namespace dasnet {
 
@@ -17,17 +17,18 @@ constexpr const char* kFormat = "dasnet-checkpoint";
 constexpr int64_t kVersion = 1;
 
 void write_floats(hid_t file, const std::string& name, const std::vector<float>& values) {
-  h5util::Handle ds = h5util::create_dataset(file, name, H5T_IEEE_F32LE, {hsize_t(values.size())});
-  if (!values.empty()) h5util::write_box(ds, H5T_NATIVE_FLOAT, values.data(), {0}, {hsize_t(values.size())});
+  h5::Handle ds = h5::create_dataset(file, name, H5T_IEEE_F32LE, {hsize_t(values.size())});
+  if (!values.empty()) h5::write_box(ds, H5T_NATIVE_FLOAT, values.data(), {0}, {hsize_t(values.size())});
 }
 
-std::vector<float> read_floats(hid_t file, const std::string& name, const std::string& path) {
-  if (!h5util::exists(file, name)) throw std::runtime_error("checkpoint " + path + ": missing dataset /" + name);
-  h5util::Handle ds = h5util::open_dataset(file, name, path);
-  auto dims = h5util::dims_of(ds);
+std::vector<float> read_floats(const h5::File& file, const std::string& name) {
+  const std::string& path = file.path();
+  if (!file.exists(name)) throw std::runtime_error("checkpoint " + path + ": missing dataset /" + name);
+  const h5::Node ds = file.dataset(name);
+  auto dims = ds.shape();
   if (dims.size() != 1) throw std::runtime_error("checkpoint " + path + ": /" + name + " is not 1-D");
   std::vector<float> values(dims[0]);
-  if (!values.empty()) h5util::read_box(ds, H5T_NATIVE_FLOAT, values.data(), {0}, {dims[0]});
+  if (!values.empty()) ds.read_box(H5T_NATIVE_FLOAT, values.data(), {0}, {dims[0]});
   for (float v : values)
     if (!std::isfinite(v)) throw std::runtime_error("checkpoint " + path + ": /" + name + " holds NaN or Inf");
   return values;
@@ -35,23 +36,23 @@ std::vector<float> read_floats(hid_t file, const std::string& name, const std::s
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingState& s) {
-  h5util::silence_errors();
+  h5::silence_errors();
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   try {
-    h5util::Handle file = h5util::create_file(tmp);
-    h5util::set_attr(file, "format", std::string(kFormat));
-    h5util::set_attr(file, "format_version", kVersion);
-    h5util::set_attr(file, "dasnet_version", std::string(DASNET_VERSION));
-    h5util::set_attr(file, "epochs_done", int64_t(s.epochs_done));
-    h5util::set_attr(file, "model_config", s.model.to_json());
-    h5util::set_attr(file, "train_config", s.train.to_json());
+    h5::Handle file = h5::create_file(tmp);
+    h5::set_attr(file, "format", std::string(kFormat));
+    h5::set_attr(file, "format_version", kVersion);
+    h5::set_attr(file, "dasnet_version", std::string(DASNET_VERSION));
+    h5::set_attr(file, "epochs_done", int64_t(s.epochs_done));
+    h5::set_attr(file, "model_config", s.model.to_json());
+    h5::set_attr(file, "train_config", s.train.to_json());
     // The only randomness left after initialization is the shuffle, a function of (seed, epoch).
-    h5util::set_attr(file, "rng", nlohmann::json{{"shuffle_seed", s.train.seed}, {"next_epoch", s.epochs_done}}.dump());
+    h5::set_attr(file, "rng", nlohmann::json{{"shuffle_seed", s.train.seed}, {"next_epoch", s.epochs_done}}.dump());
     write_floats(file, "parameters", s.params);
     write_floats(file, "state", s.state);
-    h5util::Handle group = h5util::create_group(file, "optimizer");
+    h5::Handle group = h5::create_group(file, "optimizer");
     write_floats(group, "velocity", s.velocity);
-    h5util::write_strings(file, "parameter_names", s.param_names);
+    h5::write_strings(file, "parameter_names", s.param_names);
     file.reset();
     std::filesystem::rename(tmp, path);
   } catch (...) {
@@ -61,33 +62,31 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
 }
 
 TrainingState load_checkpoint(const std::string& path) {
-  h5util::silence_errors();
+  h5::silence_errors();
   if (!std::filesystem::exists(path)) throw std::runtime_error("checkpoint " + path + ": no such file");
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw std::runtime_error("checkpoint " + path + ": not an HDF5 file (corrupt or truncated?)");
-  h5util::Handle file = h5util::open_file_readonly(path);
+  const h5::File file(path);
+  const h5::Node root = file.group("/");
   for (const char* attr : {"format", "format_version", "epochs_done", "model_config", "train_config"})
-    if (!h5util::has_attr(file, attr)) throw std::runtime_error("checkpoint " + path + ": missing attribute " + attr);
-  if (h5util::get_attr_string(file, "format") != kFormat)
+    if (!root.has_attr(attr)) throw std::runtime_error("checkpoint " + path + ": missing attribute " + attr);
+  if (root.attr_string("format") != kFormat)
     throw std::runtime_error("checkpoint " + path + ": not a dasnet checkpoint");
-  if (h5util::get_attr_int(file, "format_version") != kVersion)
+  if (root.attr_int64("format_version") != kVersion)
     throw std::runtime_error("checkpoint " + path + ": format version " +
-                             std::to_string(h5util::get_attr_int(file, "format_version")) + " is not supported");
+                             std::to_string(root.attr_int64("format_version")) + " is not supported");
   TrainingState s;
   try {
-    s.model = ModelConfig::from_json(h5util::get_attr_string(file, "model_config"));
-    s.train = TrainConfig::from_json(h5util::get_attr_string(file, "train_config"));
+    s.model = ModelConfig::from_json(root.attr_string("model_config"));
+    s.train = TrainConfig::from_json(root.attr_string("train_config"));
   } catch (const std::exception& e) {
     throw std::runtime_error("checkpoint " + path + ": " + e.what());
   }
-  s.epochs_done = int(h5util::get_attr_int(file, "epochs_done"));
-  s.params = read_floats(file, "parameters", path);
-  s.state = read_floats(file, "state", path);
-  s.velocity = read_floats(file, "optimizer/velocity", path);
-  if (h5util::exists(file, "parameter_names")) {
-    h5util::Handle ds = h5util::open_dataset(file, "parameter_names", path);
-    s.param_names = h5util::read_strings(ds);
-  }
+  s.epochs_done = int(root.attr_int64("epochs_done"));
+  s.params = read_floats(file, "parameters");
+  s.state = read_floats(file, "state");
+  s.velocity = read_floats(file, "optimizer/velocity");
+  if (file.exists("parameter_names")) s.param_names = file.dataset("parameter_names").read_strings();
   if (s.velocity.size() != s.params.size())
     throw std::runtime_error("checkpoint " + path + ": optimizer state does not match the parameters");
   return s;

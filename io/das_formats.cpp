@@ -105,7 +105,7 @@ size_t rows_per_read(const std::vector<hsize_t>& chunk, int time_axis, size_t nu
 // chunk split over several reads is decoded once.
 h5::Handle open_samples(const h5::File& file, const ReadPlan& plan, const std::vector<hsize_t>& chunk,
                         size_t element_bytes, size_t num_channels) {
-  h5::Handle access(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  h5::Handle access(H5Pcreate(H5P_DATASET_ACCESS));
   if (!chunk.empty()) {
     size_t chunk_bytes = element_bytes;
     for (hsize_t c : chunk) chunk_bytes *= static_cast<size_t>(std::max<hsize_t>(c, 1));
@@ -116,7 +116,7 @@ h5::Handle open_samples(const h5::File& file, const ReadPlan& plan, const std::v
     const size_t bytes = std::min(chunk_bytes * across, size_t{256} << 20);
     H5Pset_chunk_cache(access.get(), 10007, bytes, 1.0);
   }
-  h5::Handle data(H5Dopen2(file.id(), plan.info.data_path.c_str(), access.get()), H5Dclose);
+  h5::Handle data(H5Dopen2(file.id(), plan.info.data_path.c_str(), access.get()));
   if (!data.valid()) file.fail(plan.info.data_path, "not a readable dataset");
   return data;
 }
@@ -160,13 +160,13 @@ void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data
     start = {row, c0};
     count = {rows, nc};
   }
-  h5::Handle fspace(H5Dget_space(data), H5Sclose);
+  h5::Handle fspace(H5Dget_space(data));
   if (!fspace.valid() ||
       H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
     file.fail(plan.info.data_path, "bad selection");
   // Memory space of the same shape as the selection: with differing ranks HDF5 falls back to
   // mapping chunks element by element (several times slower).
-  h5::Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+  h5::Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
   const Staging kind = staging_for(plan.info.raw_type);
   const hid_t mem_type = kind == Staging::kInt16 ? H5T_NATIVE_INT16 : H5T_NATIVE_FLOAT;
   staging.resize(rows * nc * (kind == Staging::kInt16 ? sizeof(int16_t) : sizeof(float)));
@@ -183,8 +183,8 @@ void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data
 void read_channel_major(const h5::File& file, const ReadPlan& plan, hid_t data, size_t c0, size_t nc,
                         size_t t0, size_t nt, size_t rows, float* out) {
   const hsize_t mem_dims[2] = {nc, nt};
-  h5::Handle mspace(H5Screate_simple(2, mem_dims, nullptr), H5Sclose);
-  h5::Handle fspace(H5Dget_space(data), H5Sclose);
+  h5::Handle mspace(H5Screate_simple(2, mem_dims, nullptr));
+  h5::Handle fspace(H5Dget_space(data));
   for (size_t done = 0; done < nt; done += rows) {
     const size_t take = std::min(rows, nt - done);
     const hsize_t fstart[2] = {c0, t0 + done}, count[2] = {nc, take};

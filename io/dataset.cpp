@@ -3,19 +3,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "engine/rng.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 #include "io/record_patches.h"
 
 namespace dasnet {
 
 namespace {
 
-using h5util::Handle;
+using h5::Handle;
 
 // Random streams of a build.
 enum Stream : uint64_t { kWindowOrder = 1, kSlots = 2, kSplitOrder = 3, kOrigins = 4, kPatchOrder = 5 };
@@ -29,14 +31,14 @@ struct SplitWriter {
 SplitWriter create_split(hid_t file, const std::string& name, size_t n, int c, int h, int w, int deflate) {
   SplitWriter s;
   s.size = n;
-  s.group = h5util::create_group(file, name);
+  s.group = h5::create_group(file, name);
   const hsize_t hn = n;
-  s.images = h5util::create_dataset(s.group, "images", H5T_STD_U8LE, {hn, hsize_t(c), hsize_t(h), hsize_t(w)},
+  s.images = h5::create_dataset(s.group, "images", H5T_STD_U8LE, {hn, hsize_t(c), hsize_t(h), hsize_t(w)},
                                     {1, hsize_t(c), hsize_t(h), hsize_t(w)}, deflate);
-  s.labels = h5util::create_dataset(s.group, "labels", H5T_STD_I32LE, {hn}, {4096}, deflate);
-  s.source_index = h5util::create_dataset(s.group, "source_index", H5T_STD_I32LE, {hn}, {4096}, deflate);
-  s.channel = h5util::create_dataset(s.group, "channel", H5T_STD_I64LE, {hn}, {4096}, deflate);
-  s.sample = h5util::create_dataset(s.group, "sample", H5T_STD_I64LE, {hn}, {4096}, deflate);
+  s.labels = h5::create_dataset(s.group, "labels", H5T_STD_I32LE, {hn}, {4096}, deflate);
+  s.source_index = h5::create_dataset(s.group, "source_index", H5T_STD_I32LE, {hn}, {4096}, deflate);
+  s.channel = h5::create_dataset(s.group, "channel", H5T_STD_I64LE, {hn}, {4096}, deflate);
+  s.sample = h5::create_dataset(s.group, "sample", H5T_STD_I64LE, {hn}, {4096}, deflate);
   return s;
 }
 
@@ -85,11 +87,12 @@ bool is_integer_type(hid_t dataset, size_t bytes, bool is_signed) {
 }
 
 // Opens the file and checks it is a data set of the schema this code reads.
-Handle open_checked(const std::string& path) {
-  Handle file = h5util::open_file_readonly(path);
-  if (!h5util::has_attr(file, "schema_version"))
+std::unique_ptr<h5::File> open_checked(const std::string& path) {
+  auto file = std::make_unique<h5::File>(path);
+  const h5::Node root = file->group("/");
+  if (!root.has_attr("schema_version"))
     throw std::runtime_error(path + ": not a dasnet data set (no 'schema_version' attribute)");
-  int64_t version = h5util::get_attr_int(file, "schema_version");
+  int64_t version = root.attr_int64("schema_version");
   if (version != kDatasetSchemaVersion)
     throw std::runtime_error(path + ": schema_version " + std::to_string(version) + ", this dasnet reads " +
                              std::to_string(kDatasetSchemaVersion) + " (rebuild the data set)");
@@ -100,25 +103,25 @@ class DatasetSource : public DataSource {
  public:
   DatasetSource(const std::string& path, const std::string& split, bool in_memory) : path_(path) {
     file_ = open_checked(path);
-    if (!h5util::exists(file_, split)) {
+    if (!file_->exists(split)) {
       std::string have;
       for (const auto& s : dataset_splits())
-        if (h5util::exists(file_, s)) have += (have.empty() ? "" : ", ") + s;
+        if (file_->exists(s)) have += (have.empty() ? "" : ", ") + s;
       throw std::runtime_error(path + ": no split '" + split + "' (has: " + (have.empty() ? "none" : have) + ")");
     }
-    class_names_ = h5util::get_attr_strings(file_, "class_names");
-    Handle group = h5util::open_group(file_, split, path);
-    images_ = h5util::open_dataset(group, "images", path);
-    Handle labels = h5util::open_dataset(group, "labels", path);
+    class_names_ = file_->group("/").attr_strings("class_names");
+    file_->group(split);  // a split that is not a group fails here, naming it
+    images_.emplace(file_->dataset(split + "/images"));
+    const h5::Node labels = file_->dataset(split + "/labels");
     const std::string field = path + ": /" + split;
-    if (!is_integer_type(images_, 1, false))
-      throw std::runtime_error(field + "/images: dtype must be uint8, found " + type_description(images_));
-    if (!is_integer_type(labels, 4, true))
-      throw std::runtime_error(field + "/labels: dtype must be int32, found " + type_description(labels));
-    auto dims = h5util::dims_of(images_);
+    if (!is_integer_type(images_->id(), 1, false))
+      throw std::runtime_error(field + "/images: dtype must be uint8, found " + type_description(images_->id()));
+    if (!is_integer_type(labels.id(), 4, true))
+      throw std::runtime_error(field + "/labels: dtype must be int32, found " + type_description(labels.id()));
+    auto dims = images_->shape();
     if (dims.size() != 4 || dims[1] == 0 || dims[2] == 0 || dims[3] == 0)
       throw std::runtime_error(field + "/images: must be N x C x H x W");
-    auto label_dims = h5util::dims_of(labels);
+    auto label_dims = labels.shape();
     if (label_dims.size() != 1 || label_dims[0] != dims[0])
       throw std::runtime_error(field + "/labels: " + std::to_string(label_dims.empty() ? 0 : label_dims[0]) +
                                " labels for " + std::to_string(dims[0]) + " images");
@@ -127,14 +130,14 @@ class DatasetSource : public DataSource {
     shape_.h = int(dims[2]);
     shape_.w = int(dims[3]);
     labels_.resize(n_);
-    if (n_) h5util::read_box(labels, H5T_NATIVE_INT32, labels_.data(), {0}, {n_});
+    if (n_) labels.read_box(H5T_NATIVE_INT32, labels_.data(), {0}, {n_});
     for (size_t i = 0; i < n_; ++i)
       if (labels_[i] < 0 || size_t(labels_[i]) >= class_names_.size())
         throw std::runtime_error(field + "/labels[" + std::to_string(i) + "] = " + std::to_string(labels_[i]) +
                                  " outside the " + std::to_string(class_names_.size()) + " classes");
     if (in_memory) {
       bytes_.resize(n_ * shape_.per_sample());
-      if (n_) h5util::read_box(images_, H5T_NATIVE_UINT8, bytes_.data(), {0, 0, 0, 0}, dims);
+      if (n_) images_->read_box(H5T_NATIVE_UINT8, bytes_.data(), {0, 0, 0, 0}, dims);
       images_.reset();
       file_.reset();
     }
@@ -154,8 +157,8 @@ class DatasetSource : public DataSource {
     } else {
       staged.resize(per);
       std::lock_guard<std::mutex> lock(file_mutex());
-      h5util::read_box(images_, H5T_NATIVE_UINT8, staged.data(), {index, 0, 0, 0},
-                       {1, hsize_t(shape_.c), hsize_t(shape_.h), hsize_t(shape_.w)});
+      images_->read_box(H5T_NATIVE_UINT8, staged.data(), {index, 0, 0, 0},
+                        {1, hsize_t(shape_.c), hsize_t(shape_.h), hsize_t(shape_.w)});
       src = staged.data();
     }
     // Multiply rather than look up: this loop vectorizes (the loader's hot path).
@@ -171,7 +174,8 @@ class DatasetSource : public DataSource {
     return m;
   }
   std::string path_;
-  Handle file_, images_;
+  std::unique_ptr<h5::File> file_;
+  std::optional<h5::Node> images_;  // points into *file_
   size_t n_ = 0;
   Shape shape_;
   std::vector<int32_t> labels_;
@@ -233,7 +237,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
   const SlotPlan plan = plan_slots(o, classes);
   const std::string partial = output_path + ".partial";
   try {
-    Handle file = h5util::create_file(partial);
+    Handle file = h5::create_file(partial);
     std::vector<SplitWriter> splits;
     for (int s = 0; s < 3; ++s)
       splits.push_back(create_split(file, dataset_splits()[size_t(s)], classes * plan.per_split[s], channels, h, w,
@@ -291,14 +295,14 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
         ++total_accepted;
         SplitWriter& sw = splits[size_t(split)];
         const hsize_t i = index;
-        h5util::write_box(sw.images, H5T_NATIVE_UINT8, image.data(), {i, 0, 0, 0},
+        h5::write_box(sw.images, H5T_NATIVE_UINT8, image.data(), {i, 0, 0, 0},
                           {1, hsize_t(channels), hsize_t(h), hsize_t(w)});
         const int32_t label32 = cls, source32 = int32_t(ref.file);
         const int64_t ch = int64_t(grid.patch_channel(row)), t = int64_t(grid.patch_sample(col));
-        h5util::write_box(sw.labels, H5T_NATIVE_INT32, &label32, {i}, {1});
-        h5util::write_box(sw.source_index, H5T_NATIVE_INT32, &source32, {i}, {1});
-        h5util::write_box(sw.channel, H5T_NATIVE_INT64, &ch, {i}, {1});
-        h5util::write_box(sw.sample, H5T_NATIVE_INT64, &t, {i}, {1});
+        h5::write_box(sw.labels, H5T_NATIVE_INT32, &label32, {i}, {1});
+        h5::write_box(sw.source_index, H5T_NATIVE_INT32, &source32, {i}, {1});
+        h5::write_box(sw.channel, H5T_NATIVE_INT64, &ch, {i}, {1});
+        h5::write_box(sw.sample, H5T_NATIVE_INT64, &t, {i}, {1});
       }
       if (o.progress) o.progress(total_accepted, needed, report.scanned);
     }
@@ -325,22 +329,22 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
                                {"waves_split_hz", o.rule.waves_split_hz},
                                {"waves_ratio", o.rule.waves_ratio},
                                {"bins", o.rule.bins}}}};
-    h5util::set_attr(file, "schema_version", kDatasetSchemaVersion);
-    h5util::set_attr(file, "format", "dasnet-dataset");
-    h5util::set_attr(file, "class_names", dataset_classes());
-    h5util::set_attr(file, "channels", int64_t(channels));
-    h5util::set_attr(file, "height", int64_t(h));
-    h5util::set_attr(file, "width", int64_t(w));
-    h5util::set_attr(file, "color", image_color_name(o.color));
-    h5util::set_attr(file, "seed", int64_t(o.seed));
-    h5util::set_attr(file, "per_class", int64_t(o.per_class));
-    h5util::set_attr(file, "build_parameters", params.dump());
-    h5util::set_attr(file, "scanned_patches", int64_t(report.scanned));
-    h5util::set_attr(file, "skipped_constant", int64_t(report.skipped_constant));
-    h5util::set_attr(file, "skipped_non_finite", int64_t(report.skipped_non_finite));
+    h5::set_attr(file, "schema_version", kDatasetSchemaVersion);
+    h5::set_attr(file, "format", "dasnet-dataset");
+    h5::set_attr(file, "class_names", dataset_classes());
+    h5::set_attr(file, "channels", int64_t(channels));
+    h5::set_attr(file, "height", int64_t(h));
+    h5::set_attr(file, "width", int64_t(w));
+    h5::set_attr(file, "color", image_color_name(o.color));
+    h5::set_attr(file, "seed", int64_t(o.seed));
+    h5::set_attr(file, "per_class", int64_t(o.per_class));
+    h5::set_attr(file, "build_parameters", params.dump());
+    h5::set_attr(file, "scanned_patches", int64_t(report.scanned));
+    h5::set_attr(file, "skipped_constant", int64_t(report.skipped_constant));
+    h5::set_attr(file, "skipped_non_finite", int64_t(report.skipped_non_finite));
     for (int l = 0; l < kNumPatchLabels; ++l)
-      h5util::set_attr(file, std::string("scanned_") + patch_label_name(PatchLabel(l)), int64_t(report.label_counts[l]));
-    h5util::write_strings(file, "sources", o.records);
+      h5::set_attr(file, std::string("scanned_") + patch_label_name(PatchLabel(l)), int64_t(report.label_counts[l]));
+    h5::write_strings(file, "sources", o.records);
     for (int s = 0; s < 3; ++s) report.split_sizes[s] = splits[size_t(s)].size;
     splits.clear();
     file.reset();
@@ -354,25 +358,23 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
 }
 
 DatasetSummary read_dataset_summary(const std::string& path) {
-  Handle file = open_checked(path);
+  const auto file = open_checked(path);
+  const h5::Node root = file->group("/");
   DatasetSummary s;
-  s.schema_version = h5util::get_attr_int(file, "schema_version");
-  s.class_names = h5util::get_attr_strings(file, "class_names");
-  s.channels = int(h5util::get_attr_int(file, "channels"));
-  s.height = int(h5util::get_attr_int(file, "height"));
-  s.width = int(h5util::get_attr_int(file, "width"));
-  s.color = h5util::get_attr_string(file, "color");
-  if (h5util::has_attr(file, "build_parameters")) s.build_parameters = h5util::get_attr_string(file, "build_parameters");
-  if (h5util::exists(file, "sources")) {
-    Handle d = h5util::open_dataset(file, "sources", path);
-    s.sources = h5util::read_strings(d);
-  }
+  s.schema_version = root.attr_int64("schema_version");
+  s.class_names = root.attr_strings("class_names");
+  s.channels = int(root.attr_int64("channels"));
+  s.height = int(root.attr_int64("height"));
+  s.width = int(root.attr_int64("width"));
+  s.color = root.attr_string("color");
+  if (root.has_attr("build_parameters")) s.build_parameters = root.attr_string("build_parameters");
+  if (file->exists("sources")) s.sources = file->dataset("sources").read_strings();
   for (const auto& split : dataset_splits()) {
-    if (!h5util::exists(file, split)) continue;
-    Handle labels = h5util::open_dataset(file, split + "/labels", path);
-    auto dims = h5util::dims_of(labels);
+    if (!file->exists(split)) continue;
+    const h5::Node labels = file->dataset(split + "/labels");
+    auto dims = labels.shape();
     std::vector<int32_t> values(dims.empty() ? 0 : dims[0]);
-    if (!values.empty()) h5util::read_box(labels, H5T_NATIVE_INT32, values.data(), {0}, {values.size()});
+    if (!values.empty()) labels.read_box(H5T_NATIVE_INT32, values.data(), {0}, {values.size()});
     std::vector<size_t> counts(s.class_names.size(), 0);
     for (int32_t v : values)
       if (v >= 0 && size_t(v) < counts.size()) ++counts[size_t(v)];

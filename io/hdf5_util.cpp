@@ -1,8 +1,10 @@
 #include "io/hdf5_util.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -14,14 +16,23 @@ Handle& Handle::operator=(Handle&& other) noexcept {
   if (this != &other) {
     reset();
     id_ = other.id_;
-    closer_ = other.closer_;
     other.id_ = H5I_INVALID_HID;
   }
   return *this;
 }
 
 void Handle::reset() {
-  if (id_ >= 0 && closer_ != nullptr) closer_(id_);
+  if (id_ < 0) return;
+  switch (H5Iget_type(id_)) {
+    case H5I_FILE: H5Fclose(id_); break;
+    case H5I_GROUP: H5Gclose(id_); break;
+    case H5I_DATASET: H5Dclose(id_); break;
+    case H5I_DATASPACE: H5Sclose(id_); break;
+    case H5I_DATATYPE: H5Tclose(id_); break;
+    case H5I_ATTR: H5Aclose(id_); break;
+    case H5I_GENPROP_LST: H5Pclose(id_); break;
+    default: break;
+  }
   id_ = H5I_INVALID_HID;
 }
 
@@ -90,7 +101,7 @@ std::vector<std::string> read_strings_of(const Readable& r) {
   if (n > kMaxSmallRead) r.fail("text array too large");
   std::vector<std::string> out;
   if (H5Tis_variable_str(r.type.get()) > 0) {
-    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    Handle mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(r.type.get()));  // HDF5 will not convert ASCII <-> UTF-8
     std::vector<char*> ptrs(n, nullptr);
@@ -103,7 +114,7 @@ std::vector<std::string> read_strings_of(const Readable& r) {
   }
   const size_t width = H5Tget_size(r.type.get());
   if (width == 0 || width > (size_t{1} << 20)) r.fail("bad text width");
-  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  Handle mem(H5Tcopy(H5T_C_S1));
   H5Tset_size(mem.get(), width);
   H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
   H5Tset_cset(mem.get(), H5Tget_cset(r.type.get()));
@@ -136,10 +147,10 @@ Readable attribute_readable(const Node& node, const std::string& attr) {
   Readable r;
   const std::string where = "attribute '" + attr + "'";
   r.fail = [&node, where](const std::string& problem) { node.fail(where + ": " + problem); };
-  Handle a(H5Aopen(node.id(), attr.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle a(H5Aopen(node.id(), attr.c_str(), H5P_DEFAULT));
   if (!a.valid()) r.fail("missing");
-  r.type = Handle(H5Aget_type(a.get()), H5Tclose);
-  r.space = Handle(H5Aget_space(a.get()), H5Sclose);
+  r.type = Handle(H5Aget_type(a.get()));
+  r.space = Handle(H5Aget_space(a.get()));
   if (!r.type.valid() || !r.space.valid()) r.fail("unreadable");
   const hid_t aid = a.get();
   auto shared = std::make_shared<Handle>(std::move(a));
@@ -150,8 +161,8 @@ Readable attribute_readable(const Node& node, const std::string& attr) {
 Readable dataset_readable(const Node& node) {
   Readable r;
   r.fail = [&node](const std::string& problem) { node.fail(problem); };
-  r.type = Handle(H5Dget_type(node.id()), H5Tclose);
-  r.space = Handle(H5Dget_space(node.id()), H5Sclose);
+  r.type = Handle(H5Dget_type(node.id()));
+  r.space = Handle(H5Dget_space(node.id()));
   if (!r.type.valid() || !r.space.valid()) r.fail("unreadable dataset");
   const hid_t did = node.id();
   r.read = [did](hid_t mem, void* buf) { return H5Dread(did, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); };
@@ -188,6 +199,17 @@ std::vector<double> Node::attr_numbers(const std::string& attr) const {
   return read_numbers_of(r, kMaxSmallRead);
 }
 
+int64_t Node::attr_int64(const std::string& attr) const {
+  Readable r = attribute_readable(*this, attr);
+  if (H5Tget_class(r.type.get()) != H5T_INTEGER) r.fail("expected an integer, found " + type_name(r.type.get()));
+  const size_t n = element_count_of(r);
+  if (n == 0) r.fail("empty");
+  if (n > kMaxSmallRead) r.fail("array too large");
+  std::vector<int64_t> v(n);
+  if (r.read(H5T_NATIVE_INT64, v.data()) < 0) r.fail("unreadable number");
+  return v[0];
+}
+
 std::string Node::attr_string(const std::string& attr) const {
   auto v = attr_strings(attr);
   if (v.empty()) fail("attribute '" + attr + "': empty");
@@ -206,7 +228,7 @@ std::vector<std::string> Node::attr_strings(const std::string& attr) const {
 
 std::vector<hsize_t> Node::shape() const {
   if (!is_dataset_) fail("expected a dataset, found a group");
-  Handle space(H5Dget_space(handle_.get()), H5Sclose);
+  Handle space(H5Dget_space(handle_.get()));
   const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
   if (rank < 0 || rank > 32) fail("unreadable dataspace");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
@@ -221,20 +243,20 @@ size_t Node::element_count() const {
 }
 
 std::string Node::element_type() const {
-  Handle type(H5Dget_type(handle_.get()), H5Tclose);
+  Handle type(H5Dget_type(handle_.get()));
   if (!type.valid()) fail("unreadable element type");
   return type_name(type.get());
 }
 
 bool Node::numeric() const {
-  Handle type(H5Dget_type(handle_.get()), H5Tclose);
+  Handle type(H5Dget_type(handle_.get()));
   if (!type.valid()) fail("unreadable element type");
   const H5T_class_t cls = H5Tget_class(type.get());
   return cls == H5T_INTEGER || cls == H5T_FLOAT;
 }
 
 std::vector<hsize_t> Node::chunk_shape() const {
-  Handle plist(H5Dget_create_plist(handle_.get()), H5Pclose);
+  Handle plist(H5Dget_create_plist(handle_.get()));
   if (!plist.valid() || H5Pget_layout(plist.get()) != H5D_CHUNKED) return {};
   const int rank = H5Pget_chunk(plist.get(), 0, nullptr);
   if (rank <= 0 || rank > 32) return {};
@@ -275,11 +297,11 @@ void read_one(const Node& node, hsize_t index, hid_t mem, void* out) {
     start[k] = rest % dims[k];
     rest /= dims[k];
   }
-  Handle fspace(H5Dget_space(node.id()), H5Sclose);
+  Handle fspace(H5Dget_space(node.id()));
   if (!dims.empty() &&
       H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
     node.fail("bad selection");
-  Handle mspace(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle mspace(H5Screate(H5S_SCALAR));
   if (H5Dread(node.id(), mem, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0) node.fail("unreadable value");
 }
 }  // namespace
@@ -311,13 +333,27 @@ std::vector<double> Node::numbers_in(hsize_t start, hsize_t count) const {
   if (start + count > dims[0] || count > kMaxSmallRead) fail("slice out of range");
   std::vector<double> out(count);
   if (count == 0) return out;
-  Handle fspace(H5Dget_space(id()), H5Sclose);
+  Handle fspace(H5Dget_space(id()));
   if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0)
     fail("bad selection");
-  Handle mspace(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  Handle mspace(H5Screate_simple(1, &count, nullptr));
   if (H5Dread(id(), H5T_NATIVE_DOUBLE, mspace.get(), fspace.get(), H5P_DEFAULT, out.data()) < 0)
     fail("unreadable values");
   return out;
+}
+
+void Node::read_box(hid_t mem_type, void* data, const std::vector<hsize_t>& offset,
+                    const std::vector<hsize_t>& count) const {
+  const auto dims = shape();
+  if (offset.size() != dims.size() || count.size() != dims.size())
+    fail("expected a rank-" + std::to_string(dims.size()) + " box, found rank " + std::to_string(count.size()));
+  for (size_t k = 0; k < dims.size(); ++k)
+    if (offset[k] > dims[k] || count[k] > dims[k] - offset[k]) fail("read outside the dataset");
+  Handle fspace(H5Dget_space(id()));
+  if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr) < 0)
+    fail("read outside the dataset");
+  Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+  if (H5Dread(id(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data) < 0) fail("read failed");
 }
 
 std::optional<std::string> Node::attr_text_if(const std::string& attr) const {
@@ -341,7 +377,7 @@ File::File(const std::string& path) : path_(path) {
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 < 0) throw std::runtime_error(path + ": cannot open (missing or unreadable file)");
   if (is_hdf5 == 0) throw std::runtime_error(path + ": not an HDF5 file (unknown DAS format)");
-  handle_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  handle_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!handle_.valid()) throw std::runtime_error(path + ": truncated or corrupted HDF5 file (cannot open)");
 }
 
@@ -398,16 +434,133 @@ std::vector<std::string> File::children(const std::string& group_path) const {
 
 Node File::group(const std::string& object_path) const {
   if (!exists(object_path)) fail(object_path, "missing group");
-  Handle h(H5Gopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT), H5Gclose);
+  Handle h(H5Gopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT));
   if (!h.valid()) fail(object_path, "not a readable group");
   return Node(this, std::move(h), object_path, false);
 }
 
 Node File::dataset(const std::string& object_path) const {
   if (!exists(object_path)) fail(object_path, "missing dataset");
-  Handle h(H5Dopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle h(H5Dopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT));
   if (!h.valid()) fail(object_path, "not a readable dataset");
   return Node(this, std::move(h), object_path, true);
+}
+
+// ---- Writing ---------------------------------------------------------------------------
+
+namespace {
+
+// Writers have no File object: name the file and object from the identifier itself.
+[[noreturn]] void fail_at(hid_t obj, const std::string& problem) {
+  char file[1024] = {0};
+  char object[512] = {0};
+  if (H5Fget_name(obj, file, sizeof(file)) < 0) std::snprintf(file, sizeof(file), "?");
+  if (H5Iget_name(obj, object, sizeof(object)) < 0) std::snprintf(object, sizeof(object), "?");
+  throw std::runtime_error(std::string(file) + ": " + object + ": " + problem);
+}
+
+Handle fixed_string_type(size_t length) {
+  Handle t(H5Tcopy(H5T_C_S1));
+  H5Tset_size(t, length == 0 ? 1 : length);
+  H5Tset_strpad(t, H5T_STR_NULLTERM);
+  return t;
+}
+
+// Packs strings into one buffer of fixed-width, null-terminated fields; returns the width.
+size_t pack_strings(const std::vector<std::string>& values, std::vector<char>& buf) {
+  size_t len = 1;
+  for (const auto& v : values) len = std::max(len, v.size() + 1);
+  buf.assign(std::max<size_t>(values.size(), 1) * len, 0);
+  for (size_t i = 0; i < values.size(); ++i) std::memcpy(buf.data() + i * len, values[i].data(), values[i].size());
+  return len;
+}
+
+void replace_attr(hid_t obj, const std::string& name) {
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+}
+
+void write_attr(hid_t obj, const std::string& name, hid_t file_type, hid_t space, hid_t mem_type,
+                const void* data) {
+  replace_attr(obj, name);
+  Handle a(H5Acreate2(obj, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a, mem_type, data) < 0) fail_at(obj, "cannot write attribute '" + name + "'");
+}
+
+}  // namespace
+
+Handle create_file(const std::string& path, hsize_t userblock_bytes) {
+  silence_errors();
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  if (userblock_bytes > 0) H5Pset_userblock(fcpl, userblock_bytes);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT));
+  if (!f.valid()) throw std::runtime_error(path + ": cannot create HDF5 file");
+  return f;
+}
+
+Handle create_group(hid_t parent, const std::string& name) {
+  Handle g(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!g.valid()) fail_at(parent, "cannot create group '" + name + "'");
+  return g;
+}
+
+Handle create_dataset(hid_t parent, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::vector<hsize_t>& chunk, int deflate_level) {
+  Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr));
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  bool empty = false;
+  for (hsize_t d : dims) empty = empty || d == 0;
+  if (!chunk.empty() && !empty) {
+    std::vector<hsize_t> c(chunk);
+    for (size_t i = 0; i < c.size(); ++i) c[i] = std::max<hsize_t>(1, std::min(c[i], dims[i]));
+    H5Pset_chunk(dcpl, int(c.size()), c.data());
+    if (deflate_level >= 0) {
+      H5Pset_shuffle(dcpl);
+      H5Pset_deflate(dcpl, unsigned(deflate_level));
+    }
+  }
+  Handle d(H5Dcreate2(parent, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  if (!d.valid()) fail_at(parent, "cannot create dataset '" + name + "'");
+  return d;
+}
+
+void write_box(hid_t dataset, hid_t mem_type, const void* data, const std::vector<hsize_t>& offset,
+               const std::vector<hsize_t>& count) {
+  Handle file_space(H5Dget_space(dataset));
+  H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr);
+  Handle mem_space(H5Screate_simple(int(count.size()), count.data(), nullptr));
+  if (H5Dwrite(dataset, mem_type, mem_space, file_space, H5P_DEFAULT, data) < 0) fail_at(dataset, "write failed");
+}
+
+void set_attr(hid_t obj, const std::string& name, const std::string& value) {
+  Handle type = fixed_string_type(value.size() + 1);
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attr(obj, name, type, space, type, value.c_str());
+}
+
+void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+  std::vector<char> buf;
+  Handle type = fixed_string_type(pack_strings(values, buf));
+  hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr));
+  write_attr(obj, name, type, space, type, buf.data());
+}
+
+void set_attr(hid_t obj, const std::string& name, double value) {
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attr(obj, name, H5T_IEEE_F64LE, space, H5T_NATIVE_DOUBLE, &value);
+}
+
+void set_attr(hid_t obj, const std::string& name, int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attr(obj, name, H5T_STD_I64LE, space, H5T_NATIVE_INT64, &value);
+}
+
+void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values) {
+  std::vector<char> buf;
+  Handle type = fixed_string_type(pack_strings(values, buf));
+  Handle d = create_dataset(parent, name, type, {hsize_t(values.size())});
+  if (!values.empty() && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+    fail_at(parent, "cannot write '" + name + "'");
 }
 
 }  // namespace dasnet::h5

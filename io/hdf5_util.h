@@ -1,6 +1,8 @@
-// Thin, checked layer over the HDF5 C API for the DAS readers: RAII handles, and reads that
-// throw std::runtime_error("<file>: <object>: <problem>") instead of printing HDF5's error
-// stack (which is silenced once per process).
+// The one checked layer over the HDF5 C API: RAII handles; a read-only File/Node API for
+// everything dasnet reads (DAS records, data sets, checkpoints, reference sets, maps); and
+// writers for the files dasnet creates itself. Failures throw std::runtime_error naming the
+// file and the object ("<file>: <object>: <problem>"), never return codes, and HDF5's own
+// error-stack printing is silenced once per process.
 #pragma once
 #include <hdf5.h>
 
@@ -11,24 +13,24 @@
 
 namespace dasnet::h5 {
 
-// Owns one HDF5 identifier and closes it with the matching H5?close function.
+// Owns one HDF5 identifier (file, group, dataset, dataspace, datatype, attribute or property
+// list) and closes it with the matching H5?close.
 class Handle {
  public:
-  using Closer = herr_t (*)(hid_t);
   Handle() = default;
-  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  explicit Handle(hid_t id) : id_(id) {}
   ~Handle() { reset(); }
-  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle(Handle&& other) noexcept : id_(other.id_) { other.id_ = H5I_INVALID_HID; }
   Handle& operator=(Handle&& other) noexcept;
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }  // hand it straight to the C API and the writers below
   bool valid() const { return id_ >= 0; }
   void reset();
 
  private:
   hid_t id_ = H5I_INVALID_HID;
-  Closer closer_ = nullptr;
 };
 
 // Turns off HDF5's automatic printing of error stacks (our exceptions say what went wrong).
@@ -37,9 +39,11 @@ void silence_errors();
 // Element type as the readers name it: "int16", "uint8", "float32", "float64", "string", ...
 std::string type_name(hid_t type);
 
+// ---- Reading ---------------------------------------------------------------------------
+
 class File;
 
-// A group or dataset of an open file, with attribute and small-dataset readers. Every failure
+// A group or dataset of an open file, with attribute and dataset readers. Every failure
 // throws std::runtime_error naming the file and this object.
 class Node {
  public:
@@ -54,6 +58,7 @@ class Node {
   double attr_number(const std::string& attr) const;
   std::optional<double> attr_number_if(const std::string& attr) const;
   std::vector<double> attr_numbers(const std::string& attr) const;
+  int64_t attr_int64(const std::string& attr) const;  // an integer attribute, read exactly
   std::string attr_string(const std::string& attr) const;
   std::optional<std::string> attr_string_if(const std::string& attr) const;
   std::vector<std::string> attr_strings(const std::string& attr) const;
@@ -71,6 +76,9 @@ class Node {
   int64_t int64_at(hsize_t index) const;
   std::vector<double> read_numbers(size_t max_elements) const;
   std::vector<double> numbers_in(hsize_t start, hsize_t count) const;  // 1-D slice
+  // Reads the box [offset, offset + count) into `data`, converted to memory type `mem_type`.
+  void read_box(hid_t mem_type, void* data, const std::vector<hsize_t>& offset,
+                const std::vector<hsize_t>& count) const;
   // Text or number attribute as text ("2.0" stays "2.0"; 5 becomes "5"); nullopt if absent.
   std::optional<std::string> attr_text_if(const std::string& attr) const;
 
@@ -81,7 +89,7 @@ class Node {
   bool is_dataset_;
 };
 
-// A read-only open HDF5 file.
+// A read-only open HDF5 file. Nodes point back at it: keep it in place while they live.
 class File {
  public:
   explicit File(const std::string& path);
@@ -101,5 +109,24 @@ class File {
   std::string path_;
   Handle handle_;
 };
+
+// ---- Writing ---------------------------------------------------------------------------
+
+// Creates (truncating) a file; userblock_bytes > 0 reserves a header block (MATLAB v7.3 uses 512).
+Handle create_file(const std::string& path, hsize_t userblock_bytes = 0);
+Handle create_group(hid_t parent, const std::string& name);
+// Creates a dataset of `type` with `dims`; chunk empty = contiguous; deflate_level < 0 = none.
+Handle create_dataset(hid_t parent, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::vector<hsize_t>& chunk = {}, int deflate_level = -1);
+// Writes `data` (memory type `mem_type`) into the box [offset, offset + count) of a dataset.
+void write_box(hid_t dataset, hid_t mem_type, const void* data, const std::vector<hsize_t>& offset,
+               const std::vector<hsize_t>& count);
+// Attributes (scalar or 1-D) on any object; an existing attribute of that name is replaced.
+void set_attr(hid_t obj, const std::string& name, const std::string& value);
+void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
+void set_attr(hid_t obj, const std::string& name, double value);
+void set_attr(hid_t obj, const std::string& name, int64_t value);
+// A 1-D dataset of fixed-length, null-terminated strings.
+void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values);
 
 }  // namespace dasnet::h5

@@ -5,14 +5,14 @@
 
 #include "engine/rng.h"
 #include "io/das_formats.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 #include "io/synth.h"
 
 namespace dasnet {
 
 namespace {
 
-using h5util::Handle;
+using h5::Handle;
 constexpr int64_t kReferenceSchemaVersion = 1;
 
 // The same pipeline as the data sets: min-max to bytes, then byte / 255.
@@ -105,53 +105,51 @@ ReferenceImage reference_from_record(const std::string& name, const std::string&
 }
 
 void save_reference_set(const std::string& path, const std::vector<ReferenceImage>& images) {
-  Handle file = h5util::create_file(path);
-  h5util::set_attr(file, "format", "dasnet-reference-set");
-  h5util::set_attr(file, "schema_version", kReferenceSchemaVersion);
-  Handle group = h5util::create_group(file, "references");
+  Handle file = h5::create_file(path);
+  h5::set_attr(file, "format", "dasnet-reference-set");
+  h5::set_attr(file, "schema_version", kReferenceSchemaVersion);
+  Handle group = h5::create_group(file, "references");
   int64_t order = 0;
   for (const auto& ref : images) {
     if (ref.image.size() != ref.shape.per_sample())
       throw std::invalid_argument("reference '" + ref.name + "': image size does not match its shape");
-    Handle g = h5util::create_group(group, ref.name);
-    Handle d = h5util::create_dataset(g, "image", H5T_IEEE_F32LE,
+    Handle g = h5::create_group(group, ref.name);
+    Handle d = h5::create_dataset(g, "image", H5T_IEEE_F32LE,
                                       {hsize_t(ref.shape.c), hsize_t(ref.shape.h), hsize_t(ref.shape.w)});
     H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ref.image.data());
-    h5util::set_attr(g, "expected_min", double(ref.expected_min));
-    h5util::set_attr(g, "expected_max", double(ref.expected_max));
-    h5util::set_attr(g, "origin", ref.origin);
-    h5util::set_attr(g, "order", order++);
+    h5::set_attr(g, "expected_min", double(ref.expected_min));
+    h5::set_attr(g, "expected_max", double(ref.expected_max));
+    h5::set_attr(g, "origin", ref.origin);
+    h5::set_attr(g, "order", order++);
   }
 }
 
 std::vector<ReferenceImage> load_reference_set(const std::string& path) {
-  Handle file = h5util::open_file_readonly(path);
-  if (!h5util::has_attr(file, "format") || h5util::get_attr_string(file, "format") != "dasnet-reference-set")
+  const h5::File file(path);
+  const h5::Node root = file.group("/");
+  if (!root.has_attr("format") || root.attr_string("format") != "dasnet-reference-set")
     throw std::runtime_error(path + ": not a dasnet reference set (attribute 'format')");
-  if (h5util::get_attr_int(file, "schema_version") != kReferenceSchemaVersion)
+  if (root.attr_int64("schema_version") != kReferenceSchemaVersion)
     throw std::runtime_error(path + ": reference set schema_version " +
-                             std::to_string(h5util::get_attr_int(file, "schema_version")) + ", this dasnet reads " +
+                             std::to_string(root.attr_int64("schema_version")) + ", this dasnet reads " +
                              std::to_string(kReferenceSchemaVersion));
-  Handle group = h5util::open_group(file, "references", path);
-  H5G_info_t info;
-  H5Gget_info(group, &info);
+  const std::vector<std::string> names = file.children("references");
   std::vector<std::pair<int64_t, ReferenceImage>> found;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    char name[256] = {0};
-    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof(name), H5P_DEFAULT);
-    Handle g = h5util::open_group(group, name, path);
-    Handle d = h5util::open_dataset(g, "image", path);
-    auto dims = h5util::dims_of(d);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    const h5::Node g = file.group("references/" + name);
+    const h5::Node d = file.dataset("references/" + name + "/image");
+    auto dims = d.shape();
     if (dims.size() != 3) throw std::runtime_error(path + ": /references/" + name + "/image must be C x H x W");
     ReferenceImage ref;
     ref.name = name;
     ref.shape = Shape{1, int(dims[0]), int(dims[1]), int(dims[2])};
     ref.image.resize(ref.shape.per_sample());
-    h5util::read_box(d, H5T_NATIVE_FLOAT, ref.image.data(), {0, 0, 0}, dims);
-    ref.expected_min = float(h5util::get_attr_double(g, "expected_min"));
-    ref.expected_max = float(h5util::get_attr_double(g, "expected_max"));
-    if (h5util::has_attr(g, "origin")) ref.origin = h5util::get_attr_string(g, "origin");
-    int64_t order = h5util::has_attr(g, "order") ? h5util::get_attr_int(g, "order") : int64_t(i);
+    d.read_box(H5T_NATIVE_FLOAT, ref.image.data(), {0, 0, 0}, dims);
+    ref.expected_min = float(g.attr_number("expected_min"));
+    ref.expected_max = float(g.attr_number("expected_max"));
+    if (g.has_attr("origin")) ref.origin = g.attr_string("origin");
+    int64_t order = g.has_attr("order") ? g.attr_int64("order") : int64_t(i);
     found.emplace_back(order, std::move(ref));
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

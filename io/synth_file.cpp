@@ -8,13 +8,13 @@
 #include <stdexcept>
 
 #include "engine/tensor.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 
 namespace dasnet {
 
 namespace {
 
-using h5util::Handle;
+using h5::Handle;
 
 // "2019-01-01T00:00:00.000000+00:00", the PRODML form.
 std::string iso_time(int64_t ns) {
@@ -48,11 +48,11 @@ void write_mat_userblock(const std::string& path) {
   if (!ok) throw std::runtime_error(path + ": cannot write the MAT-file header");
 }
 
-void set_matlab_class(hid_t obj, const std::string& cls) { h5util::set_attr(obj, "MATLAB_class", cls); }
+void set_matlab_class(hid_t obj, const std::string& cls) { h5::set_attr(obj, "MATLAB_class", cls); }
 
 void write_doubles(hid_t parent, const std::string& name, const std::vector<double>& values,
                    const std::vector<hsize_t>& dims) {
-  Handle d = h5util::create_dataset(parent, name, H5T_IEEE_F64LE, dims);
+  Handle d = h5::create_dataset(parent, name, H5T_IEEE_F64LE, dims);
   if (H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
     throw std::runtime_error("cannot write " + name);
   set_matlab_class(d, "double");
@@ -60,17 +60,17 @@ void write_doubles(hid_t parent, const std::string& name, const std::vector<doub
 
 void write_truth_group(hid_t file, const SynthOptions& o, const SynthScene& scene, const std::vector<uint8_t>& cells,
                        size_t rows, size_t cols) {
-  Handle g = h5util::create_group(file, "dasnet_truth");
-  h5util::set_attr(g, "class_names", truth_class_names());
-  h5util::set_attr(g, "cell_channels", int64_t(kTruthCellChannels));
-  h5util::set_attr(g, "cell_samples", int64_t(kTruthCellSamples));
-  h5util::set_attr(g, "channels", int64_t(o.channels));
-  h5util::set_attr(g, "samples", int64_t(o.total_samples()));
-  h5util::set_attr(g, "seed", int64_t(o.seed));
-  h5util::set_attr(g, "vehicles", int64_t(std::count_if(scene.sources.begin(), scene.sources.end(),
+  Handle g = h5::create_group(file, "dasnet_truth");
+  h5::set_attr(g, "class_names", truth_class_names());
+  h5::set_attr(g, "cell_channels", int64_t(kTruthCellChannels));
+  h5::set_attr(g, "cell_samples", int64_t(kTruthCellSamples));
+  h5::set_attr(g, "channels", int64_t(o.channels));
+  h5::set_attr(g, "samples", int64_t(o.total_samples()));
+  h5::set_attr(g, "seed", int64_t(o.seed));
+  h5::set_attr(g, "vehicles", int64_t(std::count_if(scene.sources.begin(), scene.sources.end(),
                                                         [](const WaveSource& s) { return !s.saturating; })));
-  Handle c = h5util::create_dataset(g, "cells", H5T_STD_U8LE, {rows, cols}, {std::min<hsize_t>(rows, 64), 1024}, 4);
-  if (rows > 0 && cols > 0) h5util::write_box(c, H5T_NATIVE_UINT8, cells.data(), {0, 0}, {rows, cols});
+  Handle c = h5::create_dataset(g, "cells", H5T_STD_U8LE, {rows, cols}, {std::min<hsize_t>(rows, 64), 1024}, 4);
+  if (rows > 0 && cols > 0) h5::write_box(c, H5T_NATIVE_UINT8, cells.data(), {0, 0}, {rows, cols});
   std::vector<int64_t> boxes;
   const double fs = o.rate_hz;
   auto clamp_t = [&](double s) { return int64_t(std::clamp(s * fs, 0.0, double(o.total_samples()))); };
@@ -83,9 +83,9 @@ void write_truth_group(hid_t file, const SynthOptions& o, const SynthScene& scen
   for (const auto& e : scene.noncoherent)
     boxes.insert(boxes.end(), {int64_t(TruthClass::noncoherent), e.first_channel, e.end_channel, clamp_t(e.on_s),
                                clamp_t(e.off_s)});
-  Handle b = h5util::create_dataset(g, "boxes", H5T_STD_I64LE, {hsize_t(boxes.size() / 5), 5});
+  Handle b = h5::create_dataset(g, "boxes", H5T_STD_I64LE, {hsize_t(boxes.size() / 5), 5});
   if (!boxes.empty()) H5Dwrite(b, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, boxes.data());
-  h5util::set_attr(b, "columns", std::vector<std::string>{"class", "first_channel", "end_channel", "first_sample",
+  h5::set_attr(b, "columns", std::vector<std::string>{"class", "first_channel", "end_channel", "first_sample",
                                                           "end_sample"});
 }
 
@@ -105,10 +105,10 @@ void write_synthetic_record(const std::string& path, const SynthOptions& o, cons
   const hsize_t channels = hsize_t(o.channels), total = hsize_t(o.total_samples());
   const bool dsi = w.format == SynthFormat::dsi;
   const bool time_major = w.format == SynthFormat::prodml_time_locus;
-  Handle file = h5util::create_file(path, dsi ? 512 : 0);
+  Handle file = h5::create_file(path, dsi ? 512 : 0);
   Handle raw_data, raw_time;
   if (dsi) {
-    Handle g = h5util::create_group(file, w.dsi_key);
+    Handle g = h5::create_group(file, w.dsi_key);
     set_matlab_class(g, "struct");
     // fh: MATLAB column vector (HDF5 dims 1 x N). The sample interval sits at 0-based element 7
     // of the flattened header (MATLAB fh(8)), where io/format_dsi.cpp reads it (the study's
@@ -127,49 +127,49 @@ void write_synthetic_record(const std::string& path, const SynthOptions& o, cons
       th[channels + c] = double(c) * o.spacing_m;
     }
     write_doubles(g, "th", th, {2, channels});
-    raw_data = h5util::create_dataset(g, "dat", H5T_STD_I16LE, {channels, total},
+    raw_data = h5::create_dataset(g, "dat", H5T_STD_I16LE, {channels, total},
                                       {std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)});
     set_matlab_class(raw_data, "int16");
   } else {
     const std::string start = iso_time(o.start_time_ns);
     const int64_t end_ns = o.start_time_ns + int64_t(std::llround(double(total > 0 ? total - 1 : 0) * 1e9 / o.rate_hz));
     const std::string end = iso_time(end_ns);
-    h5util::set_attr(file, "uuid", "dasnet-synth-" + std::to_string(o.seed));
-    Handle acq = h5util::create_group(file, "Acquisition");
-    h5util::set_attr(acq, "AcquisitionId", "dasnet-synth-" + std::to_string(o.seed));
-    h5util::set_attr(acq, "MeasurementStartTime", start);
-    h5util::set_attr(acq, "NumberOfLoci", int64_t(channels));
-    h5util::set_attr(acq, "SpatialSamplingInterval", o.spacing_m);
-    h5util::set_attr(acq, "SpatialSamplingIntervalUnit", "m");
-    h5util::set_attr(acq, "StartLocusIndex", int64_t(0));
-    h5util::set_attr(acq, "GaugeLength", 2 * o.spacing_m);
-    h5util::set_attr(acq, "GaugeLengthUnit", "m");
-    h5util::set_attr(acq, "MaximumFrequency", o.rate_hz / 2);
-    h5util::set_attr(acq, "MinimumFrequency", 0.0);
-    h5util::set_attr(acq, "VendorCode", "dasnet_synth");
-    h5util::set_attr(acq, "schemaVersion", "2.0");
-    Handle raw = h5util::create_group(acq, "Raw[0]");
-    h5util::set_attr(raw, "NumberOfLoci", int64_t(channels));
-    h5util::set_attr(raw, "OutputDataRate", o.rate_hz);
-    h5util::set_attr(raw, "RawDataUnit", "counts");
-    h5util::set_attr(raw, "RawDescription", "Strain rate (synthetic)");
-    h5util::set_attr(raw, "StartLocusIndex", int64_t(0));
+    h5::set_attr(file, "uuid", "dasnet-synth-" + std::to_string(o.seed));
+    Handle acq = h5::create_group(file, "Acquisition");
+    h5::set_attr(acq, "AcquisitionId", "dasnet-synth-" + std::to_string(o.seed));
+    h5::set_attr(acq, "MeasurementStartTime", start);
+    h5::set_attr(acq, "NumberOfLoci", int64_t(channels));
+    h5::set_attr(acq, "SpatialSamplingInterval", o.spacing_m);
+    h5::set_attr(acq, "SpatialSamplingIntervalUnit", "m");
+    h5::set_attr(acq, "StartLocusIndex", int64_t(0));
+    h5::set_attr(acq, "GaugeLength", 2 * o.spacing_m);
+    h5::set_attr(acq, "GaugeLengthUnit", "m");
+    h5::set_attr(acq, "MaximumFrequency", o.rate_hz / 2);
+    h5::set_attr(acq, "MinimumFrequency", 0.0);
+    h5::set_attr(acq, "VendorCode", "dasnet_synth");
+    h5::set_attr(acq, "schemaVersion", "2.0");
+    Handle raw = h5::create_group(acq, "Raw[0]");
+    h5::set_attr(raw, "NumberOfLoci", int64_t(channels));
+    h5::set_attr(raw, "OutputDataRate", o.rate_hz);
+    h5::set_attr(raw, "RawDataUnit", "counts");
+    h5::set_attr(raw, "RawDescription", "Strain rate (synthetic)");
+    h5::set_attr(raw, "StartLocusIndex", int64_t(0));
     std::vector<hsize_t> dims = time_major ? std::vector<hsize_t>{total, channels} : std::vector<hsize_t>{channels, total};
     std::vector<hsize_t> chunk = time_major ? std::vector<hsize_t>{std::min<hsize_t>(total, 1024), std::min<hsize_t>(channels, 256)}
                                             : std::vector<hsize_t>{std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)};
-    raw_data = h5util::create_dataset(raw, "RawData", H5T_STD_I16LE, dims, chunk);
-    h5util::set_attr(raw_data, "Count", int64_t(total * channels));
-    h5util::set_attr(raw_data, "Dimensions", time_major ? std::vector<std::string>{"time", "locus"}
+    raw_data = h5::create_dataset(raw, "RawData", H5T_STD_I16LE, dims, chunk);
+    h5::set_attr(raw_data, "Count", int64_t(total * channels));
+    h5::set_attr(raw_data, "Dimensions", time_major ? std::vector<std::string>{"time", "locus"}
                                                         : std::vector<std::string>{"locus", "time"});
-    h5util::set_attr(raw_data, "PartStartTime", start);
-    h5util::set_attr(raw_data, "PartEndTime", end);
-    h5util::set_attr(raw_data, "StartIndex", int64_t(0));
-    raw_time = h5util::create_dataset(raw, "RawDataTime", H5T_STD_I64LE, {total}, {std::min<hsize_t>(total, 65536)});
-    h5util::set_attr(raw_time, "Count", int64_t(total));
-    h5util::set_attr(raw_time, "PartStartTime", start);
-    h5util::set_attr(raw_time, "PartEndTime", end);
-    h5util::set_attr(raw_time, "StartIndex", int64_t(0));
-    h5util::set_attr(raw_time, "StartTime", start);
+    h5::set_attr(raw_data, "PartStartTime", start);
+    h5::set_attr(raw_data, "PartEndTime", end);
+    h5::set_attr(raw_data, "StartIndex", int64_t(0));
+    raw_time = h5::create_dataset(raw, "RawDataTime", H5T_STD_I64LE, {total}, {std::min<hsize_t>(total, 65536)});
+    h5::set_attr(raw_time, "Count", int64_t(total));
+    h5::set_attr(raw_time, "PartStartTime", start);
+    h5::set_attr(raw_time, "PartEndTime", end);
+    h5::set_attr(raw_time, "StartIndex", int64_t(0));
+    h5::set_attr(raw_time, "StartTime", start);
   }
 
   Synthesizer synth(o, scene);
@@ -186,17 +186,17 @@ void write_synthetic_record(const std::string& path, const SynthOptions& o, cons
     if (time_major) {
       for (size_t c = 0; c < channels; ++c)
         for (size_t i = 0; i < n; ++i) out[i * channels + c] = int16_t(block[c * n + i]);
-      h5util::write_box(raw_data, H5T_NATIVE_INT16, out.data(), {t0, 0}, {n, channels});
+      h5::write_box(raw_data, H5T_NATIVE_INT16, out.data(), {t0, 0}, {n, channels});
     } else {
       for (size_t k = 0; k < block.size(); ++k) out[k] = int16_t(block[k]);
-      h5util::write_box(raw_data, H5T_NATIVE_INT16, out.data(), {0, t0}, {channels, n});
+      h5::write_box(raw_data, H5T_NATIVE_INT16, out.data(), {0, t0}, {channels, n});
     }
     if (raw_time.valid()) {
       times.resize(n);
       // Integer microseconds from the start, rounded per sample so no error accumulates.
       for (size_t i = 0; i < n; ++i)
         times[i] = o.start_time_ns / 1000 + int64_t(std::llround(double(t0 + i) * 1e6 / o.rate_hz));
-      h5util::write_box(raw_time, H5T_NATIVE_INT64, times.data(), {t0}, {n});
+      h5::write_box(raw_time, H5T_NATIVE_INT64, times.data(), {t0}, {n});
     }
     const size_t block_cols = (n + kTruthCellSamples - 1) / kTruthCellSamples;
     const size_t col0 = t0 / kTruthCellSamples;
@@ -235,22 +235,22 @@ TruthClass TruthMap::patch_class(size_t ch0, size_t nch, size_t t0, size_t nt) c
 
 TruthMap read_truth(const std::string& path) {
   TruthMap map;
-  Handle file = h5util::open_file_readonly(path);
-  if (!h5util::exists(file, "dasnet_truth/cells")) return map;
-  Handle g = h5util::open_group(file, "dasnet_truth", path);
-  Handle cells = h5util::open_dataset(g, "cells", path);
-  auto dims = h5util::dims_of(cells);
+  const h5::File file(path);
+  if (!file.exists("dasnet_truth/cells")) return map;
+  const h5::Node g = file.group("dasnet_truth");
+  const h5::Node cells = file.dataset("dasnet_truth/cells");
+  auto dims = cells.shape();
   if (dims.size() != 2) throw std::runtime_error(path + ": dasnet_truth/cells must be 2-D");
   map.rows = dims[0];
   map.cols = dims[1];
-  map.cell_channels = int(h5util::get_attr_int(g, "cell_channels"));
-  map.cell_samples = int(h5util::get_attr_int(g, "cell_samples"));
-  map.channels = size_t(h5util::get_attr_int(g, "channels"));
-  map.samples = size_t(h5util::get_attr_int(g, "samples"));
-  map.class_names = h5util::get_attr_strings(g, "class_names");
+  map.cell_channels = int(g.attr_int64("cell_channels"));
+  map.cell_samples = int(g.attr_int64("cell_samples"));
+  map.channels = size_t(g.attr_int64("channels"));
+  map.samples = size_t(g.attr_int64("samples"));
+  map.class_names = g.attr_strings("class_names");
   if (map.cell_channels < 1 || map.cell_samples < 1) throw std::runtime_error(path + ": dasnet_truth: bad cell size");
   map.cells.resize(map.rows * map.cols);
-  if (!map.cells.empty()) h5util::read_box(cells, H5T_NATIVE_UINT8, map.cells.data(), {0, 0}, {map.rows, map.cols});
+  if (!map.cells.empty()) cells.read_box(H5T_NATIVE_UINT8, map.cells.data(), {0, 0}, {map.rows, map.cols});
   return map;
 }
 

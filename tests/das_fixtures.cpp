@@ -28,29 +28,27 @@ class Writer {
  public:
   explicit Writer(const std::string& path, hsize_t userblock = 0) {
     h5::silence_errors();
-    Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+    Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
     if (userblock) check(H5Pset_userblock(fcpl.get(), userblock), "userblock");
-    file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+    file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT));
     if (!file_.valid()) throw std::runtime_error("fixture: cannot create " + path);
-    lcpl_ = Handle(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    lcpl_ = Handle(H5Pcreate(H5P_LINK_CREATE));
     H5Pset_create_intermediate_group(lcpl_.get(), 1);
   }
   hid_t id() const { return file_.get(); }
 
   void group(const std::string& path) {
-    Handle g(H5Gcreate2(file_.get(), path.c_str(), lcpl_.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    Handle g(H5Gcreate2(file_.get(), path.c_str(), lcpl_.get(), H5P_DEFAULT, H5P_DEFAULT));
     if (!g.valid()) throw std::runtime_error("fixture: group " + path);
   }
 
   // Creates a dataset of `file_type` and writes `data` (memory type `mem_type`) if given.
   Handle dataset(const std::string& path, hid_t file_type, const std::vector<hsize_t>& dims, hid_t mem_type = -1,
                  const void* data = nullptr, const std::vector<hsize_t>& chunk = {}) {
-    Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                 H5Sclose);
-    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
     if (!chunk.empty()) check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "chunk");
-    Handle d(H5Dcreate2(file_.get(), path.c_str(), file_type, space.get(), lcpl_.get(), dcpl.get(), H5P_DEFAULT),
-             H5Dclose);
+    Handle d(H5Dcreate2(file_.get(), path.c_str(), file_type, space.get(), lcpl_.get(), dcpl.get(), H5P_DEFAULT));
     if (!d.valid()) throw std::runtime_error("fixture: dataset " + path);
     if (data) check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + path);
     return d;
@@ -78,24 +76,24 @@ class Writer {
   void attr(const std::string& object, const std::string& name, double v) { attr_doubles(object, name, {v}, true); }
   void attr_int(const std::string& object, const std::string& name, int64_t v) {
     Handle o = open(object);
-    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle a(H5Acreate2(o.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle space(H5Screate(H5S_SCALAR));
+    Handle a(H5Acreate2(o.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
     check(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), "attr " + name);
   }
   void attr_doubles(const std::string& object, const std::string& name, const std::vector<double>& v,
                     bool scalar_space = false) {
     Handle o = open(object);
     const hsize_t n = v.size();
-    Handle space(scalar_space ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
-    Handle a(H5Acreate2(o.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle space(scalar_space ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr));
+    Handle a(H5Acreate2(o.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
     check(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, v.data()), "attr " + name);
   }
   // Fixed-length text by default; variable-length as h5py writes str attributes.
   void attr_text(const std::string& object, const std::string& name, const std::string& s, bool variable = false) {
     Handle o = open(object);
-    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle space(H5Screate(H5S_SCALAR));
     Handle t = variable ? string_type(0) : string_type(s.size());
-    Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
     if (variable) {
       const char* p = s.c_str();
       check(H5Awrite(a.get(), t.get(), &p), "attr " + name);
@@ -110,20 +108,20 @@ class Writer {
     std::vector<char> buf(items.size() * width, '\0');
     for (size_t i = 0; i < items.size(); ++i) std::memcpy(buf.data() + i * width, items[i].data(), items[i].size());
     const hsize_t n = items.size();
-    Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Handle space(H5Screate_simple(1, &n, nullptr));
     Handle t = string_type(width);
-    Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
     check(H5Awrite(a.get(), t.get(), buf.data()), "attr " + name);
   }
 
  private:
   Handle open(const std::string& object) {
-    Handle o(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT), H5Oclose);
+    Handle o(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
     if (!o.valid()) throw std::runtime_error("fixture: no object " + object);
     return o;
   }
   static Handle string_type(size_t width) {
-    Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+    Handle t(H5Tcopy(H5T_C_S1));
     H5Tset_size(t.get(), width == 0 ? H5T_VARIABLE : width);
     H5Tset_strpad(t.get(), H5T_STR_NULLTERM);
     return t;
@@ -140,7 +138,7 @@ void write_matrix(Writer& w, const std::string& path, hid_t file_type, size_t ro
   Handle d = w.dataset(path, file_type, {rows, cols}, -1, nullptr, chunk);
   const size_t block = chunk_rows ? chunk_rows : std::max<size_t>(1, (size_t{1} << 20) / cols);
   std::vector<double> buf;
-  Handle fspace(H5Dget_space(d.get()), H5Sclose);
+  Handle fspace(H5Dget_space(d.get()));
   for (size_t r0 = 0; r0 < rows; r0 += block) {
     const size_t n = std::min(block, rows - r0);
     buf.resize(n * cols);
@@ -148,7 +146,7 @@ void write_matrix(Writer& w, const std::string& path, hid_t file_type, size_t ro
       for (size_t c = 0; c < cols; ++c) buf[r * cols + c] = cell(r0 + r, c);
     const hsize_t start[2] = {r0, 0}, count[2] = {n, cols};
     check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "select");
-    Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
+    Handle mspace(H5Screate_simple(2, count, nullptr));
     check(H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()), "write " + path);
   }
 }
@@ -437,7 +435,7 @@ size_t file_size(const std::string& path) { return static_cast<size_t>(std::file
 namespace {
 Handle open_rw(const std::string& path) {
   h5::silence_errors();
-  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
   if (!f.valid()) throw std::runtime_error("fixture: cannot open " + path);
   return f;
 }
@@ -458,16 +456,16 @@ void replace_dataset(const std::string& path, const std::string& object, const s
   // Keep the attributes the readers look at on the replacement.
   std::vector<std::pair<std::string, std::vector<std::string>>> text_attrs;
   {
-    Handle d(H5Dopen2(f.get(), object.c_str(), H5P_DEFAULT), H5Dclose);
+    Handle d(H5Dopen2(f.get(), object.c_str(), H5P_DEFAULT));
     H5O_info_t info;
     H5Oget_info(d.get(), &info);
     for (hsize_t i = 0; i < info.num_attrs; ++i) {
-      Handle a(H5Aopen_by_idx(d.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+      Handle a(H5Aopen_by_idx(d.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
       char name[256] = {};
       H5Aget_name(a.get(), sizeof name, name);
-      Handle type(H5Aget_type(a.get()), H5Tclose);
+      Handle type(H5Aget_type(a.get()));
       if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) continue;
-      Handle space(H5Aget_space(a.get()), H5Sclose);
+      Handle space(H5Aget_space(a.get()));
       const size_t n = static_cast<size_t>(H5Sget_simple_extent_npoints(space.get()));
       const size_t width = H5Tget_size(type.get());
       std::vector<char> buf(n * width);
@@ -479,10 +477,10 @@ void replace_dataset(const std::string& path, const std::string& object, const s
   }
   check(H5Ldelete(f.get(), object.c_str(), H5P_DEFAULT), "delete " + object);
   std::vector<hsize_t> hd(dims.begin(), dims.end());
-  Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
-  Handle type(H5Tcopy(as_text ? H5T_C_S1 : H5T_IEEE_F64LE), H5Tclose);
+  Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr));
+  Handle type(H5Tcopy(as_text ? H5T_C_S1 : H5T_IEEE_F64LE));
   if (as_text) H5Tset_size(type.get(), 8);
-  Handle d(H5Dcreate2(f.get(), object.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  Handle d(H5Dcreate2(f.get(), object.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   if (!d.valid()) throw std::runtime_error("fixture: cannot recreate " + object);
   for (const auto& [name, items] : text_attrs) {
     size_t width = 1;
@@ -490,21 +488,21 @@ void replace_dataset(const std::string& path, const std::string& object, const s
     std::vector<char> buf(items.size() * width, '\0');
     for (size_t k = 0; k < items.size(); ++k) std::memcpy(buf.data() + k * width, items[k].data(), items[k].size());
     const hsize_t n = items.size();
-    Handle aspace(H5Screate_simple(1, &n, nullptr), H5Sclose);
-    Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+    Handle aspace(H5Screate_simple(1, &n, nullptr));
+    Handle t(H5Tcopy(H5T_C_S1));
     H5Tset_size(t.get(), width);
-    Handle a(H5Acreate2(d.get(), name.c_str(), t.get(), aspace.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle a(H5Acreate2(d.get(), name.c_str(), t.get(), aspace.get(), H5P_DEFAULT, H5P_DEFAULT));
     H5Awrite(a.get(), t.get(), buf.data());
   }
 }
 
 void set_sample(const std::string& path, const std::string& object, size_t row, size_t col, double v) {
   Handle f = open_rw(path);
-  Handle d(H5Dopen2(f.get(), object.c_str(), H5P_DEFAULT), H5Dclose);
-  Handle fspace(H5Dget_space(d.get()), H5Sclose);
+  Handle d(H5Dopen2(f.get(), object.c_str(), H5P_DEFAULT));
+  Handle fspace(H5Dget_space(d.get()));
   const hsize_t start[2] = {row, col}, count[2] = {1, 1};
   check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "select");
-  Handle mspace(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle mspace(H5Screate(H5S_SCALAR));
   check(H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, mspace.get(), fspace.get(), H5P_DEFAULT, &v), "write sample");
 }
 

@@ -1,6 +1,7 @@
 // Data set files: reproducible builds, balanced classes and splits, provenance, skipped bad
 // patches, clear errors for bad files; the reference set.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
@@ -10,14 +11,17 @@
 #include <fstream>
 
 #include "io/dataset.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 #include "io/reference_set.h"
 #include "io/synth_file.h"
 
 namespace dasnet {
 namespace {
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "dasnet_dataset_" + name; }
+std::string temp_path(const std::string& name) {
+  // ctest runs tests as parallel processes: the process id keeps their files apart.
+  return ::testing::TempDir() + "dasnet_dataset_" + std::to_string(getpid()) + "_" + name;
+}
 
 // One small synthetic record shared by the tests (200 channels x 40 s: 100 patches): two
 // vehicles near the fiber for the first ~15 s, then instrument noise only.
@@ -56,15 +60,15 @@ struct Contents {
 };
 
 Contents read_split(const std::string& path, const std::string& split) {
-  h5util::Handle f = h5util::open_file_readonly(path);
+  const h5::File f(path);
   Contents c;
   auto read = [&](const char* name, hid_t type, auto& vec) {
-    h5util::Handle d = h5util::open_dataset(f, split + "/" + name, path);
-    auto dims = h5util::dims_of(d);
+    const h5::Node d = f.dataset(split + "/" + name);
+    auto dims = d.shape();
     size_t n = 1;
     for (auto x : dims) n *= x;
     vec.resize(n);
-    if (n) H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, vec.data());
+    if (n) d.read_box(type, vec.data(), std::vector<hsize_t>(dims.size(), 0), dims);
   };
   read("images", H5T_NATIVE_UINT8, c.images);
   read("labels", H5T_NATIVE_INT32, c.labels);
@@ -199,14 +203,14 @@ TEST(PatchImage, ConstantAndNonFinitePatchesAreRefused) {
 // Writes a fake data set with one knob wrong.
 std::string bad_dataset(const std::string& name, int64_t version, hid_t image_type, bool with_val) {
   const std::string path = temp_path(name);
-  h5util::Handle f = h5util::create_file(path);
-  h5util::set_attr(f, "schema_version", version);
-  h5util::set_attr(f, "class_names", std::vector<std::string>{"noise", "waves"});
+  h5::Handle f = h5::create_file(path);
+  h5::set_attr(f, "schema_version", version);
+  h5::set_attr(f, "class_names", std::vector<std::string>{"noise", "waves"});
   for (const char* split : {"train", "val"}) {
     if (!with_val && std::string(split) == "val") continue;
-    h5util::Handle g = h5util::create_group(f, split);
-    h5util::Handle img = h5util::create_dataset(g, "images", image_type, {2, 1, 4, 4});
-    h5util::Handle lab = h5util::create_dataset(g, "labels", H5T_STD_I32LE, {2});
+    h5::Handle g = h5::create_group(f, split);
+    h5::Handle img = h5::create_dataset(g, "images", image_type, {2, 1, 4, 4});
+    h5::Handle lab = h5::create_dataset(g, "labels", H5T_STD_I32LE, {2});
     std::vector<float> zeros(32, 0.0f);
     H5Dwrite(img, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data());
     int32_t labels[2] = {0, 1};

@@ -10,7 +10,7 @@
 #include "engine/trainer.h"
 #include "infer/probability_map.h"
 #include "io/checkpoint.h"
-#include "io/h5util.h"
+#include "io/hdf5_util.h"
 #include "io/synth_file.h"
 #include "sweep_test_util.h"
 
@@ -38,24 +38,24 @@ TEST(InferMap, CommandWritesMapWithRecordAxes) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("MB/s"), std::string::npos);
   ASSERT_TRUE(std::filesystem::exists(dir + "/maps/rec.png"));
-  h5util::Handle file = h5util::open_file_readonly(dir + "/maps/rec.pmap.h5");
-  h5util::Handle p = h5util::open_dataset(file, "p_usable", "map");
-  auto dims = h5util::dims_of(p);
+  const h5::File file(dir + "/maps/rec.pmap.h5");
+  const h5::Node p = file.dataset("p_usable");
+  auto dims = p.shape();
   ASSERT_EQ(dims.size(), 2u);
   EXPECT_EQ(dims[0], 5u);            // 40 channels / stride 8
   EXPECT_EQ(dims[1], 2000u / 8u);    // 4 s at 500 Hz / stride 8
   std::vector<float> values(dims[0] * dims[1]);
-  h5util::read_box(p, H5T_NATIVE_FLOAT, values.data(), {0, 0}, {dims[0], dims[1]});
+  p.read_box(H5T_NATIVE_FLOAT, values.data(), {0, 0}, {dims[0], dims[1]});
   for (float v : values) {
     ASSERT_FALSE(std::isnan(v));
     ASSERT_GE(v, 0.0f);
     ASSERT_LE(v, 1.0f);
   }
-  h5util::Handle time = h5util::open_dataset(file, "time_s", "map");
+  const h5::Node time = file.dataset("time_s");
   std::vector<double> t(dims[1]);
-  h5util::read_box(time, H5T_NATIVE_DOUBLE, t.data(), {0}, {dims[1]});
+  time.read_box(H5T_NATIVE_DOUBLE, t.data(), {0}, {dims[1]});
   EXPECT_NEAR(t[1] - t[0], 8.0 / 500.0, 1e-9);
-  EXPECT_EQ(h5util::get_attr_int(file, "start_time_ns"), 1546300800LL * 1000000000LL);
+  EXPECT_EQ(file.group("/").attr_int64("start_time_ns"), 1546300800LL * 1000000000LL);
   // A stride that does not divide the image size is refused, naming the flag.
   auto bad = dasnet("infer ck/epoch_0001.h5 rec.h5 -o maps --stride 5 --no-progress", dir);
   EXPECT_EQ(bad.code, 2);
@@ -86,11 +86,11 @@ TEST(InferMap, DISABLED_HighProbabilityOnCoherentWaveRegions) {
   // Compare the map with the generator's truth, cell by cell.
   TruthMap truth = read_truth(dir + "/test.h5");
   ASSERT_FALSE(truth.empty());
-  h5util::Handle file = h5util::open_file_readonly(dir + "/maps/test.pmap.h5");
-  h5util::Handle p = h5util::open_dataset(file, "p_usable", "map");
-  auto dims = h5util::dims_of(p);
+  const h5::File file(dir + "/maps/test.pmap.h5");
+  const h5::Node p = file.dataset("p_usable");
+  auto dims = p.shape();
   std::vector<float> values(dims[0] * dims[1]);
-  h5util::read_box(p, H5T_NATIVE_FLOAT, values.data(), {0, 0}, {dims[0], dims[1]});
+  p.read_box(H5T_NATIVE_FLOAT, values.data(), {0, 0}, {dims[0], dims[1]});
   double waves = 0, noise = 0;
   int n_waves = 0, n_noise = 0;
   for (size_t r0 = 0; r0 < dims[0]; ++r0)
