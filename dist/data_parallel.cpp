@@ -30,6 +30,26 @@ void DataParallelSync::broadcast(float* data, size_t count) { comm_.broadcast(da
 
 void DataParallelSync::sum(double* values, size_t count) { comm_.all_reduce_sum(values, count); }
 
+void DataParallelSync::sum_in_order(double* values, size_t count) {
+  if (comm_.size() == 1) return;
+  if (background_) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+    // Only this thread queues work: with nothing queued or running, nothing can start until it
+    // returns, so it may call the communicator itself (every forward pass, and late in backward).
+    if (!queue_.empty() || in_flight_ > 0) {
+      queue_.push_back({0, count, values});
+      const size_t ticket = ++host_sums_queued_;
+      work_cv_.notify_one();
+      done_cv_.wait(lock, [&] { return host_sums_done_ >= ticket || error_; });
+      if (error_) std::rethrow_exception(error_);
+      return;
+    }
+  }
+  // Without the worker, buckets wait for finish_step; every rank still issues the same order.
+  comm_.all_reduce_sum(values, count);
+}
+
 void DataParallelSync::begin_step() {
   ready_from_ = bucket_end_ = gradient_count_;
   early_.clear();
@@ -85,6 +105,10 @@ void DataParallelSync::enqueue(Range bucket) {
 }
 
 void DataParallelSync::reduce(Range bucket) {
+  if (bucket.host) {
+    comm_.all_reduce_sum(bucket.host, bucket.count);
+    return;
+  }
   const auto start = Clock::now();
   comm_.all_reduce(gradients_ + bucket.offset, bucket.count, ReduceOp::Average);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -109,6 +133,7 @@ void DataParallelSync::worker_loop() {
     }
     lock.lock();
     --in_flight_;
+    if (bucket.host) ++host_sums_done_;
     done_cv_.notify_all();
   }
 }

@@ -2,7 +2,9 @@
 // Layers report their gradient ranges during backward from the end of the flat buffer to its
 // start; contiguous ready ranges are fused into buckets of about `bucket_bytes` and handed to a
 // background thread that all-reduces (averages) each while backward computes the earlier layers.
-// finish_step() reduces the last partial bucket and waits for all of them.
+// finish_step() reduces the last partial bucket and waits for all of them. Synchronized batchnorm
+// sums (batchnorm_reducer()) go through the same queue, so every rank issues its collectives in the
+// same order (MPI forbids concurrent collectives on one communicator).
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -42,17 +44,31 @@ class DataParallelSync : public GradientSync {
   void gradient_ready(size_t offset, size_t count) override;
   double finish_step(double local_loss_sum) override;
   void sum(double* values, size_t count) override;
+  ChannelReducer* batchnorm_reducer() override { return &batchnorm_reducer_; }
 
   SyncTimings timings() const;
   void reset_timings();
 
  private:
+  // A gradient bucket [offset, offset + count) of the flat buffer, or (host set) a sum of
+  // `count` host doubles for synchronized batchnorm.
   struct Range {
     size_t offset, count;
+    double* host = nullptr;
+  };
+  class BatchNormReducer : public ChannelReducer {
+   public:
+    explicit BatchNormReducer(DataParallelSync& sync) : sync_(sync) {}
+    void sum(double* values, size_t count) override { sync_.sum_in_order(values, count); }
+
+   private:
+    DataParallelSync& sync_;
   };
   void enqueue(Range bucket);
   void reduce(Range bucket);
   void worker_loop();
+  // Sums host doubles over the ranks after every collective queued before it.
+  void sum_in_order(double* values, size_t count);
 
   Communicator& comm_;
   float* gradients_;
@@ -67,9 +83,11 @@ class DataParallelSync : public GradientSync {
   std::condition_variable work_cv_, done_cv_;
   std::deque<Range> queue_;
   size_t in_flight_ = 0;
+  size_t host_sums_queued_ = 0, host_sums_done_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
   SyncTimings timings_;
+  BatchNormReducer batchnorm_reducer_{*this};
   std::thread worker_;
 };
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/channel_reducer.h"
 #include "engine/tensor.h"
 
 namespace dasnet {
@@ -61,15 +62,22 @@ class Backend {
 
   // Batch mean and biased variance per channel.
   virtual void channel_statistics(const Tensor& x, float* mean, float* var) = 0;
+  // Synchronized batchnorm: per-channel sum of x (sums_host[c]) and of x^2 (sums_host[C + c])
+  // over this batch, in double on the host, ready to be summed over the ranks.
+  virtual void channel_sums(const Tensor& x, double* sums_host) = 0;
   // y = act(x * scale[c] + shift[c] (+ residual)). act = ReLU or identity. y may alias x.
   virtual void scale_shift_activate(const Tensor& x, const float* scale, const float* shift,
                                     const Tensor* residual, bool relu, Tensor& y) = 0;
   // Batchnorm backward through an optional ReLU (mask from its output y) in training mode.
   // g = dy * [y > 0]; dgamma = sum g*xhat; dbeta = sum g; dx = gamma*invstd*(g - mean g - xhat*mean(g*xhat)).
   // dresidual (optional) receives g, added when accumulate_residual.
+  // With a `reducer` (synchronized batchnorm; mean and invstd are then the global statistics),
+  // sum g, sum g*xhat and the value count are summed over the ranks before dx is computed;
+  // dgamma and dbeta stay this rank's sums (data parallel training averages them like any gradient).
   virtual void batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x,
                                   const float* mean, const float* invstd, const float* gamma, Tensor& dx,
-                                  float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual) = 0;
+                                  float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual,
+                                  ChannelReducer* reducer) = 0;
 
   // Per-channel bookkeeping of batchnorm (tiny vectors). Training: from the batch statistics,
   // compute scale/shift/invstd and update running stats (momentum, unbiased variance).

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstddef>
 
+#include "engine/channel_reducer.h"
+
 namespace dasnet {
 
 class GradientSync {
@@ -27,6 +29,10 @@ class GradientSync {
 
   // Element-wise sum over ranks of host doubles (metrics: loss sums, counts, rates).
   virtual void sum(double* values, size_t count) = 0;
+
+  // Synchronized batchnorm's per-channel sums during forward and backward, kept in order with
+  // the step's gradient reductions; null when not supported.
+  virtual ChannelReducer* batchnorm_reducer() { return nullptr; }
 };
 
 }  // namespace dasnet

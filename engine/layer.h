@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/channel_reducer.h"
 #include "engine/parameters.h"
 #include "engine/rng.h"
 
@@ -16,6 +17,8 @@ struct LayerContext {
   ParameterSet& params;
   bool training = true;
   float* scratch = nullptr;  // backward_scratch() floats, valid during backward only
+  // Synchronized batchnorm in data-parallel training: statistics over every rank's batch.
+  ChannelReducer* channel_reducer = nullptr;
 };
 
 class Layer {

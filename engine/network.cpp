@@ -256,7 +256,7 @@ const Tensor& Network::forward(const float* host_images, int n, bool training) {
   std::vector<Tensor> values(tensors_.size());
   for (size_t t = 0; t < tensors_.size(); ++t) values[t] = view(int(t), plan.forward_offset[t], n);
   backend_->from_nchw(host_images, values[0]);
-  LayerContext ctx{*backend_, params_, training, nullptr};
+  LayerContext ctx{*backend_, params_, training, nullptr, training ? channel_reducer_ : nullptr};
   forward_seconds_.resize(nodes_.size(), 0.0);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& node = nodes_[i];
@@ -285,7 +285,7 @@ void Network::backward() {
     values[t] = view(int(t), plan.forward_offset[t], n);
     if (plan.grad_offset[t] != kNone) grads[t] = view(int(t), plan.grad_offset[t], n);
   }
-  LayerContext ctx{*backend_, params_, true, nullptr};
+  LayerContext ctx{*backend_, params_, true, nullptr, channel_reducer_};
   backward_seconds_.resize(nodes_.size(), 0.0);
   for (int i = int(nodes_.size()) - 1; i >= 0; --i) {
     Node& node = nodes_[i];

@@ -49,6 +49,10 @@ class Network {
   using GradientReady = std::function<void(size_t offset, size_t count)>;
   void set_gradient_ready(GradientReady callback) { gradient_ready_ = std::move(callback); }
 
+  // Synchronized batchnorm: training forward and backward compute batchnorm statistics over the
+  // batches of all ranks through `reducer` (not owned; null: this process's batch only).
+  void set_channel_reducer(ChannelReducer* reducer) { channel_reducer_ = reducer; }
+
   // Per-layer wall time (forward, backward incl. recompute), accumulated while profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
   std::string profile_report() const;
@@ -103,6 +107,7 @@ class Network {
   Tensor logits_, logits_grad_;
   bool profiling_ = false;
   GradientReady gradient_ready_;
+  ChannelReducer* channel_reducer_ = nullptr;
   std::vector<double> forward_seconds_, backward_seconds_;
 };
 

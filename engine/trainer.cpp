@@ -214,10 +214,17 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
     sync_->broadcast(ps.state(), ps.state_count());
     sync_->broadcast(sgd_->velocity(), ps.parameter_count());
     net_.set_gradient_ready([this](size_t offset, size_t count) { sync_->gradient_ready(offset, count); });
+    if (sync_batchnorm_) {
+      if (!sync_->batchnorm_reducer()) throw UsageError("synchronized batchnorm: not supported by this gradient sync");
+      net_.set_channel_reducer(sync_->batchnorm_reducer());
+    }
   }
   struct ClearHook {
     Network& net;
-    ~ClearHook() { net.set_gradient_ready(nullptr); }
+    ~ClearHook() {
+      net.set_gradient_ready(nullptr);
+      net.set_channel_reducer(nullptr);
+    }
   } clear_hook{net_};
   const float lr_scale = config_.linear_lr_scaling ? float(world) : 1.0f;
   Loader loader(train_, options);
@@ -286,7 +293,8 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
       m.train_loss = totals[0] / std::max(totals[2], 1.0);
       m.train_accuracy = totals[1] / std::max(totals[2], 1.0);
       m.samples_per_s = totals[3];
-      // Batchnorm running statistics are local to each rank; take rank 0's, as DDP does.
+      // Batchnorm running statistics are local to each rank (equal already with synchronized
+      // batchnorm, up to rounding); take rank 0's, as DDP does.
       sync_->broadcast(net_.params().state(), net_.params().state_count());
     }
     if (validation_ && validation_->size() > 0) {

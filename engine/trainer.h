@@ -85,8 +85,12 @@ class Trainer {
   TrainStatus run(const std::function<void(const EpochMetrics&)>& on_epoch);
   int epochs_done() const { return epochs_done_; }
   // Data-parallel training (dist/data_parallel.h): each rank trains on its shard of every epoch
-  // with gradients averaged over the ranks. Not owned; must outlive run().
-  void set_gradient_sync(GradientSync* sync) { sync_ = sync; }
+  // with gradients averaged over the ranks. Not owned; must outlive run(). With
+  // `sync_batchnorm`, batchnorm statistics in training are over the batches of all ranks.
+  void set_gradient_sync(GradientSync* sync, bool sync_batchnorm = false) {
+    sync_ = sync;
+    sync_batchnorm_ = sync_batchnorm;
+  }
   const std::string& divergence() const { return divergence_; }
 
  private:
@@ -99,6 +103,7 @@ class Trainer {
   int epochs_done_ = 0;
   std::string divergence_;
   GradientSync* sync_ = nullptr;
+  bool sync_batchnorm_ = false;
 };
 
 }  // namespace dasnet

@@ -302,6 +302,34 @@ void statistics(const Tensor& x, float* mean, float* var) {
   }
 }
 
+// Sums of x and x^2 in double. Summed as deviations from each channel's first value, so the
+// float partial sums keep their digits when the mean is large against the spread.
+template <int B>
+void raw_sums(const Tensor& x, double* sums_host) {
+  const Shape& s = x.shape;
+  if (s.n == 0 || s.h * s.w == 0) {
+    std::fill(sums_host, sums_host + size_t(s.c) * 2, 0.0);
+    return;
+  }
+  const float* xd = x.data;
+  std::vector<float> first(s.c);
+  for (int c = 0; c < s.c; ++c) first[c] = xd[Blocked<B>{s}.base(0, c / B) + c % B];
+  std::vector<double> totals;
+  channel_sums<B>(s, [&](size_t i, int cb, float (*acc)[B]) {
+    for (int l = 0; l < B; ++l) {
+      float d = xd[i + l] - first[cb * B + l];
+      acc[0][l] += d;
+      acc[1][l] += d * d;
+    }
+  }, totals);
+  const double count = double(s.n) * s.h * s.w;
+  for (int c = 0; c < s.c; ++c) {
+    const double k = first[c], sum_d = totals[c * 2], sum_d2 = totals[c * 2 + 1];
+    sums_host[c] = sum_d + count * k;
+    sums_host[s.c + c] = sum_d2 + 2 * k * sum_d + count * k * k;
+  }
+}
+
 template <int B>
 void apply(const Tensor& x, const float* scale, const float* shift, const Tensor* residual, bool relu, Tensor& y) {
   Blocked<B> t{x.shape};
@@ -324,7 +352,7 @@ void apply(const Tensor& x, const float* scale, const float* shift, const Tensor
 template <int B>
 void bn_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
                  const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
-                 Tensor* dresidual, bool accumulate_residual) {
+                 Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) {
   const Shape& s = x.shape;
   const float* yd = relu_output ? relu_output->data : nullptr;
   const float* g = dy.data;
@@ -337,12 +365,15 @@ void bn_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, c
       acc[1][l] += gi * (xd[i + l] - mean[cb * B + l]);
     }
   }, totals);
-  const double count = double(s.n) * s.h * s.w;
+  double count = double(s.n) * s.h * s.w;
+  for (int c = 0; c < s.c; ++c) {
+    dbeta[c] = float(totals[c * 2]);
+    dgamma[c] = float(totals[c * 2 + 1] * invstd[c]);
+  }
+  if (reducer) count = sum_with_count(*reducer, totals, count);
   std::vector<float> k_dx(s.c), k_mean_g(s.c), k_xhat(s.c);
   for (int c = 0; c < s.c; ++c) {
     double sum_g = totals[c * 2], sum_gx = totals[c * 2 + 1] * invstd[c];
-    dbeta[c] = float(sum_g);
-    dgamma[c] = float(sum_gx);
     // dx = gamma*invstd*(g - sum_g/M - xhat*sum_gx/M), with xhat = (x - mean)*invstd.
     k_dx[c] = gamma[c] * invstd[c];
     k_mean_g[c] = float(sum_g / count);
@@ -404,6 +435,10 @@ void FastCpuBackend::channel_statistics(const Tensor& x, float* mean, float* var
   x.layout == Layout::NCHW8c ? statistics<8>(x, mean, var) : statistics<1>(x, mean, var);
 }
 
+void FastCpuBackend::channel_sums(const Tensor& x, double* sums_host) {
+  x.layout == Layout::NCHW8c ? raw_sums<8>(x, sums_host) : raw_sums<1>(x, sums_host);
+}
+
 void FastCpuBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift,
                                           const Tensor* residual, bool relu, Tensor& y) {
   x.layout == Layout::NCHW8c ? apply<8>(x, scale, shift, residual, relu, y)
@@ -412,11 +447,14 @@ void FastCpuBackend::scale_shift_activate(const Tensor& x, const float* scale, c
 
 void FastCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x,
                                         const float* mean, const float* invstd, const float* gamma, Tensor& dx,
-                                        float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual) {
+                                        float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual,
+                                        ChannelReducer* reducer) {
   if (x.layout == Layout::NCHW8c)
-    bn_backward<8>(dy, relu_output, x, mean, invstd, gamma, dx, dgamma, dbeta, dresidual, accumulate_residual);
+    bn_backward<8>(dy, relu_output, x, mean, invstd, gamma, dx, dgamma, dbeta, dresidual, accumulate_residual,
+                   reducer);
   else
-    bn_backward<1>(dy, relu_output, x, mean, invstd, gamma, dx, dgamma, dbeta, dresidual, accumulate_residual);
+    bn_backward<1>(dy, relu_output, x, mean, invstd, gamma, dx, dgamma, dbeta, dresidual, accumulate_residual,
+                   reducer);
 }
 
 void FastCpuBackend::global_avg_pool_forward(const Tensor& x, Tensor& y) {

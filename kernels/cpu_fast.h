@@ -26,11 +26,12 @@ class FastCpuBackend : public ReferenceCpuBackend {
   void conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) override;
 
   void channel_statistics(const Tensor& x, float* mean, float* var) override;
+  void channel_sums(const Tensor& x, double* sums_host) override;
   void scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
                             bool relu, Tensor& y) override;
   void batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
                           const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
-                          Tensor* dresidual, bool accumulate_residual) override;
+                          Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) override;
   void global_avg_pool_forward(const Tensor& x, Tensor& y) override;
   void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) override;
 

@@ -180,17 +180,37 @@ void ReferenceCpuBackend::scale_shift_activate(const Tensor& x, const float* sca
       }
 }
 
+void ReferenceCpuBackend::channel_sums(const Tensor& x, double* sums_host) {
+  require_nchw(x, "channel_sums");
+  const Shape& s = x.shape;
+  const size_t hw = size_t(s.h) * s.w;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.c; ++c) {
+    double sum = 0, squares = 0;
+    for (int n = 0; n < s.n; ++n)
+      for (size_t p = 0; p < hw; ++p) {
+        double v = x.data[(size_t(n) * s.c + c) * hw + p];
+        sum += v;
+        squares += v * v;
+      }
+    sums_host[c] = sum;
+    sums_host[s.c + c] = squares;
+  }
+}
+
 void ReferenceCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x,
                                              const float* mean, const float* invstd, const float* gamma, Tensor& dx,
                                              float* dgamma, float* dbeta, Tensor* dresidual,
-                                             bool accumulate_residual) {
+                                             bool accumulate_residual, ChannelReducer* reducer) {
   require_nchw(x, "batchnorm_backward");
   const Shape& s = x.shape;
   const size_t hw = size_t(s.h) * s.w;
-  const double count = double(s.n) * hw;
+  double count = double(s.n) * hw;
   auto grad_at = [&](size_t i) {
     return (relu_output && relu_output->data[i] <= 0.0f) ? 0.0f : dy.data[i];
   };
+  // sums[c] = sum g, sums[C + c] = sum g*xhat.
+  std::vector<double> sums(size_t(s.c) * 2);
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
     double sum_g = 0, sum_gx = 0;
@@ -203,7 +223,13 @@ void ReferenceCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* rel
       }
     dgamma[c] = float(sum_gx);
     dbeta[c] = float(sum_g);
-    double mean_g = sum_g / count, mean_gx = sum_gx / count;
+    sums[c] = sum_g;
+    sums[s.c + c] = sum_gx;
+  }
+  if (reducer) count = sum_with_count(*reducer, sums, count);
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.c; ++c) {
+    double mean_g = sums[c] / count, mean_gx = sums[s.c + c] / count;
     for (int n = 0; n < s.n; ++n)
       for (size_t p = 0; p < hw; ++p) {
         size_t i = (size_t(n) * s.c + c) * hw + p;

@@ -1,5 +1,8 @@
 #include "layers/batchnorm.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace dasnet {
 
 BatchNorm::BatchNorm(int channels, bool relu, bool residual, float momentum, float eps)
@@ -47,8 +50,10 @@ void BatchNorm::unbind(Backend& backend) {
 
 void BatchNorm::forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) {
   const Tensor& x = *in[0];
-  const long count = long(x.shape.n) * x.shape.h * x.shape.w;
-  if (ctx.training) {
+  long count = long(x.shape.n) * x.shape.h * x.shape.w;
+  if (ctx.training && ctx.channel_reducer) {
+    count = global_statistics(*ctx.channel_reducer, ctx.backend, x);
+  } else if (ctx.training) {
     if (count < 2)
       throw UsageError("batchnorm: training needs more than one value per channel (batch " +
                        std::to_string(x.shape.n) + ", " + std::to_string(x.shape.h) + "x" +
@@ -62,6 +67,23 @@ void BatchNorm::forward(LayerContext& ctx, const std::vector<const Tensor*>& in,
   ctx.backend.scale_shift_activate(x, scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
 }
 
+long BatchNorm::global_statistics(ChannelReducer& reducer, Backend& backend, const Tensor& x) {
+  const size_t channels = size_t(channels_);
+  std::vector<double> sums(2 * channels);
+  backend.channel_sums(x, sums.data());
+  const double count = sum_with_count(reducer, sums, double(x.shape.n) * x.shape.h * x.shape.w);
+  if (count < 2) throw UsageError("batchnorm: training needs more than one value per channel over all ranks");
+  // batch_mean() and batch_var() are adjacent: one upload.
+  std::vector<float> mean_var(2 * channels);
+  for (size_t c = 0; c < channels; ++c) {
+    const double mean = sums[c] / count;
+    mean_var[c] = float(mean);
+    mean_var[channels + c] = float(std::max(sums[channels + c] / count - mean * mean, 0.0));
+  }
+  backend.copy_from_host(batch_mean(), mean_var.data(), mean_var.size());
+  return long(count);
+}
+
 void BatchNorm::recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) {
   ctx.backend.scale_shift_activate(*in[0], scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
 }
@@ -73,7 +95,7 @@ void BatchNorm::backward(LayerContext& ctx, const std::vector<const Tensor*>& in
   Tensor* dres = residual_ ? din[1] : nullptr;
   ctx.backend.batchnorm_backward(dout, relu_ ? &out : nullptr, *in[0], batch_mean(), invstd(),
                                  ctx.params.param(gamma_slot_), *din[0], ctx.params.grad(gamma_slot_),
-                                 ctx.params.grad(beta_slot_), dres, residual_ && accumulate[1]);
+                                 ctx.params.grad(beta_slot_), dres, residual_ && accumulate[1], ctx.channel_reducer);
 }
 
 }  // namespace dasnet

@@ -1,7 +1,9 @@
 // Batch normalization (PyTorch semantics: batch statistics in training, running statistics
 // updated with momentum and the unbiased variance; running statistics in eval; eps 1e-5),
 // optionally fused with a residual add and a ReLU: y = relu(bn(x) + residual). Fusing saves two
-// passes over memory and two stored activations per residual block.
+// passes over memory and two stored activations per residual block. With a channel reducer in the
+// context (synchronized batchnorm, PyTorch's SyncBatchNorm), training uses the mean and variance
+// over the batches of all ranks, and backward sums its per-channel terms over the ranks too.
 #pragma once
 #include "engine/layer.h"
 
@@ -36,6 +38,9 @@ class BatchNorm : public Layer {
   size_t gamma_slot_ = 0, beta_slot_ = 0, mean_slot_ = 0, var_slot_ = 0;
   // Per-channel vectors on the backend: batch mean/var, invstd, scale, shift of the last forward.
   float* saved_ = nullptr;
+  // Synchronized batchnorm: mean and biased variance over every rank's batch into batch_mean()
+  // and batch_var(); returns the global value count.
+  long global_statistics(ChannelReducer& reducer, Backend& backend, const Tensor& x);
   Backend* bound_ = nullptr;
   float* batch_mean() const { return saved_; }
   float* batch_var() const { return saved_ + channels_; }

@@ -326,16 +326,48 @@ void CudaBackend::scale_shift_activate(const Tensor& x, const float* scale, cons
                                     x.shape.c, plane_of(x.shape), state_->stream);
 }
 
+void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
+  require_nchw(x, "channel_sums");
+  State& s = *state_;
+  // The sums go to the host for the other ranks: a graph cannot capture that round trip.
+  if (s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
+  const int n = x.shape.n, channels = x.shape.c;
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), false, "reduction scratch");
+  cuda::launch_channel_sums(x.data, n, channels, plane_of(x.shape), s.reduction_scratch.data, s.stream);
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(sums_host, cuda::channel_reduction_result(s.reduction_scratch.data, n, channels),
+                                    size_t(channels) * 2 * sizeof(double), cudaMemcpyDeviceToHost, s.stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+}
+
 void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
                                      const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
-                                     Tensor* dresidual, bool accumulate_residual) {
+                                     Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) {
   require_nchw(x, "batchnorm_backward");
   State& s = *state_;
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c), s.capturing,
-                             "reduction scratch");
-  cuda::launch_batchnorm_backward(dy.data, relu_output ? relu_output->data : nullptr, x.data, mean, invstd, gamma,
-                                  dx.data, dgamma, dbeta, dresidual ? dresidual->data : nullptr, accumulate_residual,
-                                  x.shape.n, x.shape.c, plane_of(x.shape), s.reduction_scratch.data, s.stream);
+  if (reducer && s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
+  const int n = x.shape.n, channels = x.shape.c;
+  const size_t plane = plane_of(x.shape);
+  const float* relu = relu_output ? relu_output->data : nullptr;
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), s.capturing, "reduction scratch");
+  double* scratch = s.reduction_scratch.data;
+  const double local_count = double(n) * double(plane);
+  // Synchronized: raw sums (divisor 1) to the host, summed over the ranks, means back to the device.
+  cuda::launch_batchnorm_backward_sums(dy.data, relu, x.data, mean, invstd, dgamma, dbeta,
+                                       reducer ? 1.0 : local_count, n, channels, plane, scratch, s.stream);
+  if (reducer && n > 0 && channels > 0) {
+    double* result = cuda::channel_reduction_result(scratch, n, channels);
+    std::vector<double> sums(size_t(channels) * 2);
+    const size_t bytes = sums.size() * sizeof(double);
+    DASNET_CUDA_CHECK(cudaMemcpyAsync(sums.data(), result, bytes, cudaMemcpyDeviceToHost, s.stream));
+    DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+    const double global_count = sum_with_count(*reducer, sums, local_count);
+    for (double& v : sums) v /= global_count;
+    DASNET_CUDA_CHECK(cudaMemcpyAsync(result, sums.data(), bytes, cudaMemcpyHostToDevice, s.stream));
+    DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // `sums` is pageable and goes out of scope
+  }
+  cuda::launch_batchnorm_backward_apply(dy.data, relu, x.data, mean, invstd, gamma, dx.data,
+                                        dresidual ? dresidual->data : nullptr, accumulate_residual, n, channels,
+                                        plane, scratch, s.stream);
 }
 
 void CudaBackend::batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var,

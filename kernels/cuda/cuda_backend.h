@@ -65,11 +65,12 @@ class CudaBackend : public Backend {
   size_t conv_accumulate_scratch(const Shape&) const override { return 0; }
 
   void channel_statistics(const Tensor& x, float* mean, float* var) override;
+  void channel_sums(const Tensor& x, double* sums_host) override;
   void scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
                             bool relu, Tensor& y) override;
   void batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
                           const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
-                          Tensor* dresidual, bool accumulate_residual) override;
+                          Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) override;
   void batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,
                               const float* beta, float* running_mean, float* running_var, long count,
                               float momentum, float eps, bool training, float* scale, float* shift,

@@ -36,12 +36,22 @@ void launch_sgd_update(float* params, const float* grads, float* velocity, size_
 size_t channel_reduction_scratch(int n, int channels);
 void launch_channel_statistics(const float* x, float* mean, float* var, int n, int channels, size_t plane,
                                double* scratch, cudaStream_t stream);
+// Where the per-channel results below live in the scratch: 2 x channels doubles.
+double* channel_reduction_result(double* scratch, int n, int channels);
+// Synchronized batchnorm: result[c] = sum of x, result[channels + c] = sum of x^2 (double).
+void launch_channel_sums(const float* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream);
 // Batchnorm backward through an optional ReLU (mask from relu_output) with an optional residual
-// gradient; see Backend::batchnorm_backward.
-void launch_batchnorm_backward(const float* dy, const float* relu_output, const float* x, const float* mean,
-                               const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta,
-                               float* dresidual, bool accumulate_residual, int n, int channels, size_t plane,
-                               double* scratch, cudaStream_t stream);
+// gradient, in two phases (see Backend::batchnorm_backward) so that synchronized batchnorm can sum
+// the per-channel results over the ranks in between. Sums: dgamma = sum g*xhat, dbeta = sum g;
+// result[2c] = sum g / divisor, result[2c + 1] = sum g*xhat / divisor (divisor: the value count,
+// or 1 for the raw sums). Apply: dx and dresidual from the result's means.
+void launch_batchnorm_backward_sums(const float* dy, const float* relu_output, const float* x, const float* mean,
+                                    const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
+                                    int channels, size_t plane, double* scratch, cudaStream_t stream);
+void launch_batchnorm_backward_apply(const float* dy, const float* relu_output, const float* x, const float* mean,
+                                     const float* invstd, const float* gamma, float* dx, float* dresidual,
+                                     bool accumulate_residual, int n, int channels, size_t plane, double* scratch,
+                                     cudaStream_t stream);
 void launch_batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,
                                    const float* beta, float* running_mean, float* running_var, long count,
                                    float momentum, float eps, bool training, float* scale, float* shift,

@@ -54,6 +54,21 @@ __global__ void channel_finish_moments(const float* x, const double* partials, i
   var[c] = float(fmax(squares / count - shifted_mean * shifted_mean, 0.0));
 }
 
+// Synchronized batchnorm: sum of x and of x^2 per channel, rebuilt in double from the shifted sums.
+__global__ void channel_finish_sums(const float* x, const double* partials, int splits, int channels, double count,
+                                   size_t plane, double* sums) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  double sum = 0, squares = 0;
+  for (int s = 0; s < splits; ++s) {
+    sum += partials[(size_t(c) * splits + s) * 2];
+    squares += partials[(size_t(c) * splits + s) * 2 + 1];
+  }
+  const double shift = x[size_t(c) * plane];
+  sums[c] = sum + count * shift;
+  sums[channels + c] = squares + 2 * shift * sum + count * shift * shift;
+}
+
 // g = dy * [relu_output > 0] (or dy); sums of g and g * xhat per block, as above.
 __global__ void batchnorm_backward_partials(const float* dy, const float* relu_output, const float* x,
                                             const float* mean, const float* invstd, int n, int channels,
@@ -210,6 +225,10 @@ size_t channel_reduction_scratch(int n, int channels) {
   return size_t(channels) * channel_splits(n, channels) * 2 + size_t(channels) * 2;
 }
 
+double* channel_reduction_result(double* scratch, int n, int channels) {
+  return scratch + size_t(channels) * channel_splits(n, channels) * 2;
+}
+
 void launch_channel_statistics(const float* x, float* mean, float* var, int n, int channels, size_t plane,
                                double* scratch, cudaStream_t stream) {
   if (n <= 0 || channels <= 0) return;
@@ -222,21 +241,36 @@ void launch_channel_statistics(const float* x, float* mean, float* var, int n, i
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_batchnorm_backward(const float* dy, const float* relu_output, const float* x, const float* mean,
-                               const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta,
-                               float* dresidual, bool accumulate_residual, int n, int channels, size_t plane,
-                               double* scratch, cudaStream_t stream) {
+void launch_channel_sums(const float* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream) {
   if (n <= 0 || channels <= 0) return;
   const int splits = channel_splits(n, channels);
-  double* partials = scratch;
-  double* means = scratch + size_t(channels) * splits * 2;
+  channel_partial_moments<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
+                                                                                               scratch);
+  DASNET_CUDA_CHECK_LAUNCH();
+  channel_finish_sums<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      x, scratch, splits, channels, double(n) * double(plane), plane, channel_reduction_result(scratch, n, channels));
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+void launch_batchnorm_backward_sums(const float* dy, const float* relu_output, const float* x, const float* mean,
+                                    const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
+                                    int channels, size_t plane, double* scratch, cudaStream_t stream) {
+  if (n <= 0 || channels <= 0) return;
+  const int splits = channel_splits(n, channels);
   batchnorm_backward_partials<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
-      dy, relu_output, x, mean, invstd, n, channels, plane, partials);
+      dy, relu_output, x, mean, invstd, n, channels, plane, scratch);
   DASNET_CUDA_CHECK_LAUNCH();
   batchnorm_backward_finish<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      partials, splits, channels, double(n) * double(plane), dgamma, dbeta, means);
+      scratch, splits, channels, divisor, dgamma, dbeta, channel_reduction_result(scratch, n, channels));
   DASNET_CUDA_CHECK_LAUNCH();
-  if (!plane) return;
+}
+
+void launch_batchnorm_backward_apply(const float* dy, const float* relu_output, const float* x, const float* mean,
+                                     const float* invstd, const float* gamma, float* dx, float* dresidual,
+                                     bool accumulate_residual, int n, int channels, size_t plane, double* scratch,
+                                     cudaStream_t stream) {
+  if (n <= 0 || channels <= 0 || !plane) return;
+  const double* means = channel_reduction_result(scratch, n, channels);
   dim3 grid(unsigned(size_t(n) * channels), plane_chunks(plane));
   batchnorm_backward_apply<<<grid, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means, dx,
                                                           dresidual, accumulate_residual, channels, plane);
