@@ -26,7 +26,7 @@ struct TrainCommand {
   DistributedFlags dist;
   std::string lr_scaling;  // empty: "none", or the checkpoint's when resuming
   std::string metrics_path, checkpoint_dir, resume_path, reference_path;
-  bool no_progress = false, no_recompute = false;
+  bool no_progress = false, no_recompute = false, sync_batchnorm = false;
   CLI::Option* epochs_option = nullptr;
 
   void run() {
@@ -95,7 +95,7 @@ struct TrainCommand {
     Trainer trainer(*net, model_config, train, *train_set, val_set.get());
     if (!resume_path.empty()) trainer.restore(resumed);
     DataParallelSync sync(comm, net->params().grads(), net->params().parameter_count(), dist.sync_options());
-    if (comm.size() > 1) trainer.set_gradient_sync(&sync);
+    if (comm.size() > 1) trainer.set_gradient_sync(&sync, sync_batchnorm);
 
     std::printf("dasnet train: ResNet-%d (%s blocks, width %d), %zu parameters, %d x %d x %d input, K = %d (%s)\n",
                 model_config.depth, block_type_name(model_config.block).c_str(), model_config.width,
@@ -108,10 +108,11 @@ struct TrainCommand {
                 train.optimizer.momentum, schedule_name(train.optimizer.schedule).c_str(), trainer.epochs_done() + 1,
                 train.epochs);
     if (comm.size() > 1)
-      std::printf("data parallel: %s; global batch %d x %d = %d, lr %g (%s scaling), bucket %d KiB\n",
+      std::printf("data parallel: %s; global batch %d x %d = %d, lr %g (%s scaling), bucket %d KiB, %s batchnorm\n",
                   comm.describe().c_str(), train.batch_size, comm.size(), train.batch_size * comm.size(),
                   train.optimizer.lr * (train.linear_lr_scaling ? comm.size() : 1),
-                  train.linear_lr_scaling ? "linear" : "no", dist.bucket_kb);
+                  train.linear_lr_scaling ? "linear" : "no", dist.bucket_kb,
+                  sync_batchnorm ? "synchronized" : "per-rank");
     std::fflush(stdout);
 
     std::ofstream metrics;
@@ -189,6 +190,8 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--lr-scaling", cmd->lr_scaling,
                   "Data-parallel learning rate: none (the study's) or linear (lr x ranks; pair with --warmup-epochs)");
   cmd->dist.add_to(sub);
+  sub->add_flag("--sync-bn", cmd->sync_batchnorm,
+                "Data-parallel: batchnorm statistics over the global batch of all ranks (PyTorch's SyncBatchNorm)");
   sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");
   sub->add_flag("--no-recompute", cmd->no_recompute, "Keep BN+ReLU outputs instead of recomputing them in backward");
   sub->callback([cmd] { cmd->run(); });

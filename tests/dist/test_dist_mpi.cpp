@@ -1,19 +1,23 @@
 // Distributed tests, run by CTest under mpirun with 1, 2, 3 and 4 ranks (dist_mpi_npN): the ring
 // all-reduce against MPI_Allreduce, the communicator's collectives, gradient buckets, and
-// data-parallel training against one process with the same global batch.
+// data-parallel training against one process with the same global batch, with and without
+// synchronized batchnorm.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <utility>
 
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/ring_allreduce.h"
 #include "engine/network.h"
+#include "engine/resnet.h"
 #include "engine/synthetic_images.h"
 #include "engine/trainer.h"
 #include "layers/conv2d.h"
@@ -100,6 +104,12 @@ TEST(DataParallelSync, BucketsInAnyOrderAverageEveryGradient) {
       sync.gradient_ready(900, 100);
       sync.gradient_ready(850, 50);
       sync.gradient_ready(500, 200);
+      // A synchronized-batchnorm sum while buckets may still be reducing: queued behind them.
+      double channel_sums[3] = {1.0, double(world_rank()), -2.0};
+      sync.batchnorm_reducer()->sum(channel_sums, 3);
+      EXPECT_EQ(channel_sums[0], world_size());
+      EXPECT_EQ(channel_sums[1], world_size() * (world_size() - 1) / 2);
+      EXPECT_EQ(channel_sums[2], -2.0 * world_size());
       sync.gradient_ready(700, 150);
       sync.gradient_ready(10, 490);
       double loss = sync.finish_step(1.5);
@@ -204,6 +214,99 @@ TEST(DataParallelTraining, SameWeightsAsOneProcessWithTheSameGlobalBatch) {
     EXPECT_EQ(from_root, parallel);
   }
 }
+
+// A ResNet-8 with batchnorm in training mode: its statistics depend on the batch, so p ranks
+// with B/p images each match one process with B only when batchnorm is synchronized.
+struct BatchNormRun {
+  std::vector<float> params, state;  // weights, and the batchnorm running statistics
+};
+
+ModelConfig small_resnet(int width) {
+  ModelConfig model;
+  model.depth = 8;
+  model.width = width;
+  model.height = model.image_width = 16;
+  model.outputs = 2;
+  model.mode = OutputMode::Softmax;
+  return model;
+}
+
+BatchNormRun train_resnet(BackendKind kind, int width, int batch, bool distributed, bool sync_batchnorm) {
+  auto backend = make_backend(kind);
+  const ModelConfig model = small_resnet(width);
+  auto net = build_resnet(model, *backend, 3);
+  SyntheticImages data(96, Shape{1, 1, 16, 16}, 3);
+  TrainConfig config;
+  config.epochs = 1;
+  config.batch_size = batch;
+  config.seed = 5;
+  config.optimizer.lr = 0.05f;
+  config.progress = false;
+  Trainer trainer(*net, model, config, data, nullptr);
+  std::unique_ptr<DataParallelSync> sync;
+  if (distributed) {
+    DataParallelOptions options;
+    options.bucket_bytes = 256 * sizeof(float);  // several buckets in flight while batchnorm sums backward
+    sync = std::make_unique<DataParallelSync>(*g_comm, net->params().grads(), net->params().parameter_count(),
+                                              options);
+    trainer.set_gradient_sync(sync.get(), sync_batchnorm);
+  }
+  trainer.run([](const EpochMetrics&) {});
+  BatchNormRun run;
+  run.params.resize(net->params().parameter_count());
+  run.state.resize(net->params().state_count());
+  backend->copy_to_host(run.params.data(), net->params().params(), run.params.size());
+  backend->copy_to_host(run.state.data(), net->params().state(), run.state.size());
+  return run;
+}
+
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    norm += double(b[i]) * b[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-300));
+}
+
+// Reference backend with width 4 (plain NCHW), fast CPU backend with width 8 (NCHW8c blocks).
+class SyncBatchNorm : public ::testing::TestWithParam<std::pair<BackendKind, int>> {};
+
+TEST_P(SyncBatchNorm, SameWeightsAndStatisticsAsOneProcessOnlyWhenSynchronized) {
+  const auto [kind, width] = GetParam();
+  const int global_batch = 12;  // 8 steps over 96 images on 1, 2, 3 or 4 ranks
+  ASSERT_EQ(global_batch % world_size(), 0);
+  const BatchNormRun single = train_resnet(kind, width, global_batch, false, false);
+  {
+    auto backend = make_backend(kind);
+    auto net = build_resnet(small_resnet(width), *backend, 3);
+    std::vector<float> initial(single.params.size());
+    backend->copy_to_host(initial.data(), net->params().params(), initial.size());
+    ASSERT_GT(relative_difference(initial, single.params), 1e-2) << "training barely moved the weights";
+  }
+  const int batch = global_batch / world_size();
+  const BatchNormRun synchronized = train_resnet(kind, width, batch, true, true);
+  EXPECT_LE(relative_difference(synchronized.params, single.params), 1e-4) << world_size() << " ranks";
+  EXPECT_LE(relative_difference(synchronized.state, single.state), 1e-4) << world_size() << " ranks";
+  std::vector<float> from_root = synchronized.params;
+  g_comm->broadcast(from_root.data(), from_root.size(), 0);
+  EXPECT_LE(relative_difference(synchronized.params, from_root), 1e-6) << "ranks disagree";
+
+  if (world_size() > 1) {
+    // Per-rank statistics (the default) over B/p images: visibly different training.
+    const BatchNormRun local = train_resnet(kind, width, batch, true, false);
+    const double local_difference = relative_difference(local.params, single.params);
+    EXPECT_GT(local_difference, 1e-3) << world_size() << " ranks";
+    if (world_rank() == 0)
+      std::printf("      %d ranks: weights differ from one process by %.2e synchronized, %.2e per-rank batchnorm\n",
+                  world_size(), relative_difference(synchronized.params, single.params), local_difference);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SyncBatchNorm,
+                         ::testing::Values(std::make_pair(BackendKind::Reference, 4),
+                                           std::make_pair(BackendKind::Cpu, 8)));
 
 }  // namespace
 }  // namespace dasnet
