@@ -167,7 +167,7 @@ int64_t seconds_to_ns(double seconds) {
   return static_cast<int64_t>(whole) * 1000000000LL + frac_us * 1000;
 }
 
-std::string format_iso8601_ns(int64_t ns) {
+std::string format_iso8601_ns(int64_t ns, IsoStyle style) {
   int64_t secs = ns / 1000000000LL;
   int64_t frac = ns % 1000000000LL;
   if (frac < 0) {
@@ -188,6 +188,11 @@ std::string format_iso8601_ns(int64_t ns) {
                 d, static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
                 static_cast<long long>(rem % 60));
   std::string out = buf;
+  if (style == IsoStyle::prodml) {
+    char fbuf[24];
+    std::snprintf(fbuf, sizeof fbuf, ".%06lld+00:00", static_cast<long long>(frac / 1000));
+    return out + fbuf;
+  }
   if (frac != 0) {
     char fbuf[16];
     std::snprintf(fbuf, sizeof fbuf, ".%09lld", static_cast<long long>(frac));

@@ -21,7 +21,13 @@ std::optional<int64_t> parse_time_ns(const std::string& text);
 // whole microseconds (all a double resolves at present-day epochs).
 int64_t seconds_to_ns(double seconds);
 
-// "2023-05-01T12:34:56.123456789Z" (fraction trimmed of trailing zeros, kept to the ns).
-std::string format_iso8601_ns(int64_t ns);
+// How format_iso8601_ns writes the fraction of a second and the zone.
+enum class IsoStyle {
+  compact,  // "2023-05-01T12:34:56.123456789Z": fraction trimmed of trailing zeros, kept to the ns
+  prodml,   // "2023-05-01T12:34:56.123456+00:00": always six digits (truncated), as PRODML writes
+};
+
+// UTC time stamp of nanoseconds since the Unix epoch.
+std::string format_iso8601_ns(int64_t ns, IsoStyle style = IsoStyle::compact);
 
 }  // namespace dasnet

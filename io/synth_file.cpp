@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <stdexcept>
 
 #include "engine/tensor.h"
+#include "io/das_time.h"
 #include "io/hdf5_util.h"
 
 namespace dasnet {
@@ -15,19 +15,6 @@ namespace dasnet {
 namespace {
 
 using h5::Handle;
-
-// "2019-01-01T00:00:00.000000+00:00", the PRODML form.
-std::string iso_time(int64_t ns) {
-  int64_t seconds = ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000);
-  int64_t micro = (ns - seconds * 1000000000) / 1000;
-  time_t t = time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lld+00:00", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(micro));
-  return buf;
-}
 
 // MATLAB v7.3 files are HDF5 files whose 512-byte userblock starts with a MAT-file text header,
 // then the subsystem offset, version 0x0200 and the endian indicator "IM".
@@ -131,9 +118,9 @@ void write_synthetic_record(const std::string& path, const SynthOptions& o, cons
                                       {std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)});
     set_matlab_class(raw_data, "int16");
   } else {
-    const std::string start = iso_time(o.start_time_ns);
+    const std::string start = format_iso8601_ns(o.start_time_ns, IsoStyle::prodml);
     const int64_t end_ns = o.start_time_ns + int64_t(std::llround(double(total > 0 ? total - 1 : 0) * 1e9 / o.rate_hz));
-    const std::string end = iso_time(end_ns);
+    const std::string end = format_iso8601_ns(end_ns, IsoStyle::prodml);
     h5::set_attr(file, "uuid", "dasnet-synth-" + std::to_string(o.seed));
     Handle acq = h5::create_group(file, "Acquisition");
     h5::set_attr(acq, "AcquisitionId", "dasnet-synth-" + std::to_string(o.seed));
