@@ -115,6 +115,10 @@ class Backend {
   virtual double sum_squares(const float* x, size_t count) = 0;
 };
 
+// Checks that labels fit the output mode and K, for every backend's loss; throws UsageError
+// naming the offending sample.
+void validate_labels(OutputMode mode, int n, int k, const int* labels);
+
 enum class BackendKind { Reference, Cpu, Cuda };
 BackendKind parse_backend_kind(const std::string& name);  // "reference", "cpu", "cuda"
 std::unique_ptr<Backend> make_backend(BackendKind kind);
