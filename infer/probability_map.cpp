@@ -1,7 +1,5 @@
 #include "infer/probability_map.h"
 
-#include <png.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include "io/das_formats.h"
 #include "io/hdf5_util.h"
 #include "io/patch_image.h"
+#include "io/png_image.h"
 
 namespace dasnet {
 
@@ -190,9 +189,6 @@ void write_probability_map_h5(const std::string& path, const ProbabilityMap& map
 }
 
 void write_probability_map_png(const std::string& path, const ProbabilityMap& map) {
-  // Viridis at nine evenly spaced points (matplotlib's colormap data).
-  static const float kViridis[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},  {44, 113, 142}, {33, 144, 141},
-                                       {39, 173, 129}, {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
   const size_t scale = std::max<size_t>(1, std::min<size_t>(8, 800 / std::max<size_t>(1, std::max(map.rows, map.cols))));
   const size_t width = map.cols * scale, height = map.rows * scale;
   std::vector<uint8_t> rgb(width * height * 3);
@@ -204,30 +200,10 @@ void write_probability_map_png(const std::string& path, const ProbabilityMap& ma
         px[0] = px[1] = px[2] = 128;
         continue;
       }
-      float f = std::clamp(p, 0.0f, 1.0f) * 8;
-      int i = std::min(7, int(f));
-      float w = f - i;
-      for (int k = 0; k < 3; ++k) px[k] = uint8_t(kViridis[i][k] * (1 - w) + kViridis[i + 1][k] * w + 0.5f);
+      const uint8_t* color = viridis_rgb(uint8_t(std::lround(std::clamp(p, 0.0f, 1.0f) * 255)));
+      for (int k = 0; k < 3; ++k) px[k] = color[k];
     }
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!file) throw std::runtime_error(path + ": cannot write the PNG");
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!png || !info) {
-    png_destroy_write_struct(&png, &info);
-    throw std::runtime_error(path + ": libpng could not start");
-  }
-  if (setjmp(png_jmpbuf(png))) {  // libpng reports errors by longjmp
-    png_destroy_write_struct(&png, &info);
-    throw std::runtime_error(path + ": libpng failed writing the map");
-  }
-  png_init_io(png, file.get());
-  png_set_IHDR(png, info, png_uint_32(width), png_uint_32(height), 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (size_t y = 0; y < height; ++y) png_write_row(png, rgb.data() + y * width * 3);
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
+  write_rgb_png(path, width, height, rgb);
 }
 
 }  // namespace dasnet

@@ -1,7 +1,5 @@
 #include "io/das_quicklook.h"
 
-#include <png.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,32 +9,11 @@
 #include <vector>
 
 #include "io/das_formats.h"
+#include "io/png_image.h"
 
 namespace dasnet {
 namespace {
 
-void write_png(const std::string& path, size_t width, size_t height, const std::vector<unsigned char>& rgb) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!file) throw std::runtime_error(path + ": cannot write the picture");
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!png || !info) {
-    png_destroy_write_struct(&png, &info);
-    throw std::runtime_error(path + ": libpng could not start");
-  }
-  if (setjmp(png_jmpbuf(png))) {  // libpng reports errors by longjmp
-    png_destroy_write_struct(&png, &info);
-    throw std::runtime_error(path + ": libpng failed while writing");
-  }
-  png_init_io(png, file.get());
-  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8, PNG_COLOR_TYPE_RGB,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (size_t y = 0; y < height; ++y)
-    png_write_row(png, const_cast<png_bytep>(rgb.data() + y * width * 3));
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-}
 
 // Blue (-1) - white (0) - red (+1).
 void diverging(double x, unsigned char* out) {
@@ -107,7 +84,7 @@ QuicklookResult write_quicklook_png(const std::string& das_path, const std::stri
       diverging(picture[i] * scale, &rgb[i * 3]);
     }
   }
-  write_png(png_path, result.width, result.height, rgb);
+  write_rgb_png(png_path, result.width, result.height, rgb);
   return result;
 }
 

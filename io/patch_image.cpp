@@ -33,6 +33,8 @@ const ViridisTable& viridis() {
 
 }  // namespace
 
+const uint8_t* viridis_rgb(uint8_t level) { return viridis().rgb[level]; }
+
 ImageColor parse_image_color(const std::string& name) {
   if (name == "gray") return ImageColor::gray;
   if (name == "gray3") return ImageColor::gray3;

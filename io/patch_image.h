@@ -12,6 +12,8 @@ enum class ImageColor { gray, gray3, viridis };
 ImageColor parse_image_color(const std::string& name);  // throws UsageError
 const char* image_color_name(ImageColor color);
 int image_channels(ImageColor color);
+// The viridis colour (3 bytes, RGB) of a gray level 0-255.
+const uint8_t* viridis_rgb(uint8_t level);
 
 // Minimum and maximum of a rows x cols patch; false when it holds NaN or Inf.
 bool patch_range(const float* patch, size_t row_stride, int rows, int cols, float* min_value, float* max_value);
