@@ -165,22 +165,6 @@ float value(size_t channel, size_t time) {
   return static_cast<float>(static_cast<int>((channel * 131 + time * 17 + (channel * time) % 7) % 2001) - 1000);
 }
 
-std::string data_dir() {
-  namespace fs = std::filesystem;
-  if (const char* env = std::getenv("DASNET_DATA_DIR"); env && *env) return env;
-  for (const fs::path& candidate : {fs::path(DASNET_SOURCE_DIR) / ".." / "shared" / "data" / "das",
-                                    fs::path(DASNET_SOURCE_DIR) / "shared" / "data" / "das"})
-    if (fs::exists(candidate / "prodml_2.0.h5")) return candidate.string();
-  return (fs::path(DASNET_SOURCE_DIR) / ".." / "shared" / "data" / "das").string();
-}
-
-std::string real_file(const std::string& name) {
-  const std::string path = (std::filesystem::path(data_dir()) / name).string();
-  if (!std::filesystem::exists(path))
-    throw std::runtime_error("missing real sample file " + path + " (set DASNET_DATA_DIR)");
-  return path;
-}
-
 std::string make_temp_dir(const std::string& tag) {
   static std::mt19937_64 rng(std::random_device{}());
   const auto dir = std::filesystem::temp_directory_path() /

@@ -25,11 +25,6 @@ float value(size_t channel, size_t time);
 // A fresh empty directory under the system temp dir for one test.
 std::string make_temp_dir(const std::string& tag);
 
-// Real sample files: $DASNET_DATA_DIR, else <repo>/../shared/data/das (also how CI lays out a
-// clone with shared/ beside it), else <repo>/shared/data/das.
-std::string data_dir();
-// Path of one real sample file; throws naming the path when it is missing.
-std::string real_file(const std::string& name);
 
 // MATLAB v7.3 study file: 512-byte MATLAB userblock, struct group `key` with fh (fh[7] = dt,
 // 0-based), th and dat (int16, HDF5 channel x time).

@@ -10,6 +10,7 @@
 
 #include "tests/cli_runner.h"
 #include "tests/das_fixtures.h"
+#include "tests/real_files.h"
 
 namespace dasnet {
 namespace {

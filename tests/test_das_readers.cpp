@@ -15,6 +15,7 @@
 #include "io/das_formats.h"
 #include "io/das_time.h"
 #include "tests/das_fixtures.h"
+#include "tests/real_files.h"
 
 namespace dasnet {
 namespace {

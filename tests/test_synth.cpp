@@ -1,6 +1,7 @@
 // Synthetic records: reproducible from the seed, written as files the DAS readers load like real
 // ones (PRODML both axis orders, MATLAB v7.3 DSI), with their ground truth.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -14,7 +15,10 @@
 namespace dasnet {
 namespace {
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "dasnet_synth_" + name; }
+std::string temp_path(const std::string& name) {
+  // ctest runs tests as parallel processes: the process id keeps their files apart.
+  return ::testing::TempDir() + "dasnet_synth_" + std::to_string(getpid()) + "_" + name;
+}
 
 SynthOptions small_options(uint64_t seed) {
   SynthOptions o;

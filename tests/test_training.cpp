@@ -1,6 +1,7 @@
 // Training end to end: convergence on the built-in synthetic set, bit-exact resume through
 // HDF5 checkpoints, determinism, and clear errors for bad input from the dasnet command.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -19,7 +20,8 @@ namespace fs = std::filesystem;
 using testing::run_dasnet;
 
 std::string scratch_dir(const std::string& name) {
-  fs::path dir = fs::path(::testing::TempDir()) / ("dasnet_training_" + name);
+  // ctest runs tests as parallel processes: the process id keeps their folders apart.
+  fs::path dir = fs::path(::testing::TempDir()) / ("dasnet_training_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
