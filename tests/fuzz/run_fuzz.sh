@@ -2,16 +2,20 @@
 # Builds the DAS-reader fuzz target with clang++ -fsanitize=fuzzer,address and runs it for a
 # bounded time over a corpus of mutated copies of the real sample files. Exit 0: no finding.
 #
-# usage: run_fuzz.sh --source REPO --work DIR [--seconds 60] [--clang clang++]
+# A fixed seed and a fixed number of runs make the run reproducible (the same binary mutates the
+# same inputs every time); --seconds only caps it on a slow machine.
+#
+# usage: run_fuzz.sh --source REPO --work DIR [--seconds 60] [--runs 4000] [--clang clang++]
 #                    [--hdf5-include "DIRS"] [--hdf5-libs "LIBS"] [--data DIR]
 set -euo pipefail
 
-source_dir="" work="" seconds=60 clang="clang++" hdf5_include="" hdf5_libs="" data=""
+source_dir="" work="" seconds=60 runs=4000 clang="clang++" hdf5_include="" hdf5_libs="" data=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --source) source_dir="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
     --clang) clang="$2"; shift 2 ;;
     --hdf5-include) hdf5_include="$2"; shift 2 ;;
     --hdf5-libs) hdf5_libs="$2"; shift 2 ;;
@@ -27,6 +31,7 @@ fi
 [[ -n "$hdf5_include" ]] || hdf5_include="/usr/include/hdf5/serial"
 [[ -n "$hdf5_libs" ]] || hdf5_libs="-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5"
 
+rm -rf "$work/corpus" "$work/findings"  # every run starts from the seeds alone
 mkdir -p "$work/corpus" "$work/findings"
 binary="$work/fuzz_das_readers"
 
@@ -65,5 +70,5 @@ max_len=$(stat -c %s "$work"/corpus/* | sort -n | tail -1)
 
 # Leaks inside libhdf5 on refused files are not findings of ours; crashes and memory errors are.
 ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=0" \
-  "$binary" -max_total_time="$seconds" -max_len="$max_len" -len_control=0 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+  "$binary" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" -len_control=0 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
   -artifact_prefix="$work/findings/" "$work/corpus"
