@@ -135,7 +135,18 @@ std::unique_ptr<Network> tiny_network(Backend& backend) {
   return net;
 }
 
-std::vector<float> train_tiny(int batch, int bucket_floats) {
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    norm += double(b[i]) * b[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-300));
+}
+
+// Trains the tiny network for one epoch; `distributed` reduces gradients over the ranks.
+std::vector<float> train_tiny(int batch, int bucket_floats, bool distributed = true) {
   auto backend = make_backend(BackendKind::Reference);
   auto net = tiny_network(*backend);
   SyntheticImages data(240, Shape{1, 1, 16, 16}, 3);
@@ -149,7 +160,7 @@ std::vector<float> train_tiny(int batch, int bucket_floats) {
   config.progress = false;
   Trainer trainer(*net, model, config, data, nullptr);
   std::unique_ptr<DataParallelSync> owned;
-  if (world_size() > 1) {
+  if (distributed && world_size() > 1) {
     DataParallelOptions options;
     options.bucket_bytes = size_t(bucket_floats) * sizeof(float);
     owned = std::make_unique<DataParallelSync>(*g_comm, net->params().grads(), net->params().parameter_count(),
@@ -167,47 +178,20 @@ std::vector<float> train_tiny(int batch, int bucket_floats) {
 TEST(DataParallelTraining, SameWeightsAsOneProcessWithTheSameGlobalBatch) {
   const int global_batch = 12;  // divisible by 1, 2, 3 and 4 ranks: 20 steps over 240 images
   ASSERT_EQ(global_batch % world_size(), 0);
-  std::vector<float> single;
-  {
-    // The one-process reference, computed on every rank without communication.
-    auto backend = make_backend(BackendKind::Reference);
-    auto net = tiny_network(*backend);
-    SyntheticImages data(240, Shape{1, 1, 16, 16}, 3);
-    ModelConfig model;
-    model.height = model.image_width = 16;
-    TrainConfig config;
-    config.epochs = 1;
-    config.batch_size = global_batch;
-    config.seed = 5;
-    config.optimizer.lr = 0.05f;
-    config.progress = false;
-    Trainer trainer(*net, model, config, data, nullptr);
-    trainer.run([](const EpochMetrics&) {});
-    single.resize(net->params().parameter_count());
-    backend->copy_to_host(single.data(), net->params().params(), single.size());
-  }
+  // The one-process reference, computed on every rank without communication.
+  const std::vector<float> single = train_tiny(global_batch, 0, false);
   {
     // Training moved the weights far more than the tolerance below.
     auto backend = make_backend(BackendKind::Reference);
     auto net = tiny_network(*backend);
     std::vector<float> initial(single.size());
     backend->copy_to_host(initial.data(), net->params().params(), initial.size());
-    double moved = 0, norm = 0;
-    for (size_t i = 0; i < single.size(); ++i) {
-      moved += (double(initial[i]) - single[i]) * (double(initial[i]) - single[i]);
-      norm += double(single[i]) * single[i];
-    }
-    ASSERT_GT(std::sqrt(moved / norm), 1e-2);
+    ASSERT_GT(relative_difference(initial, single), 1e-2);
   }
   for (int bucket_floats : {8, 1 << 18}) {  // one bucket per layer, and one for everything
     std::vector<float> parallel = train_tiny(global_batch / world_size(), bucket_floats);
     ASSERT_EQ(parallel.size(), single.size());
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < single.size(); ++i) {
-      diff += (double(parallel[i]) - single[i]) * (double(parallel[i]) - single[i]);
-      norm += double(single[i]) * single[i];
-    }
-    EXPECT_LE(std::sqrt(diff / norm), 1e-5) << world_size() << " ranks, bucket " << bucket_floats;
+    EXPECT_LE(relative_difference(parallel, single), 1e-5) << world_size() << " ranks, bucket " << bucket_floats;
     // And every rank holds the same weights.
     std::vector<float> from_root = parallel;
     g_comm->broadcast(from_root.data(), from_root.size(), 0);
@@ -260,15 +244,6 @@ BatchNormRun train_resnet(BackendKind kind, int width, int batch, bool distribut
   return run;
 }
 
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    norm += double(b[i]) * b[i];
-  }
-  return std::sqrt(diff / std::max(norm, 1e-300));
-}
 
 // Reference backend with width 4 (plain NCHW), fast CPU backend with width 8 (NCHW8c blocks).
 class SyncBatchNorm : public ::testing::TestWithParam<std::pair<BackendKind, int>> {};
