@@ -117,7 +117,7 @@ std::unique_ptr<Communicator> make_communicator(const CommOptions& options) {
 #ifdef DASNET_HAVE_NCCL
     return make_nccl_communicator(options);
 #else
-    throw UsageError("--comm nccl: this build of dasnet has no NCCL (needs MPI and NCCL at build time)");
+    throw UsageError("--comm nccl: this build of dasnet has no NCCL (needs the CUDA toolkit and NCCL at build time)");
 #endif
   }
   throw UsageError("--comm: unknown communicator '" + options.backend + "' (valid: auto, single, mpi, nccl)");

@@ -1,6 +1,7 @@
 // The communicator data-parallel training runs on: rank, size, local rank (from a gather of host
 // names), barrier, broadcast, all-reduce and abort. Backends: single process (no MPI at all),
-// MPI (CPU ranks; ring or library all-reduce) and NCCL (one GPU per rank, bootstrapped over MPI).
+// MPI (CPU ranks; ring or library all-reduce) and NCCL (one GPU per rank, bootstrapped over MPI
+// when there are several).
 // Collectives run under a watchdog: a peer that dies or hangs ends the job with a message
 // naming the operation instead of hanging everyone (dist/watchdog.h).
 #pragma once
@@ -41,6 +42,17 @@ class Communicator {
   // Whether all_reduce may be called from a thread other than the one that created the
   // communicator (MPI_THREAD_MULTIPLE or NCCL); without it, buckets reduce in finish_step.
   virtual bool thread_safe() const = 0;
+
+  // Device communicators (NCCL) run their float collectives in order with the training backend's
+  // stream (Backend::native_stream(), a cudaStream_t): each starts once the work queued on it so
+  // far is done, and work queued on it later waits for the collective. Others ignore it.
+  virtual void set_compute_stream(void* /*stream*/) {}
+  // Stream-ordered all-reduce (NCCL): all_reduce_async queues the reduction and returns at once;
+  // wait_async() returns when every queued one is done (under the watchdog). Backends whose
+  // collectives finish before they return run them in place (asynchronous() false).
+  virtual bool asynchronous() const { return false; }
+  virtual void all_reduce_async(float* data, size_t count, ReduceOp op) { all_reduce(data, count, op); }
+  virtual void wait_async() {}
   // Point-to-point byte messages for small control traffic (the MPI sweep's requests and
   // replies, inference progress); collectives never see them. receive_bytes waits up to
   // timeout_s (0: only looks) for a message with `tag` from `from` (kAnySource: any rank) and
@@ -63,6 +75,7 @@ bool have_nccl();
 
 std::unique_ptr<Communicator> make_single_process_communicator();
 // options.backend: "single", "mpi", "nccl" or "auto". Throws UsageError when the build lacks it.
+// NCCL bootstraps over MPI when launched with several ranks; a single rank needs no MPI.
 std::unique_ptr<Communicator> make_communicator(const CommOptions& options);
 
 }  // namespace dasnet

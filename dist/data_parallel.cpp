@@ -13,7 +13,8 @@ DataParallelSync::DataParallelSync(Communicator& comm, float* gradients, size_t 
       gradients_(gradients),
       gradient_count_(gradient_count),
       bucket_floats_(std::max<size_t>(1, options.bucket_bytes / sizeof(float))),
-      background_(options.overlap && comm.thread_safe() && comm.size() > 1) {
+      asynchronous_(comm.asynchronous()),
+      background_(options.overlap && comm.thread_safe() && comm.size() > 1 && !asynchronous_) {
   if (background_) worker_ = std::thread([this] { worker_loop(); });
 }
 
@@ -31,7 +32,6 @@ void DataParallelSync::broadcast(float* data, size_t count) { comm_.broadcast(da
 void DataParallelSync::sum(double* values, size_t count) { comm_.all_reduce_sum(values, count); }
 
 void DataParallelSync::sum_in_order(double* values, size_t count) {
-  if (comm_.size() == 1) return;
   if (background_) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (error_) std::rethrow_exception(error_);
@@ -55,8 +55,9 @@ void DataParallelSync::begin_step() {
   early_.clear();
 }
 
+// Even one rank reduces (a no-op for the single-process communicator): a one-rank NCCL run then
+// exercises the whole device path, checked against training without any sync.
 void DataParallelSync::gradient_ready(size_t offset, size_t count) {
-  if (comm_.size() == 1) return;
   early_[offset + count] = offset;
   // Extend the ready suffix with every range that now touches it (normally just this one).
   for (auto it = early_.find(ready_from_); it != early_.end(); it = early_.find(ready_from_)) {
@@ -70,12 +71,13 @@ void DataParallelSync::gradient_ready(size_t offset, size_t count) {
 }
 
 double DataParallelSync::finish_step(double local_loss_sum) {
-  if (comm_.size() == 1) return local_loss_sum;
   // Whatever is left (also gradients a layer never reported) goes in the last bucket.
   if (bucket_end_ > 0) enqueue({0, bucket_end_});
   bucket_end_ = 0;
   const auto start = Clock::now();
-  if (background_) {
+  if (asynchronous_) {
+    comm_.wait_async();
+  } else if (background_) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, [this] { return (queue_.empty() && in_flight_ == 0) || error_; });
   } else {
@@ -97,6 +99,12 @@ double DataParallelSync::finish_step(double local_loss_sum) {
 }
 
 void DataParallelSync::enqueue(Range bucket) {
+  if (asynchronous_) {  // stream-ordered: queued on the device now, behind the gradients it reduces
+    comm_.all_reduce_async(gradients_ + bucket.offset, bucket.count, ReduceOp::Average);
+    std::lock_guard<std::mutex> lock(mutex_);
+    timings_.buckets++;
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(bucket);

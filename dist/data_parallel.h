@@ -5,6 +5,9 @@
 // finish_step() reduces the last partial bucket and waits for all of them. Synchronized batchnorm
 // sums (batchnorm_reducer()) go through the same queue, so every rank issues its collectives in the
 // same order (MPI forbids concurrent collectives on one communicator).
+// With a stream-ordered communicator (NCCL and the CUDA backend) there is no thread: each bucket's
+// all-reduce is queued on the device as soon as it is full, behind the kernels that compute it,
+// and finish_step makes the optimizer's kernels wait for the last one.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -28,6 +31,7 @@ struct SyncTimings {
   long steps = 0, buckets = 0;
   double reduce_seconds = 0;  // inside all-reduce calls (overlapped with backward or not)
   double wait_seconds = 0;    // finish_step waiting for reductions: the part not hidden by backward
+                              // (stream-ordered: also the rest of backward still running on the device)
 };
 
 class DataParallelSync : public GradientSync {
@@ -74,6 +78,7 @@ class DataParallelSync : public GradientSync {
   float* gradients_;
   size_t gradient_count_;
   size_t bucket_floats_;
+  bool asynchronous_;  // the communicator queues all-reduces on the device (comm.asynchronous())
   bool background_;
   // Main thread only: [ready_from_, end) is final; [ready_from_, bucket_end_) not yet queued.
   size_t ready_from_ = 0, bucket_end_ = 0;

@@ -10,12 +10,27 @@
 #include <stdexcept>
 #include <thread>
 
+#ifdef DASNET_HAVE_MPI
 #include "dist/mpi_communicator.h"
+#endif
 #include "engine/tensor.h"
 
 namespace dasnet {
 
 namespace {
+
+// The communicator that carries the NCCL unique id and the host-side collectives.
+std::unique_ptr<Communicator> make_host_communicator(const CommOptions& options) {
+  const int ranks = launcher_world_size();
+  if (ranks == 1) return make_single_process_communicator();
+#ifdef DASNET_HAVE_MPI
+  return make_mpi_communicator(options);
+#else
+  (void)options;
+  throw UsageError("--comm nccl across " + std::to_string(ranks) +
+                   " ranks needs MPI to start NCCL, and this build of dasnet has none (install libopenmpi-dev and rebuild)");
+#endif
+}
 
 void check_cuda(cudaError_t code, const char* what) {
   if (code != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(code));
@@ -24,7 +39,7 @@ void check_cuda(cudaError_t code, const char* what) {
 class NcclCommunicator : public Communicator {
  public:
   explicit NcclCommunicator(const CommOptions& options)
-      : host_(make_mpi_communicator(options)), timeout_s_(options.timeout_s) {
+      : host_(make_host_communicator(options)), timeout_s_(options.timeout_s) {
     int devices = 0;
     check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
     if (devices == 0) throw UsageError("--comm nccl: no CUDA device is visible on rank " + std::to_string(rank()));
@@ -32,6 +47,8 @@ class NcclCommunicator : public Communicator {
     device_ = host_->local_rank() % devices;
     check_cuda(cudaSetDevice(device_), "cudaSetDevice");
     check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check_cuda(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming), "cudaEventCreate");
+    check_cuda(cudaEventCreateWithFlags(&collectives_done_, cudaEventDisableTiming), "cudaEventCreate");
 
     ncclUniqueId id{};
     if (rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
@@ -46,6 +63,8 @@ class NcclCommunicator : public Communicator {
 
   ~NcclCommunicator() override {
     if (comm_) ncclCommDestroy(comm_);
+    if (compute_ready_) cudaEventDestroy(compute_ready_);
+    if (collectives_done_) cudaEventDestroy(collectives_done_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -65,19 +84,32 @@ class NcclCommunicator : public Communicator {
   void all_reduce_sum(double* data, size_t count) override { host_->all_reduce_sum(data, count); }
   void broadcast_bytes(void* data, size_t bytes, int root) override { host_->broadcast_bytes(data, bytes, root); }
 
-  // The caller's gradients must be complete on the device (the backend synchronizes its stream
-  // before it reports gradients ready).
+  void set_compute_stream(void* stream) override { compute_stream_ = static_cast<cudaStream_t>(stream); }
+  bool asynchronous() const override { return true; }
+
   void broadcast(float* data, size_t count, int root) override {
+    const std::string what = "NCCL broadcast of " + std::to_string(count) + " floats";
+    after_compute();
     check_nccl(ncclBroadcast(data, data, count, ncclFloat, root, comm_, stream_), "ncclBroadcast");
-    wait_for("NCCL broadcast of " + std::to_string(count) + " floats", [this] { return stream_done(); });
+    wait_for(what, [] { return true; });  // enqueued (non-blocking communicators may still be queuing)
+    wait_async_named(what);
   }
 
   void all_reduce(float* data, size_t count, ReduceOp op) override {
     if (count == 0) return;
-    ncclRedOp_t nccl_op = op == ReduceOp::Average ? ncclAvg : ncclSum;
-    check_nccl(ncclAllReduce(data, data, count, ncclFloat, nccl_op, comm_, stream_), "ncclAllReduce");
-    wait_for("NCCL all-reduce of " + std::to_string(count) + " floats", [this] { return stream_done(); });
+    all_reduce_async(data, count, op);
+    wait_async_named("NCCL all-reduce of " + std::to_string(count) + " floats");
   }
+
+  void all_reduce_async(float* data, size_t count, ReduceOp op) override {
+    if (count == 0) return;
+    ncclRedOp_t nccl_op = op == ReduceOp::Average ? ncclAvg : ncclSum;
+    after_compute();
+    check_nccl(ncclAllReduce(data, data, count, ncclFloat, nccl_op, comm_, stream_), "ncclAllReduce");
+    wait_for("queuing an NCCL all-reduce of " + std::to_string(count) + " floats", [] { return true; });
+  }
+
+  void wait_async() override { wait_async_named("NCCL gradient all-reduce"); }
 
   [[noreturn]] void abort(const std::string& message) override {
     if (comm_) ncclCommAbort(comm_);
@@ -87,6 +119,23 @@ class NcclCommunicator : public Communicator {
   }
 
  private:
+  // NCCL's stream waits for the compute stream's work queued so far (the gradients or weights).
+  void after_compute() {
+    if (!compute_stream_) return;
+    check_cuda(cudaEventRecord(compute_ready_, compute_stream_), "cudaEventRecord");
+    check_cuda(cudaStreamWaitEvent(stream_, compute_ready_, 0), "cudaStreamWaitEvent");
+  }
+
+  // Work queued later on the compute stream waits for every collective so far; the host waits
+  // too, under the watchdog, so that a dead peer ends the job instead of a hang in the next sync.
+  void wait_async_named(const std::string& operation) {
+    if (compute_stream_) {
+      check_cuda(cudaEventRecord(collectives_done_, stream_), "cudaEventRecord");
+      check_cuda(cudaStreamWaitEvent(compute_stream_, collectives_done_, 0), "cudaStreamWaitEvent");
+    }
+    wait_for(operation, [this] { return stream_done(); });
+  }
+
   bool stream_done() {
     cudaError_t state = cudaStreamQuery(stream_);
     if (state == cudaErrorNotReady) return false;
@@ -121,10 +170,14 @@ class NcclCommunicator : public Communicator {
     }
   }
 
-  std::unique_ptr<Communicator> host_;  // MPI: bootstrap, host collectives, abort
+  // MPI with several ranks, the single-process communicator with one: bootstrap, host
+  // collectives, abort.
+  std::unique_ptr<Communicator> host_;
   double timeout_s_;
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t compute_stream_ = nullptr;  // the training backend's (null: collectives only wait on the host)
+  cudaEvent_t compute_ready_ = nullptr, collectives_done_ = nullptr;
   ncclComm_t comm_ = nullptr;
 };
 

@@ -45,4 +45,19 @@ std::unique_ptr<Backend> make_backend(BackendKind kind) {
   throw UsageError("unknown backend");
 }
 
+std::unique_ptr<Backend> make_backend(BackendKind kind, const std::string& precision) {
+  if (precision.empty()) return make_backend(kind);
+  if (kind != BackendKind::Cuda) {
+    if (precision == "fp32") return make_backend(kind);
+    throw UsageError("--precision " + precision + ": the CPU backends compute in fp32 only (other precisions need --backend cuda)");
+  }
+#if DASNET_HAVE_CUDA
+  CudaOptions options = CudaOptions::from_environment();
+  options.precision = parse_cuda_precision(precision);
+  return make_cuda_backend(options);
+#else
+  return make_backend(kind);  // says that this build has no CUDA backend
+#endif
+}
+
 }  // namespace dasnet

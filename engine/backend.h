@@ -35,6 +35,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Asynchronous backends (CUDA): the stream their ops are queued on (a cudaStream_t), for
+  // device communicators that must order collectives after them. Null: ops are done on return.
+  virtual void* native_stream() { return nullptr; }
 
   // Memory. allocate() returns zeroed, 64-byte aligned memory.
   virtual float* allocate(size_t count) = 0;
@@ -122,5 +125,8 @@ void validate_labels(OutputMode mode, int n, int k, const int* labels);
 enum class BackendKind { Reference, Cpu, Cuda };
 BackendKind parse_backend_kind(const std::string& name);  // "reference", "cpu", "cuda"
 std::unique_ptr<Backend> make_backend(BackendKind kind);
+// With the arithmetic of convolutions and matrix products: "fp32" (every backend) or "tf32"
+// (CUDA); empty: the backend's default (for CUDA, DASNET_CUDA_PRECISION or fp32).
+std::unique_ptr<Backend> make_backend(BackendKind kind, const std::string& precision);
 
 }  // namespace dasnet

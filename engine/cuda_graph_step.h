@@ -21,6 +21,8 @@ class CudaGraphTrainingStep {
   CudaGraphTrainingStep(Network& net, Sgd& sgd, OutputMode mode, bool enabled = true);
   LossTotals run(const float* images, const int* labels, int n, float lr);
   long replays() const { return replays_; }
+  // Whether steps are captured and replayed (a CUDA backend with graphs enabled).
+  bool active() const { return cuda_ != nullptr; }
 
  private:
   LossTotals plain_step(const float* images, const int* labels, int n, float lr);

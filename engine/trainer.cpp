@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "engine/cuda_graph_step.h"
 #include "io/loader.h"
 
 namespace dasnet {
@@ -227,6 +228,13 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
     }
   } clear_hook{net_};
   const float lr_scale = config_.linear_lr_scaling ? float(world) : 1.0f;
+  // One process on the CUDA backend: forward, loss, backward and SGD replay as one CUDA graph.
+  // (Data-parallel steps stay plain: their collectives wait on the host between backward and SGD.)
+  std::unique_ptr<CudaGraphTrainingStep> graph_step;
+  if (!sync_ && config_.cuda_graphs) {
+    graph_step = std::make_unique<CudaGraphTrainingStep>(net_, *sgd_, model_.mode);
+    if (!graph_step->active()) graph_step.reset();
+  }
   Loader loader(train_, options);
   Backend& backend = net_.backend();
   const bool tty = config_.progress && isatty(STDERR_FILENO);
@@ -245,14 +253,25 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
       const int n = batch.count();
       const float lr = lr_scale * learning_rate(config_.optimizer, epoch, step, steps, config_.epochs);
       m.lr = lr;
-      if (sync_) sync_->begin_step();
-      const Tensor& logits = net_.forward(batch.images.data(), n, true);
-      LossTotals t = backend.loss(model_.mode, logits, batch.labels.data(), &net_.logits_gradient(), nullptr);
-      double step_loss = t.loss_sum;
-      if (sync_) {
-        // Backward first: the loss summed over ranks decides, so every rank stops at the same step.
-        net_.backward();
-        step_loss = sync_->finish_step(t.loss_sum);
+      LossTotals t;
+      double step_loss = 0;
+      if (graph_step) {
+        // The whole step at once: a non-finite loss is seen after this step's update, and the run
+        // stops before anything more is saved.
+        const long replays_before = graph_step->replays();
+        t = graph_step->run(batch.images.data(), batch.labels.data(), n, lr);
+        graph_replays_ += graph_step->replays() - replays_before;
+        step_loss = t.loss_sum;
+      } else {
+        if (sync_) sync_->begin_step();
+        const Tensor& logits = net_.forward(batch.images.data(), n, true);
+        t = backend.loss(model_.mode, logits, batch.labels.data(), &net_.logits_gradient(), nullptr);
+        step_loss = t.loss_sum;
+        if (sync_) {
+          // Backward first: the loss summed over ranks decides, so every rank stops at the same step.
+          net_.backward();
+          step_loss = sync_->finish_step(t.loss_sum);
+        }
       }
       if (!std::isfinite(step_loss)) {
         divergence_ = "loss is " + std::to_string(step_loss) + " at epoch " + std::to_string(epoch + 1) +
@@ -260,8 +279,10 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
         if (tty) std::fprintf(stderr, "\n");
         return TrainStatus::Diverged;
       }
-      if (!sync_) net_.backward();
-      sgd_->step(lr);
+      if (!graph_step) {
+        if (!sync_) net_.backward();
+        sgd_->step(lr);
+      }
       loss_sum += t.loss_sum;
       correct += t.correct;
       seen += n;

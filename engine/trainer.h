@@ -21,6 +21,9 @@ struct TrainConfig {
   OptimizerConfig optimizer;
   bool progress = true;  // live progress line on stderr
   bool linear_lr_scaling = false;  // data-parallel: lr x ranks (with the warm-up, if any)
+  // CUDA backend, one process: replay each training step as one captured CUDA graph
+  // (engine/cuda_graph_step.h). A run option, not saved in checkpoints: results are the same.
+  bool cuda_graphs = true;
   void validate() const;
   std::string to_json() const;
   static TrainConfig from_json(const std::string& json);
@@ -92,6 +95,8 @@ class Trainer {
     sync_batchnorm_ = sync_batchnorm;
   }
   const std::string& divergence() const { return divergence_; }
+  // Training steps that ran as a replayed CUDA graph (TrainConfig::cuda_graphs), over all run() calls.
+  long cuda_graph_replays() const { return graph_replays_; }
 
  private:
   Network& net_;
@@ -104,6 +109,7 @@ class Trainer {
   std::string divergence_;
   GradientSync* sync_ = nullptr;
   bool sync_batchnorm_ = false;
+  long graph_replays_ = 0;
 };
 
 }  // namespace dasnet

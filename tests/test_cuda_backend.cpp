@@ -26,6 +26,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "tests/require_cuda.h"
 #include "kernels/cuda/device_convert.h"
 #endif
 
@@ -40,12 +41,6 @@ TEST(CudaBackend, NotBuilt) { GTEST_SKIP() << "no CUDA device: this build has no
 
 using testing::LayerHarness;
 using testing::max_relative_error;
-
-#define DASNET_REQUIRE_CUDA()                                       \
-  do {                                                              \
-    std::string why;                                                \
-    if (!cuda_device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why; \
-  } while (0)
 
 double tolerance(CudaPrecision p) { return p == CudaPrecision::Fp32 ? 1e-5 : 5e-3; }
 

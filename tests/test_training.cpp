@@ -151,6 +151,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"eval --checkpoint DIR/missing.h5", "no such file"},
                       BadInput{"train --data DIR/missing.h5 --epochs 1", "missing.h5"},
                       BadInput{"train --backend tpu --epochs 1", "unknown backend"},
+                      BadInput{"train --comm nccl --epochs 1", "--comm nccl reduces GPU memory: it needs --backend cuda"},
+                      BadInput{"train --comm smoke-signals --epochs 1", "unknown communicator 'smoke-signals'"},
+                      BadInput{"train --precision tf32 --epochs 1", "the CPU backends compute in fp32 only"},
+                      BadInput{"train --precision fp8 --backend cuda --epochs 1", "fp8"},
                       BadInput{"frobnicate", "frobnicate"}));
 
 TEST(BadInputs, DivergenceIsReportedNotSilent) {

@@ -57,6 +57,7 @@ struct BenchScaling {
     model.height = model.image_width = image_size;
     model.validate();
     auto backend_impl = backend.create();
+    comm.set_compute_stream(backend_impl->native_stream());
     auto net = build_resnet(model, *backend_impl, 1);
     SyntheticImages data(size_t(dataset), Shape{1, 1, image_size, image_size}, 7);
     LoaderOptions lo;
@@ -117,25 +118,31 @@ struct BenchScaling {
   std::vector<AllreduceSample> time_allreduce(Communicator& comm) {
     std::vector<AllreduceSample> samples;
     if (comm.size() == 1) return samples;
-    std::vector<float> buffer(size_t(1) << 22, 1.0f);
-    for (size_t floats = 256; floats <= buffer.size(); floats *= 4) {
+    // In the training backend's memory: device memory for NCCL.
+    auto backend_impl = backend.create();
+    comm.set_compute_stream(backend_impl->native_stream());
+    const size_t capacity = size_t(1) << 22;
+    float* buffer = backend_impl->allocate(capacity);
+    backend_impl->fill(buffer, capacity, 1.0f);
+    for (size_t floats = 256; floats <= capacity; floats *= 4) {
       double best = 1e30;
       for (int rep = 0; rep < 5; ++rep) {
         comm.barrier();
         auto t = Clock::now();
-        comm.all_reduce(buffer.data(), floats, ReduceOp::Sum);
+        comm.all_reduce(buffer, floats, ReduceOp::Sum);
         double s = seconds_since(t);
-        double worst = s;  // the slowest rank's time
+        double worst = s;  // summed over the ranks: their mean time
         comm.all_reduce_sum(&worst, 1);
         best = std::min(best, worst / comm.size());
       }
       samples.push_back({comm.size(), double(floats * sizeof(float)), best});
     }
+    backend_impl->release(buffer);
     return samples;
   }
 
   void run() {
-    auto comm = dist.connect();
+    auto comm = dist.connect(backend.backend);
     const bool leader = comm->rank() == 0;
     std::ostringstream md;
     std::vector<Measured> rows;

@@ -26,11 +26,11 @@ struct TrainCommand {
   DistributedFlags dist;
   std::string lr_scaling;  // empty: "none", or the checkpoint's when resuming
   std::string metrics_path, checkpoint_dir, resume_path, reference_path;
-  bool no_progress = false, no_recompute = false, sync_batchnorm = false;
+  bool no_progress = false, no_recompute = false, sync_batchnorm = false, no_cuda_graphs = false;
   CLI::Option* epochs_option = nullptr;
 
   void run() {
-    auto comm = dist.connect();
+    auto comm = dist.connect(backend.backend);
     if (comm->size() == 1) return run_training(*comm);
     try {
       run_training(*comm);
@@ -61,6 +61,7 @@ struct TrainCommand {
       train.optimizer.schedule = parse_schedule(schedule);
     }
     train.progress = !no_progress && leader;
+    train.cuda_graphs = !no_cuda_graphs;
     if (!lr_scaling.empty()) {
       if (lr_scaling != "none" && lr_scaling != "linear")
         throw UsageError("--lr-scaling: expected none or linear, got '" + lr_scaling + "'");
@@ -69,6 +70,7 @@ struct TrainCommand {
     train.validate();
 
     auto backend_impl = backend.create();
+    comm.set_compute_stream(backend_impl->native_stream());
     auto train_set = data.open("train", model_config);
     auto val_set = data.open("val", model_config);
     if (!data.path.empty() && resume_path.empty()) {
@@ -95,7 +97,9 @@ struct TrainCommand {
     Trainer trainer(*net, model_config, train, *train_set, val_set.get());
     if (!resume_path.empty()) trainer.restore(resumed);
     DataParallelSync sync(comm, net->params().grads(), net->params().parameter_count(), dist.sync_options());
-    if (comm.size() > 1) trainer.set_gradient_sync(&sync, sync_batchnorm);
+    // One NCCL rank still reduces through NCCL: the same device path as p ranks, checkable on one GPU.
+    const bool data_parallel = comm.size() > 1 || comm.name() == "nccl";
+    if (data_parallel) trainer.set_gradient_sync(&sync, sync_batchnorm);
 
     std::printf("dasnet train: ResNet-%d (%s blocks, width %d), %zu parameters, %d x %d x %d input, K = %d (%s)\n",
                 model_config.depth, block_type_name(model_config.block).c_str(), model_config.width,
@@ -107,7 +111,7 @@ struct TrainCommand {
                 backend_impl->name().c_str(), omp_get_max_threads(), train.batch_size, train.optimizer.lr,
                 train.optimizer.momentum, schedule_name(train.optimizer.schedule).c_str(), trainer.epochs_done() + 1,
                 train.epochs);
-    if (comm.size() > 1)
+    if (data_parallel)
       std::printf("data parallel: %s; global batch %d x %d = %d, lr %g (%s scaling), bucket %d KiB, %s batchnorm\n",
                   comm.describe().c_str(), train.batch_size, comm.size(), train.batch_size * comm.size(),
                   train.optimizer.lr * (train.linear_lr_scaling ? comm.size() : 1),
@@ -157,6 +161,8 @@ struct TrainCommand {
     if (status == TrainStatus::Diverged) throw std::runtime_error("training diverged: " + trainer.divergence());
     std::printf("final: train accuracy %.4f, validation accuracy %.4f after %d epochs\n", last.train_accuracy,
                 last.val_accuracy, trainer.epochs_done());
+    if (trainer.cuda_graph_replays() > 0)
+      std::printf("CUDA graphs: %ld training steps replayed as one graph each\n", trainer.cuda_graph_replays());
   }
 };
 
@@ -194,6 +200,9 @@ void add_train_command(CLI::App& app) {
                 "Data-parallel: batchnorm statistics over the global batch of all ranks (PyTorch's SyncBatchNorm)");
   sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");
   sub->add_flag("--no-recompute", cmd->no_recompute, "Keep BN+ReLU outputs instead of recomputing them in backward");
+  sub->add_flag("--no-cuda-graphs", cmd->no_cuda_graphs,
+                "--backend cuda: launch every kernel of a step instead of replaying the step as one CUDA graph "
+                "(graphs are used for one-process training)");
   sub->callback([cmd] { cmd->run(); });
 }
 

@@ -21,7 +21,9 @@ struct DistributedFlags {
   void add_to(CLI::App* app) {
     app->add_flag("--distributed", distributed,
                   "Data-parallel training over the ranks of mpirun/srun (automatic when launched with > 1 rank)");
-    app->add_option("--comm", comm, "Communicator: auto, mpi (CPU ranks) or nccl (one GPU per rank)")
+    app->add_option("--comm", comm,
+                    "Communicator: auto (nccl with --backend cuda, else mpi), mpi (CPU ranks) or nccl (one GPU per "
+                    "rank; with one rank it runs NCCL without MPI)")
         ->capture_default_str();
     app->add_option("--allreduce", allreduce,
                     "MPI all-reduce: ring (ours), mpi (MPI_Allreduce) or auto (the faster per size, timed at start)")
@@ -34,15 +36,21 @@ struct DistributedFlags {
     app->add_flag("--no-overlap", no_overlap, "Reduce gradients after backward instead of during it");
   }
 
-  // The communicator of this run: single process unless launched with several ranks or asked.
-  std::unique_ptr<Communicator> connect() const {
+  // The communicator of this run for the given --backend: single process unless launched with
+  // several ranks or asked; GPU ranks reduce device memory over NCCL, CPU ranks host memory over MPI.
+  std::unique_ptr<Communicator> connect(const std::string& backend) const {
+    const bool gpu = parse_backend_kind(backend) == BackendKind::Cuda;
     CommOptions options;
     options.backend = comm;
-    if (comm == "auto") options.backend = distributed || launcher_world_size() > 1 ? "mpi" : "single";
+    if (comm == "auto") options.backend = distributed || launcher_world_size() > 1 ? (gpu ? "nccl" : "mpi") : "single";
+    if (options.backend == "nccl" && !gpu) throw UsageError("--comm nccl reduces GPU memory: it needs --backend cuda");
     options.allreduce = parse_allreduce_choice(allreduce);
     if (timeout_s <= 0) throw UsageError("--dist-timeout must be positive");
     options.timeout_s = timeout_s;
-    return make_communicator(options);
+    auto connected = make_communicator(options);
+    if (gpu && connected->name() == "mpi" && connected->size() > 1)
+      throw UsageError("--backend cuda across ranks needs --comm nccl: MPI here reduces host memory");
+    return connected;
   }
 
   DataParallelOptions sync_options() const {

@@ -39,13 +39,16 @@ ModelConfig ModelOptions::resolve() const {
 
 void BackendOptions::add_to(CLI::App* app) {
   app->add_option("--backend", backend, "cpu (oneDNN fast path), reference (plain loops) or cuda")->capture_default_str();
+  app->add_option("--precision", precision,
+                  "Arithmetic of convolutions and matrix products: fp32 (default) or tf32 (--backend cuda; "
+                  "parameters, batchnorm and activations stay fp32)");
   app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 
 std::unique_ptr<Backend> BackendOptions::create() const {
   if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
   if (threads > 0) omp_set_num_threads(threads);
-  return make_backend(parse_backend_kind(backend));
+  return make_backend(parse_backend_kind(backend), precision);
 }
 
 void DataOptions::add_to(CLI::App* app) {

@@ -21,6 +21,7 @@ struct ModelOptions {
 
 struct BackendOptions {
   std::string backend = "cpu";
+  std::string precision;  // empty: the backend's default
   int threads = 0;  // 0 = OpenMP's default
   void add_to(CLI::App* app);
   std::unique_ptr<Backend> create() const;  // also sets the OpenMP thread count

@@ -31,6 +31,10 @@ CUDNN_ROOT=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2
 say "cuDNN from pip: ${CUDNN_ROOT:-none}"
 # The pip cuDNN is loaded at run time from its own folder.
 [ -n "$CUDNN_ROOT" ] && export LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}
+# NCCL likewise (CMake finds the pip package by itself; the loader needs its folder).
+NCCL_ROOT=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+say "NCCL from pip: ${NCCL_ROOT:-none}"
+[ -n "$NCCL_ROOT" ] && export LD_LIBRARY_PATH=$NCCL_ROOT/lib:${LD_LIBRARY_PATH:-}
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 
 # --- Dependencies that may be missing (no network: only what .gpu-deps carried) ------------
@@ -71,10 +75,13 @@ grep -i "warning" "$LOG" | grep -v "^--" | head -10
 
 # --- Tests ----------------------------------------------------------------------------------
 TESTS_RESULT="not run (no GoogleTest)"
+NCCL_RESULT="not run"
 if [ -x build-gpu/dasnet_tests ]; then
   say "CUDA tests"
   timeout 240 build-gpu/dasnet_tests --gtest_filter='Cuda*' 2>&1 | tee -a "$LOG" | grep -E "^\[  (FAILED|PASSED|SKIPPED) |OK \]|FAILED|Failure|error" | head -60
   TESTS_RESULT=$(grep -E "^\[  (PASSED|FAILED)  \]" "$LOG" | tail -2 | tr '\n' ' ')
+  # Issue 5's GPU check: a one-rank NCCL run against training without any sync (tests/test_cuda_training.cpp).
+  NCCL_RESULT=$(grep -E "^\[ +(OK|FAILED|SKIPPED) +\] CudaNccl\." "$LOG" | sed -E 's/ \([0-9]+ ms\)//' | sort -u | tr '\n' ';')
 fi
 
 SANITIZER_RESULT="not run"
@@ -118,7 +125,7 @@ run_bench "torch d8 b512 tf32 compile" 150 python3 bench/torch_train.py --device
   --size 200 --steps 6 --precision tf32 --compile
 
 # --- Table ------------------------------------------------------------------------------------
-python3 - "$JSONL" "$TESTS_RESULT" "$SANITIZER_RESULT" <<'PY'
+python3 - "$JSONL" "$TESTS_RESULT" "$SANITIZER_RESULT" "$NCCL_RESULT" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(f"tests: {sys.argv[2]}")
@@ -168,7 +175,7 @@ g = find("dasnet", 8, 512, "fp32", graphs=False)
 print(f"dasnet d8 b512 fp32 without CUDA graphs, samples/s: {fmt(g)}")
 c = find("torch", 8, 512, "tf32", compile=True)
 print(f"torch d8 b512 samples/s: tf32 torch.compile {fmt(c)}; fp32 contiguous {fmt(find('torch', 8, 512, 'fp32', memory_format='contiguous'))}")
-print("one-rank NCCL training step vs non-distributed: not measured")
+print(f"one-rank NCCL training vs non-distributed (CudaNccl tests): {sys.argv[4] or 'no result'}")
 d = find("dasnet", 8, 512, "fp32", graphs=True)
 t = find("torch", 8, 512, "fp32", compile=False, memory_format="channels_last")
 ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "not measured"
