@@ -38,7 +38,12 @@ CudaOptions CudaOptions::from_environment() {
     if (mb <= 0) throw UsageError("DASNET_CUDA_WORKSPACE_MB must be a positive number of MiB, got '" + std::string(v) + "'");
     o.workspace_limit_bytes = size_t(mb) << 20;
   }
-  if (const char* v = std::getenv("DASNET_CUDA_DEVICE"); v && *v) o.device = std::atoi(v);
+  if (const char* v = std::getenv("DASNET_CUDA_DEVICE"); v && *v) {
+    char* end = nullptr;
+    long device = std::strtol(v, &end, 10);
+    if (*end || device < 0) throw UsageError("DASNET_CUDA_DEVICE must be a device index >= 0, got '" + std::string(v) + "'");
+    o.device = int(device);
+  }
   if (const char* v = std::getenv("DASNET_CUDA_VERBOSE"); v && *v) o.verbose = std::strcmp(v, "0") != 0;
   return o;
 }
@@ -68,10 +73,12 @@ template <typename T>
 struct PinnedBuffer {
   T* data = nullptr;
   size_t count = 0;
+  size_t reallocations = 0;  // a captured graph copies from the old address
   void ensure(size_t needed, bool capturing, const char* what) {
     if (needed <= count) return;
     if (capturing)
       throw std::logic_error(std::string("CUDA graph capture: ") + what + " larger than in the plain step before");
+    ++reallocations;
     if (data) DASNET_CUDA_CHECK(cudaFreeHost(data));
     data = nullptr;
     count = 0;
@@ -90,12 +97,16 @@ struct DeviceBuffer {
   T* data = nullptr;
   size_t count = 0;
   size_t reallocations = 0;
-  void ensure(size_t needed, bool capturing, const char* what) {
+  // `stream`: where kernels that may still use the old buffer are queued (waited for before it is freed).
+  void ensure(size_t needed, bool capturing, const char* what, cudaStream_t stream) {
     if (needed <= count) return;
-    ++reallocations;
     if (capturing)
       throw std::logic_error(std::string("CUDA graph capture: ") + what + " larger than in the plain step before");
-    if (data) DASNET_CUDA_CHECK(cudaFree(data));
+    ++reallocations;
+    if (data) {
+      DASNET_CUDA_CHECK(cudaStreamSynchronize(stream));
+      DASNET_CUDA_CHECK(cudaFree(data));
+    }
     data = nullptr;
     count = 0;
     data = static_cast<T*>(device_allocate(needed * sizeof(T), what));
@@ -152,8 +163,8 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   std::string why;
   if (!cuda_device_available(&why)) throw std::runtime_error("--backend cuda: no CUDA device: " + why);
   State& s = *state_;
-  s.device = options.device;
-  DASNET_CUDA_CHECK(cudaSetDevice(options.device));
+  if (options.device >= 0) DASNET_CUDA_CHECK(cudaSetDevice(options.device));
+  DASNET_CUDA_CHECK(cudaGetDevice(&s.device));
   DASNET_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
   DASNET_CUDA_CHECK(cudaEventCreateWithFlags(&s.images_consumed, cudaEventDisableTiming));
   DASNET_CUBLAS_CHECK(cublasCreate(&s.blas));
@@ -170,8 +181,8 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   conv.workspace_limit_bytes = options.workspace_limit_bytes;
   conv.verbose = options.verbose;
   s.convolutions = std::make_unique<cuda::CudnnConvolutions>(s.stream, conv);
-  s.results.ensure(4, false, "loss totals");
-  s.learning_rate.ensure(1, false, "learning rate");
+  s.results.ensure(4, false, "loss totals", s.stream);
+  s.learning_rate.ensure(1, false, "learning rate", s.stream);
   s.staged_results.ensure(4, false, "loss totals");
   s.staged_learning_rate.ensure(1, false, "learning rate");
 }
@@ -198,10 +209,12 @@ CudaBackend::~CudaBackend() {
 
 std::string CudaBackend::name() const {
   cudaDeviceProp prop{};
-  std::string device = cudaGetDeviceProperties(&prop, options_.device) == cudaSuccess ? prop.name : "?";
+  std::string device = cudaGetDeviceProperties(&prop, state_->device) == cudaSuccess ? prop.name : "?";
   return std::string("cuda (") + device + ", " + cuda_precision_name(options_.precision) +
          (options_.deterministic ? ", deterministic" : "") + ", " + cuda::CudnnConvolutions::version_string() + ")";
 }
+
+void* CudaBackend::native_stream() { return state_->stream; }
 
 void CudaBackend::synchronize() { DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream)); }
 size_t CudaBackend::workspace_bytes() const { return state_->convolutions->workspace_bytes(); }
@@ -218,6 +231,7 @@ float* CudaBackend::allocate(size_t count) {
 
 void CudaBackend::release(float* p) {
   if (!p) return;
+  if (state_->capturing) throw std::logic_error("CUDA backend: release inside a graph capture");
   // Work still queued may use p: finish it first (release is rare: arena growth, teardown).
   DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
   DASNET_CUDA_CHECK(cudaFree(p));
@@ -300,7 +314,7 @@ void CudaBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
   require_nchw(x, "channel_statistics");
   State& s = *state_;
   s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c), s.capturing,
-                             "reduction scratch");
+                             "reduction scratch", s.stream);
   cuda::launch_channel_statistics(x.data, mean, var, x.shape.n, x.shape.c, plane_of(x.shape), s.reduction_scratch.data,
                                   s.stream);
 }
@@ -318,7 +332,7 @@ void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
   // The sums go to the host for the other ranks: a graph cannot capture that round trip.
   if (s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), false, "reduction scratch");
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), false, "reduction scratch", s.stream);
   cuda::launch_channel_sums(x.data, n, channels, plane_of(x.shape), s.reduction_scratch.data, s.stream);
   DASNET_CUDA_CHECK(cudaMemcpyAsync(sums_host, cuda::channel_reduction_result(s.reduction_scratch.data, n, channels),
                                     size_t(channels) * 2 * sizeof(double), cudaMemcpyDeviceToHost, s.stream));
@@ -334,7 +348,8 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
   const int n = x.shape.n, channels = x.shape.c;
   const size_t plane = plane_of(x.shape);
   const float* relu = relu_output ? relu_output->data : nullptr;
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), s.capturing, "reduction scratch");
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), s.capturing, "reduction scratch",
+                             s.stream);
   double* scratch = s.reduction_scratch.data;
   const double local_count = double(n) * double(plane);
   // Synchronized: raw sums (divisor 1) to the host, summed over the ranks, means back to the device.
@@ -434,7 +449,7 @@ LossTotals CudaBackend::loss(OutputMode mode, const Tensor& logits, const int* l
   const int n = logits.shape.n, k = int(logits.shape.per_sample());
   validate_labels(mode, n, k, labels_host);
   s.staged_labels.ensure(size_t(n), s.capturing, "the label batch");
-  s.labels.ensure(size_t(n), s.capturing, "the label batch");
+  s.labels.ensure(size_t(n), s.capturing, "the label batch", s.stream);
   std::memcpy(s.staged_labels.data, labels_host, size_t(n) * sizeof(int));
   DASNET_CUDA_CHECK(cudaMemcpyAsync(s.labels.data, s.staged_labels.data, size_t(n) * sizeof(int),
                                     cudaMemcpyHostToDevice, s.stream));
@@ -479,7 +494,7 @@ void CudaBackend::sgd_update(float* params, const float* grads, float* velocity,
 double CudaBackend::sum_squares(const float* x, size_t count) {
   State& s = *state_;
   if (s.capturing) throw std::logic_error("sum_squares returns a host value: not allowed inside a graph capture");
-  s.reduction_scratch.ensure(cuda::sum_squares_scratch(), false, "reduction scratch");
+  s.reduction_scratch.ensure(cuda::sum_squares_scratch(), false, "reduction scratch", s.stream);
   cuda::launch_sum_squares(x, count, s.reduction_scratch.data, s.results.data + 2, s.stream);
   double result = 0;
   DASNET_CUDA_CHECK(cudaMemcpyAsync(&result, s.results.data + 2, sizeof(double), cudaMemcpyDeviceToHost, s.stream));
@@ -511,6 +526,7 @@ void CudaBackend::end_capture() {
   DASNET_CUDA_CHECK(cudaStreamEndCapture(s.stream, &graph));
   cudaError_t status = cudaGraphInstantiateWithFlags(&s.graph, graph, 0);  // same call in CUDA 11.4 to 13
   cudaGraphDestroy(graph);
+  if (status != cudaSuccess) s.graph = nullptr;  // has_graph() must not see a failed instantiation
   DASNET_CUDA_CHECK(status);
 }
 
@@ -518,8 +534,9 @@ bool CudaBackend::has_graph() const { return state_->graph != nullptr; }
 
 size_t CudaBackend::memory_generation() const {
   const State& s = *state_;
+  // The pinned staging buffers count too: the graph's copies read their old addresses.
   return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations +
-         s.convolutions->workspace_reallocations();
+         s.staged_images.reallocations + s.staged_labels.reallocations + s.convolutions->workspace_reallocations();
 }
 
 void CudaBackend::drop_graph() {
@@ -536,7 +553,10 @@ LossTotals CudaBackend::replay(const float* images_nchw, size_t image_count, con
                            std::to_string(label_count) + " labels vs " + std::to_string(s.captured_image_count) +
                            ", " + std::to_string(s.captured_label_count) + ")");
   if (label_count) validate_labels(s.captured_mode, label_count, s.captured_outputs, labels);
-  // The previous replay finished (we waited for its totals): staging buffers are free.
+  // The previous replay finished (we waited for its totals); a plain from_nchw since (an evaluation
+  // or prediction) may still be copying out of staged_images.
+  if (s.images_pending) DASNET_CUDA_CHECK(cudaEventSynchronize(s.images_consumed));
+  s.images_pending = false;
   if (image_count) std::memcpy(s.staged_images.data, images_nchw, image_count * sizeof(float));
   if (label_count) std::memcpy(s.staged_labels.data, labels, size_t(label_count) * sizeof(int));
   s.staged_learning_rate.data[0] = lr;

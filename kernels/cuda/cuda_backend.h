@@ -25,7 +25,7 @@ struct CudaOptions {
   CudaPrecision precision = CudaPrecision::Fp32;
   bool deterministic = false;  // only deterministic cuDNN algorithms (our own kernels always are)
   size_t workspace_limit_bytes = size_t(1) << 30;  // cap of the shared cuDNN workspace
-  int device = 0;
+  int device = -1;  // -1: the current device (0, or the one the NCCL communicator chose for this rank)
   bool verbose = false;  // print algorithm choices
   // From DASNET_CUDA_PRECISION, DASNET_CUDA_DETERMINISTIC (1), DASNET_CUDA_WORKSPACE_MB,
   // DASNET_CUDA_DEVICE, DASNET_CUDA_VERBOSE (1); unset variables keep the defaults above.
@@ -44,6 +44,7 @@ class CudaBackend : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   std::string name() const override;
+  void* native_stream() override;
   const CudaOptions& options() const { return options_; }
 
   float* allocate(size_t count) override;

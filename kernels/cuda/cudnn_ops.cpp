@@ -53,6 +53,7 @@ struct ConvPlan {
   cudnnConvolutionDescriptor_t conv = nullptr;
   int algorithm = 0;
   size_t workspace = 0;
+  bool searched = false;  // an algorithm was chosen (a failed search leaves it false: searched again)
 };
 
 using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int>;  // direction, x shape, geometry
@@ -88,11 +89,12 @@ struct CudnnConvolutions::Impl {
   ConvPlan& plan_for(Direction d, const ConvGeometry& g, const Shape& xs, const Shape& ys, bool* fresh) {
     PlanKey key{int(d), xs.n, xs.c, xs.h, xs.w, g.out_channels, g.kernel, g.stride, g.padding};
     auto it = plans.find(key);
-    *fresh = it == plans.end();
+    *fresh = it == plans.end() || !it->second.searched;
     if (!*fresh) return it->second;
     if (stream_is_capturing(stream))
       throw std::logic_error(std::string("cuDNN ") + direction_name(d) + " convolution of a shape not seen before " +
                              "graph capture (" + xs.str() + "): run one plain step first");
+    if (it != plans.end()) return it->second;  // descriptors set up; the last search failed
     ConvPlan plan;
     DASNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.x));
     DASNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.y));
@@ -122,6 +124,7 @@ struct CudnnConvolutions::Impl {
       if (p.status != CUDNN_STATUS_SUCCESS || p.memory > options.workspace_limit_bytes) continue;
       if (options.deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
       if (!options.tf32 && p.mathType != CUDNN_DEFAULT_MATH && p.mathType != CUDNN_FMA_MATH) continue;
+      if (p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;  // FP16 down-conversion, not TF32
       return p;
     }
     throw std::runtime_error(std::string("cuDNN found no usable ") + direction_name(d) + " convolution algorithm for " +
@@ -147,18 +150,26 @@ struct CudnnConvolutions::Impl {
     }
   };
 
+  // Call after the search's scratch is freed: the workspace may need most of that memory.
   void settle(ConvPlan& plan, int algorithm, size_t memory, cudnnMathType_t math, Direction d, const Shape& xs) {
-    plan.algorithm = algorithm;
-    plan.workspace = memory;
-    DASNET_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, math));
+    // fp32: keep FMA math. A result reported with CUDNN_DEFAULT_MATH would, set on the
+    // descriptor, permit TF32 tensor cores on Ampere and newer.
+    if (!options.tf32) math = CUDNN_FMA_MATH;
     if (memory > workspace_size) {
-      if (workspace) DASNET_CUDA_CHECK(cudaFree(workspace));
+      ++reallocations;  // counted before the free: a graph that used the old one is stale even if this throws
+      if (workspace) {
+        DASNET_CUDA_CHECK(cudaStreamSynchronize(stream));  // convolutions queued earlier use it
+        DASNET_CUDA_CHECK(cudaFree(workspace));
+      }
       workspace = nullptr;
       workspace_size = 0;
       workspace = device_allocate(memory, "the cuDNN workspace");
       workspace_size = memory;
-      ++reallocations;
     }
+    DASNET_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, math));
+    plan.algorithm = algorithm;
+    plan.workspace = memory;
+    plan.searched = true;
     if (options.verbose)
       std::fprintf(stderr, "cuDNN %s %s: algorithm %d, workspace %zu KiB, math %d\n", direction_name(d),
                    xs.str().c_str(), algorithm, memory >> 10, int(math));
@@ -195,10 +206,12 @@ void CudnnConvolutions::forward(const ConvGeometry& g, const Tensor& x, const fl
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &count));
     std::vector<cudnnConvolutionFwdAlgoPerf_t> results(std::max(count, 1));
-    Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
-    DASNET_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(s.handle, plan.x, x.data, plan.w, w, plan.conv, plan.y,
-                                                              y.data, count, &returned, results.data(), search.data,
-                                                              search.bytes));
+    {
+      Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
+      DASNET_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(s.handle, plan.x, x.data, plan.w, w, plan.conv,
+                                                                plan.y, y.data, count, &returned, results.data(),
+                                                                search.data, search.bytes));
+    }
     const auto& best = s.choose(results, returned, Direction::Forward, x.shape);
     s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::Forward, x.shape);
   }
@@ -223,10 +236,13 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
       search_output = scratch;
       if (!search_output) search_output = static_cast<float*>(temporary = device_allocate(dx.numel() * 4, "search"));
     }
-    Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
-    cudnnStatus_t status = cudnnFindConvolutionBackwardDataAlgorithmEx(
-        s.handle, plan.w, w, plan.y, dy.data, plan.conv, plan.x, search_output, count, &returned, results.data(),
-        search.data, search.bytes);
+    cudnnStatus_t status;
+    {
+      Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
+      status = cudnnFindConvolutionBackwardDataAlgorithmEx(s.handle, plan.w, w, plan.y, dy.data, plan.conv, plan.x,
+                                                           search_output, count, &returned, results.data(),
+                                                           search.data, search.bytes);
+    }
     if (temporary) cudaFree(temporary);
     DASNET_CUDNN_CHECK(status);
     const auto& best = s.choose(results, returned, Direction::BackwardData, dx.shape);
@@ -246,10 +262,12 @@ void CudnnConvolutions::backward_weights(const ConvGeometry& g, const Tensor& x,
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(s.handle, &count));
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> results(std::max(count, 1));
-    Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
-    DASNET_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(s.handle, plan.x, x.data, plan.y, dy.data,
-                                                                     plan.conv, plan.w, dw, count, &returned,
-                                                                     results.data(), search.data, search.bytes));
+    {
+      Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
+      DASNET_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(s.handle, plan.x, x.data, plan.y, dy.data,
+                                                                       plan.conv, plan.w, dw, count, &returned,
+                                                                       results.data(), search.data, search.bytes));
+    }
     const auto& best = s.choose(results, returned, Direction::BackwardWeights, x.shape);
     s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardWeights, x.shape);
   }
