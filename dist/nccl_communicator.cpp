@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -40,6 +41,10 @@ class NcclCommunicator : public Communicator {
  public:
   explicit NcclCommunicator(const CommOptions& options)
       : host_(make_host_communicator(options)), timeout_s_(options.timeout_s) {
+    if (const char* fixed = std::getenv("DASNET_CUDA_DEVICE"); fixed && *fixed)
+      throw UsageError("DASNET_CUDA_DEVICE=" + std::string(fixed) +
+                       " puts every rank on one GPU; with --comm nccl each rank takes GPU local_rank % devices "
+                       "(unset it; narrow the GPUs with CUDA_VISIBLE_DEVICES)");
     int devices = 0;
     check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
     if (devices == 0) throw UsageError("--comm nccl: no CUDA device is visible on rank " + std::to_string(rank()));
@@ -62,7 +67,19 @@ class NcclCommunicator : public Communicator {
   }
 
   ~NcclCommunicator() override {
-    if (comm_) ncclCommDestroy(comm_);
+    if (comm_) {
+      // Non-blocking communicators finalize in the background: poll (bounded) before destroying;
+      // a communicator that does not finish is aborted instead of hanging the exit.
+      ncclResult_t state = ncclCommFinalize(comm_);
+      const auto start = std::chrono::steady_clock::now();
+      while (state == ncclInProgress &&
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_s_) {
+        std::this_thread::yield();
+        ncclCommGetAsyncError(comm_, &state);
+      }
+      if (state == ncclSuccess) ncclCommDestroy(comm_);
+      else ncclCommAbort(comm_);
+    }
     if (compute_ready_) cudaEventDestroy(compute_ready_);
     if (collectives_done_) cudaEventDestroy(collectives_done_);
     if (stream_) cudaStreamDestroy(stream_);

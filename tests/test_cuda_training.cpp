@@ -71,6 +71,7 @@ Trained train(bool graphs, Communicator* comm, bool sync_batchnorm = false) {
   cuda.copy_to_host(result.params.data(), net->params().params(), result.params.size());
   cuda.copy_to_host(result.state.data(), net->params().state(), result.state.size());
   result.graph_replays = trainer.cuda_graph_replays();
+  if (comm) comm->set_compute_stream(nullptr);  // the backend and its stream end here
   return result;
 }
 
