@@ -49,6 +49,9 @@ class Backend {
 
   // The layout this backend keeps activations with `channels` channels in.
   virtual Layout activation_layout(int channels) const = 0;
+  // The element type of the 4-D activations and their gradients (the input images, convolution,
+  // batchnorm, ReLU and add outputs); pooled features, logits and parameters stay fp32.
+  virtual DType activation_dtype() const { return DType::F32; }
   // Host NCHW <-> tensor in its own layout (inputs, tests, predictions).
   virtual void from_nchw(const float* host_nchw, Tensor& dst) = 0;
   virtual void to_nchw(const Tensor& src, float* host_nchw) = 0;

@@ -32,6 +32,8 @@ class Layer {
   virtual Layout output_layout(const Backend& backend, const Shape& out) const {
     return backend.activation_layout(out.c);
   }
+  // The element type of the output (and its gradient): default the backend's activation type.
+  virtual DType output_dtype(const Backend& backend) const { return backend.activation_dtype(); }
 
   // Parameters and state: reserve slots (names follow PyTorch's state_dict) ...
   virtual void declare(ParameterSet&, const std::string& /*name*/) {}

@@ -18,7 +18,7 @@ Network::Network(Shape sample_shape) {
   sample_shape.n = 1;
   if (sample_shape.c <= 0 || sample_shape.h <= 0 || sample_shape.w <= 0)
     throw UsageError("input shape " + sample_shape.str() + " must be positive in every dimension");
-  tensors_.push_back({sample_shape, Layout::NCHW, -1, {}});
+  tensors_.push_back({sample_shape, Layout::NCHW, DType::F32, -1, {}});
 }
 
 Network::~Network() {
@@ -36,7 +36,7 @@ int Network::add(const std::string& name, std::unique_ptr<Layer> layer, std::vec
   Shape out = layer->output_shape(shapes);
   int id = int(tensors_.size());
   int node = int(nodes_.size());
-  tensors_.push_back({out, Layout::NCHW, node, {}});
+  tensors_.push_back({out, Layout::NCHW, DType::F32, node, {}});
   for (int t : inputs) tensors_[t].consumers.push_back(node);
   const size_t first = params_.parameter_count();
   layer->declare(params_, name);
@@ -47,8 +47,10 @@ int Network::add(const std::string& name, std::unique_ptr<Layer> layer, std::vec
 void Network::build(Backend& backend, uint64_t seed) {
   backend_ = &backend;
   tensors_[0].layout = backend.activation_layout(tensors_[0].shape.c);
+  tensors_[0].dtype = backend.activation_dtype();
   for (auto& node : nodes_) {
     tensors_[node.output].layout = node.layer->output_layout(backend, tensors_[node.output].shape);
+    tensors_[node.output].dtype = node.layer->output_dtype(backend);
     node.layer->bind(backend, input_shapes(node, 1));
   }
   params_.allocate(backend);
@@ -89,7 +91,7 @@ Network::Plan Network::make_plan(int batch, bool training) const {
     requests.push_back({floats * sizeof(float), first, last});
     return requests.size() - 1;
   };
-  auto bytes_of = [&](int t) { return tensors_[t].shape.per_sample() * size_t(batch); };
+  auto floats_of = [&](int t) { return storage_floats(tensors_[t].shape.per_sample() * size_t(batch), tensors_[t].dtype); };
 
   // When backward reads each tensor's value.
   std::vector<std::vector<int>> backward_reads(num_tensors);
@@ -156,15 +158,15 @@ Network::Plan Network::make_plan(int batch, bool training) const {
       for (int r : backward_reads[t]) last_use[t] = std::max(last_use[t], r);
   }
   std::vector<size_t> forward_req(num_tensors), grad_req(num_tensors, kNone);
-  for (auto& r : rebuilds) r.request = request(bytes_of(r.tensor), r.first, r.last);
-  for (int t = 0; t < num_tensors; ++t) forward_req[t] = request(bytes_of(t), first_use[t], last_use[t]);
+  for (auto& r : rebuilds) r.request = request(floats_of(r.tensor), r.first, r.last);
+  for (int t = 0; t < num_tensors; ++t) forward_req[t] = request(floats_of(t), first_use[t], last_use[t]);
   std::vector<size_t> scratch_req(layers, kNone);
   if (training) {
     // From the last tensor to the first, so an output's gradient exists before its inputs'.
     for (int t = num_tensors - 1; t >= 1; --t) {
       const int last = backward_time(tensors_[t].producer);
       if (t == output) {
-        grad_req[t] = request(bytes_of(t), loss_time, last);
+        grad_req[t] = request(floats_of(t), loss_time, last);
         continue;
       }
       const int writer = *std::max_element(tensors_[t].consumers.begin(), tensors_[t].consumers.end());
@@ -177,11 +179,11 @@ Network::Plan Network::make_plan(int batch, bool training) const {
         shared = forward_req[t];
       else if (in_place == Layer::GradientInPlace::OverOutputGradient)
         shared = grad_req[node.output];
-      if (shared != kNone && requests[shared].bytes == bytes_of(t) * sizeof(float)) {
+      if (shared != kNone && requests[shared].bytes == floats_of(t) * sizeof(float)) {
         grad_req[t] = shared;
         requests[shared].last_step = std::max(requests[shared].last_step, last);
       } else {
-        grad_req[t] = request(bytes_of(t), backward_time(writer), last);
+        grad_req[t] = request(floats_of(t), backward_time(writer), last);
       }
     }
     // The first consumer in backward order writes a gradient; later ones add to it.
@@ -242,6 +244,7 @@ Tensor Network::view(int tensor, size_t offset, int n) const {
   t.shape = tensors_[tensor].shape;
   t.shape.n = n;
   t.layout = tensors_[tensor].layout;
+  t.dtype = tensors_[tensor].dtype;
   return t;
 }
 

@@ -67,6 +67,7 @@ class Network {
   struct TensorInfo {
     Shape shape;  // per sample (n = 1)
     Layout layout = Layout::NCHW;
+    DType dtype = DType::F32;  // of the value and of its gradient
     int producer = -1;
     std::vector<int> consumers;
   };

@@ -11,6 +11,7 @@ class Linear : public Layer {
   std::string kind() const override { return "linear"; }
   Shape output_shape(const std::vector<Shape>& in) const override;
   Layout output_layout(const Backend&, const Shape&) const override { return Layout::NCHW; }
+  DType output_dtype(const Backend&) const override { return DType::F32; }
   void declare(ParameterSet& ps, const std::string& name) override;
   void initialize(Rng& rng, const ParameterSet& ps, std::vector<float>& host) const override;
   void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;

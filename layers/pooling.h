@@ -9,6 +9,7 @@ class GlobalAvgPool : public Layer {
   std::string kind() const override { return "global_avg_pool"; }
   Shape output_shape(const std::vector<Shape>& in) const override { return {in.at(0).n, in.at(0).c, 1, 1}; }
   Layout output_layout(const Backend&, const Shape&) const override { return Layout::NCHW; }
+  DType output_dtype(const Backend&) const override { return DType::F32; }
   void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override {
     ctx.backend.global_avg_pool_forward(*in[0], out);
   }

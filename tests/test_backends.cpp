@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/resnet.h"
+#include "kernels/cpu_reference.h"
 #include "engine/optimizer.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
@@ -138,6 +139,27 @@ TEST(Recompute, SameGradientsLessMemory) {
   }
   EXPECT_EQ(grads[0], grads[1]);
   EXPECT_LT(bytes[1], bytes[0]);
+}
+
+// A backend whose activations are bfloat16 (the CUDA backend in bf16) gets a plan of half the
+// activation memory: every 4-D value and gradient is planned at 2 bytes an element, and only
+// pooled features and logits stay fp32. Planning only: no op runs on the bf16 views here.
+TEST(MemoryPlan, Bf16ActivationsTakeHalfTheMemory) {
+  class Bf16Planning : public ReferenceCpuBackend {
+   public:
+    DType activation_dtype() const override { return DType::BF16; }
+  };
+  ModelConfig config;
+  config.depth = 14;
+  config.height = config.image_width = 32;
+  auto fp32 = make_backend(BackendKind::Reference);
+  Bf16Planning bf16;
+  auto a = build_resnet(config, *fp32, 1), b = build_resnet(config, bf16, 1);
+  for (bool training : {false, true}) {
+    const double ratio = double(b->planned_bytes(64, training)) / double(a->planned_bytes(64, training));
+    EXPECT_GT(ratio, 0.45) << "training " << training;
+    EXPECT_LT(ratio, 0.55) << "training " << training;
+  }
 }
 
 }  // namespace
