@@ -355,7 +355,8 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
   // Synchronized: raw sums (divisor 1) to the host, summed over the ranks, means back to the device.
   cuda::launch_batchnorm_backward_sums(dy.data, relu, x.data, mean, invstd, dgamma, dbeta,
                                        reducer ? 1.0 : local_count, n, channels, plane, scratch, s.stream);
-  if (reducer && n > 0 && channels > 0) {
+  // A rank with no samples still takes part: the others wait for its sums.
+  if (reducer && channels > 0) {
     double* result = cuda::channel_reduction_result(scratch, n, channels);
     std::vector<double> sums(size_t(channels) * 2);
     const size_t bytes = sums.size() * sizeof(double);

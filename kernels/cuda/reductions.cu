@@ -242,7 +242,12 @@ void launch_channel_statistics(const float* x, float* mean, float* var, int n, i
 }
 
 void launch_channel_sums(const float* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream) {
-  if (n <= 0 || channels <= 0) return;
+  if (n < 0 || channels <= 0) return;
+  if (n == 0) {  // an empty batch sums to zero (the host reads the result); x has no value to shift by
+    DASNET_CUDA_CHECK(cudaMemsetAsync(channel_reduction_result(scratch, n, channels), 0,
+                                      size_t(channels) * 2 * sizeof(double), stream));
+    return;
+  }
   const int splits = channel_splits(n, channels);
   channel_partial_moments<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
                                                                                                scratch);
@@ -255,7 +260,8 @@ void launch_channel_sums(const float* x, int n, int channels, size_t plane, doub
 void launch_batchnorm_backward_sums(const float* dy, const float* relu_output, const float* x, const float* mean,
                                     const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
                                     int channels, size_t plane, double* scratch, cudaStream_t stream) {
-  if (n <= 0 || channels <= 0) return;
+  // n == 0 still runs: dgamma, dbeta and the sums become 0 (as on the CPU), not left stale.
+  if (n < 0 || channels <= 0) return;
   const int splits = channel_splits(n, channels);
   batchnorm_backward_partials<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
       dy, relu_output, x, mean, invstd, n, channels, plane, scratch);
