@@ -129,7 +129,7 @@ enum class BackendKind { Reference, Cpu, Cuda };
 BackendKind parse_backend_kind(const std::string& name);  // "reference", "cpu", "cuda"
 std::unique_ptr<Backend> make_backend(BackendKind kind);
 // With the arithmetic of convolutions and matrix products: "fp32" (every backend) or "tf32"
-// (CUDA); empty: the backend's default (for CUDA, DASNET_CUDA_PRECISION or fp32).
+// or "bf16" (CUDA); empty: the backend's default (for CUDA, DASNET_CUDA_PRECISION or fp32).
 std::unique_ptr<Backend> make_backend(BackendKind kind, const std::string& precision);
 
 }  // namespace dasnet

@@ -32,7 +32,9 @@ class Layer {
   virtual Layout output_layout(const Backend& backend, const Shape& out) const {
     return backend.activation_layout(out.c);
   }
-  // The element type of the output (and its gradient): default the backend's activation type.
+  // The element types of the inputs and of the output (and of their gradients): default the
+  // backend's activation type. The network checks that each input matches its producer's output.
+  virtual DType input_dtype(const Backend& backend) const { return backend.activation_dtype(); }
   virtual DType output_dtype(const Backend& backend) const { return backend.activation_dtype(); }
 
   // Parameters and state: reserve slots (names follow PyTorch's state_dict) ...

@@ -51,6 +51,11 @@ void Network::build(Backend& backend, uint64_t seed) {
   for (auto& node : nodes_) {
     tensors_[node.output].layout = node.layer->output_layout(backend, tensors_[node.output].shape);
     tensors_[node.output].dtype = node.layer->output_dtype(backend);
+    for (int t : node.inputs)
+      if (tensors_[t].dtype != node.layer->input_dtype(backend))
+        throw std::logic_error("network: " + node.name + " (" + node.layer->kind() + ") takes " +
+                               dtype_name(node.layer->input_dtype(backend)) + " inputs but is fed " +
+                               dtype_name(tensors_[t].dtype));
     node.layer->bind(backend, input_shapes(node, 1));
   }
   params_.allocate(backend);

@@ -11,6 +11,7 @@ class Linear : public Layer {
   std::string kind() const override { return "linear"; }
   Shape output_shape(const std::vector<Shape>& in) const override;
   Layout output_layout(const Backend&, const Shape&) const override { return Layout::NCHW; }
+  DType input_dtype(const Backend&) const override { return DType::F32; }  // pooled features
   DType output_dtype(const Backend&) const override { return DType::F32; }
   void declare(ParameterSet& ps, const std::string& name) override;
   void initialize(Rng& rng, const ParameterSet& ps, std::vector<float>& host) const override;

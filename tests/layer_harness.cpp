@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace dasnet::testing {
 
@@ -20,11 +22,11 @@ LayerHarness::LayerHarness(Backend& backend, Layer& layer, std::vector<Shape> sh
     std::vector<float> v(s.numel());
     for (auto& x : v) x = rng.normal();
     inputs.push_back(v);
-    in_.push_back(make(s, backend.activation_layout(s.c)));
-    din_.push_back(make(s, backend.activation_layout(s.c)));
+    in_.push_back(make(s, backend.activation_layout(s.c), layer.input_dtype(backend)));
+    din_.push_back(make(s, backend.activation_layout(s.c), layer.input_dtype(backend)));
   }
-  out_ = make(output_shape, layer.output_layout(backend, output_shape));
-  dout_ = make(output_shape, out_.layout);
+  out_ = make(output_shape, layer.output_layout(backend, output_shape), layer.output_dtype(backend));
+  dout_ = make(output_shape, out_.layout, out_.dtype);
   size_t largest = 0;
   for (const Shape& s : shapes) largest = std::max(largest, s.numel());
   scratch_ = backend.allocate(largest);
@@ -36,13 +38,22 @@ LayerHarness::~LayerHarness() {
   backend_.release(scratch_);
 }
 
-Tensor LayerHarness::make(const Shape& s, Layout layout) {
+Tensor LayerHarness::make(const Shape& s, Layout layout, DType dtype) {
   Tensor t;
-  t.data = backend_.allocate(s.numel());
+  t.data = backend_.allocate(s.numel());  // room for fp32; bf16 uses half
   owned_.push_back(t.data);
   t.shape = s;
   t.layout = layout;
+  t.dtype = dtype;
   return t;
+}
+
+// Unwritten elements fail the checks: 0x7FC07FC0 is a NaN as one fp32 and as two bf16 values.
+void LayerHarness::poison(Tensor& t) {
+  const uint32_t bits = 0x7FC07FC0u;
+  float nan;
+  std::memcpy(&nan, &bits, sizeof nan);
+  backend_.fill(t.data, t.numel(), nan);
 }
 
 void LayerHarness::upload() {
@@ -55,7 +66,7 @@ std::vector<float> LayerHarness::forward(bool training) {
   LayerContext ctx{backend_, ps_, training, nullptr};
   std::vector<const Tensor*> in;
   for (auto& t : in_) in.push_back(&t);
-  backend_.fill(out_.data, out_.numel(), std::nanf(""));  // unwritten elements fail the checks
+  poison(out_);
   layer_.forward(ctx, in, out_);
   std::vector<float> host(out_.numel());
   backend_.to_nchw(out_, host.data());
@@ -78,7 +89,7 @@ void LayerHarness::backward(const std::vector<float>& projection, std::vector<st
   std::vector<Tensor*> din;
   for (size_t i = 0; i < in_.size(); ++i) {
     in.push_back(&in_[i]);
-    backend_.fill(din_[i].data, din_[i].numel(), std::nanf(""));
+    poison(din_[i]);
     din.push_back(&din_[i]);
   }
   if (!params.empty()) backend_.fill(ps_.grads(), params.size(), std::nanf(""));

@@ -34,7 +34,8 @@ class LayerHarness {
   Tensor out_, dout_;
   float* scratch_ = nullptr;
   std::vector<float*> owned_;
-  Tensor make(const Shape& s, Layout layout);
+  Tensor make(const Shape& s, Layout layout, DType dtype);
+  void poison(Tensor& t);
   void upload();
 };
 

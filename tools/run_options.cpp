@@ -40,8 +40,8 @@ ModelConfig ModelOptions::resolve() const {
 void BackendOptions::add_to(CLI::App* app) {
   app->add_option("--backend", backend, "cpu (oneDNN fast path), reference (plain loops) or cuda")->capture_default_str();
   app->add_option("--precision", precision,
-                  "Arithmetic of convolutions and matrix products: fp32 (default) or tf32 (--backend cuda; "
-                  "parameters, batchnorm and activations stay fp32)");
+                  "--backend cuda: fp32 (default), tf32 (tensor-core convolutions and matrix products) or bf16 "
+                  "(bf16 activations, fp32 parameters and statistics; A100 and newer)");
   app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 

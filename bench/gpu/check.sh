@@ -2,8 +2,8 @@
 # The one GPU check (one H200, no network; see the GPU section of bench/RESULTS.md). In under 8 minutes:
 # configure and build for the visible GPU, run the CUDA tests, compute-sanitizer memcheck on a
 # short run, then training throughput of dasnet (bench_train --backend cuda) against PyTorch
-# (bench/torch_train.py --device cuda) for depth 8/14/32 x batch 128/512 x fp32/tf32 (+ bf16 for
-# PyTorch only: dasnet has no bf16 yet), with the arithmetic and memory-traffic floors.
+# (bench/torch_train.py --device cuda) for depth 8/14/32 x batch 128/512 x fp32/tf32/bf16 (PyTorch
+# bf16 = autocast), with the arithmetic and memory-traffic floors.
 # The last line: gpu_train_samples_per_s depth=8 batch=512 dasnet=<x> torch=<y> ratio=<x/y>
 #
 # Before the call, on the development machine: bench/gpu/stage_deps.sh (headers, GoogleTest
@@ -78,7 +78,7 @@ TESTS_RESULT="not run (no GoogleTest)"
 NCCL_RESULT="not run"
 if [ -x build-gpu/dasnet_tests ]; then
   say "CUDA tests"
-  timeout 240 build-gpu/dasnet_tests --gtest_filter='Cuda*' 2>&1 | tee -a "$LOG" | grep -E "^\[  (FAILED|PASSED|SKIPPED) |OK \]|FAILED|Failure|error" | head -60
+  timeout 240 build-gpu/dasnet_tests --gtest_filter='*Cuda*' 2>&1 | tee -a "$LOG" | grep -E "^\[  (FAILED|PASSED|SKIPPED) |OK \]|FAILED|Failure|error" | head -60
   TESTS_RESULT=$(grep -E "^\[  (PASSED|FAILED)  \]" "$LOG" | tail -2 | tr '\n' ' ')
   # Issue 5's GPU check: a one-rank NCCL run against training without any sync (tests/test_cuda_training.cpp).
   NCCL_RESULT=$(grep -E "^\[ +(OK|FAILED|SKIPPED) +\] CudaNccl\." "$LOG" | sed -E 's/ \([0-9]+ ms\)//' | sort -u | tr '\n' ';')
@@ -107,14 +107,12 @@ run_bench() {  # label, timeout, command...
 for batch in 512 128; do
   for depth in 8 14 32; do
     steps=$(( batch == 512 ? 6 : 12 ))
-    for precision in fp32 tf32; do
+    for precision in fp32 tf32 bf16; do
       run_bench "dasnet d$depth b$batch $precision" 90 build-gpu/bench_train --backend cuda --depth $depth \
         --batch $batch --size 200 --steps $steps --precision $precision
       run_bench "torch d$depth b$batch $precision" 90 python3 bench/torch_train.py --device cuda --depth $depth \
         --batch $batch --size 200 --steps $steps --precision $precision
     done
-    run_bench "torch d$depth b$batch bf16" 90 python3 bench/torch_train.py --device cuda --depth $depth \
-      --batch $batch --size 200 --steps $steps --precision bf16
   done
 done
 run_bench "dasnet d8 b512 fp32 no graphs" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
@@ -142,13 +140,13 @@ def flops_per_sample(depth, size=200):  # training ~ 3 x forward multiply-adds x
     macs += s2 * 32 * 16 * 9 + (2 * n - 1) * s2 * 32 * 32 * 9 + s2 * 32 * 16
     macs += s3 * 64 * 32 * 9 + (2 * n - 1) * s3 * 64 * 64 * 9 + s3 * 64 * 32
     return 3 * 2 * macs
-def bytes_per_sample(depth, size=200):
-    # Each conv and BN output (fp32) written and read once forward, its gradient written and read
-    # once and the activation read once more backward: about 5 passes.
+def bytes_per_sample(depth, size=200, element_bytes=4):
+    # Each conv and BN output written and read once forward, its gradient written and read once
+    # and the activation read once more backward: about 5 passes (bf16 activations: 2 bytes each).
     n = (depth - 2) // 6
     t1, t2, t3 = 16 * size * size, 32 * (size // 2) ** 2, 64 * (size // 4) ** 2
     tensors = (2 + 4 * n) * t1 + (4 * n + 2) * t2 + (4 * n + 2) * t3
-    return 5 * 4 * tensors
+    return 5 * element_bytes * tensors
 def find(engine, depth, batch, precision, **extra):
     for r in rows:
         if r.get("engine") == engine and r["depth"] == depth and r["batch"] == batch and r.get("precision") == precision \
@@ -167,7 +165,7 @@ for depth in (8, 14, 32):
             ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "-"
             step = f"{d['step_seconds'] * 1000:.1f}" if d else "-"
             ff = batch * flops_per_sample(depth) / PEAK[precision] * 1000
-            bf = batch * bytes_per_sample(depth) / BANDWIDTH * 1000
+            bf = batch * bytes_per_sample(depth, element_bytes=2 if precision == "bf16" else 4) / BANDWIDTH * 1000
             print(f"{depth:>5} {batch:>5} {precision:>5} {fmt(d):>12} {fmt(t):>12} {ratio:>6} {step:>8} {ff:>13.1f} {bf:>13.1f}")
 print(f"GFLOP per training sample: depth 8 {flops_per_sample(8)/1e9:.2f}, 14 {flops_per_sample(14)/1e9:.2f}, "
       f"32 {flops_per_sample(32)/1e9:.2f}; MB moved per sample (floor): depth 8 {bytes_per_sample(8)/1e6:.0f}")

@@ -20,13 +20,19 @@ using cuda::device_allocate;
 CudaPrecision parse_cuda_precision(const std::string& name) {
   if (name == "fp32") return CudaPrecision::Fp32;
   if (name == "tf32") return CudaPrecision::Tf32;
-  if (name == "bf16" || name == "fp16")
-    throw UsageError("--precision " + name + ": not implemented by the CUDA backend yet (valid: fp32, tf32)");
-  throw UsageError("--precision: unknown precision '" + name + "' (valid: fp32, tf32)");
+  if (name == "bf16") return CudaPrecision::Bf16;
+  if (name == "fp16")
+    throw UsageError("--precision fp16: not implemented by the CUDA backend yet (valid: fp32, tf32, bf16)");
+  throw UsageError("--precision: unknown precision '" + name + "' (valid: fp32, tf32, bf16)");
 }
 
 const char* cuda_precision_name(CudaPrecision precision) {
-  return precision == CudaPrecision::Tf32 ? "tf32" : "fp32";
+  switch (precision) {
+    case CudaPrecision::Tf32: return "tf32";
+    case CudaPrecision::Bf16: return "bf16";
+    case CudaPrecision::Fp32: break;
+  }
+  return "fp32";
 }
 
 CudaOptions CudaOptions::from_environment() {
@@ -129,6 +135,33 @@ cuda::LossKind loss_kind(OutputMode mode) {
 
 size_t plane_of(const Shape& s) { return size_t(s.h) * s.w; }
 
+using bf16 = __nv_bfloat16;
+
+// Calls `launch` with a value of the tensor's element type (float or bf16), so one call site
+// serves both precisions: launch(T{}) then reads elements<T>(tensor).
+template <typename Launch>
+void with_element_type(const Tensor& t, Launch&& launch) {
+  if (t.dtype == DType::BF16) launch(bf16{});
+  else launch(float{});
+}
+
+template <typename T>
+T* elements(const Tensor& t) {
+  return reinterpret_cast<T*>(t.data);
+}
+template <typename T>
+T* elements_or_null(const Tensor* t) {
+  return t ? reinterpret_cast<T*>(t->data) : nullptr;
+}
+
+size_t element_bytes(DType dtype) { return dtype == DType::BF16 ? sizeof(bf16) : sizeof(float); }
+
+void require_dtype(const Tensor& t, DType expected, const char* op) {
+  if (t.dtype != expected)
+    throw std::logic_error(std::string(op) + ": " + dtype_name(t.dtype) + " tensor where " + dtype_name(expected) +
+                           " was expected");
+}
+
 }  // namespace
 
 struct CudaBackend::State {
@@ -141,6 +174,9 @@ struct CudaBackend::State {
   DeviceBuffer<double> results;  // [0..1] loss totals, [2] sum of squares
   DeviceBuffer<int> labels;
   DeviceBuffer<float> learning_rate;
+  // bf16: fp32 images before conversion; convolution weights (and weight gradients) in bf16.
+  DeviceBuffer<float> images_fp32;
+  DeviceBuffer<bf16> weights_bf16;
   PinnedBuffer<float> staged_images;
   PinnedBuffer<int> staged_labels;
   PinnedBuffer<double> staged_results;
@@ -165,6 +201,14 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   State& s = *state_;
   if (options.device >= 0) DASNET_CUDA_CHECK(cudaSetDevice(options.device));
   DASNET_CUDA_CHECK(cudaGetDevice(&s.device));
+  if (options.precision == CudaPrecision::Bf16) {
+    cudaDeviceProp prop{};
+    DASNET_CUDA_CHECK(cudaGetDeviceProperties(&prop, s.device));
+    if (prop.major < 8)
+      throw UsageError(std::string("--precision bf16 needs a GPU of compute capability 8.0 or newer (A100, H100, "
+                                   "H200); ") + prop.name + " is " + std::to_string(prop.major) + "." +
+                       std::to_string(prop.minor) + ": use fp32");
+  }
   DASNET_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
   DASNET_CUDA_CHECK(cudaEventCreateWithFlags(&s.images_consumed, cudaEventDisableTiming));
   DASNET_CUBLAS_CHECK(cublasCreate(&s.blas));
@@ -197,6 +241,8 @@ CudaBackend::~CudaBackend() {
   s.results.release();
   s.labels.release();
   s.learning_rate.release();
+  s.images_fp32.release();
+  s.weights_bf16.release();
   s.staged_images.release();
   s.staged_labels.release();
   s.staged_results.release();
@@ -272,15 +318,28 @@ void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
     s.staged_images.ensure(count, false, "the input batch");
   }
   std::memcpy(s.staged_images.data, host_nchw, count * sizeof(float));
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(dst.data, s.staged_images.data, count * sizeof(float), cudaMemcpyHostToDevice,
+  // bf16 activations: the fp32 images land in a device buffer and are rounded from there.
+  float* landing = dst.data;
+  if (dst.dtype == DType::BF16) {
+    s.images_fp32.ensure(count, s.capturing, "the input batch", s.stream);
+    landing = s.images_fp32.data;
+  }
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(landing, s.staged_images.data, count * sizeof(float), cudaMemcpyHostToDevice,
                                     s.stream));
+  if (dst.dtype == DType::BF16) cuda::launch_convert(landing, elements<bf16>(dst), count, s.stream);
   if (!s.capturing) {
     DASNET_CUDA_CHECK(cudaEventRecord(s.images_consumed, s.stream));
     s.images_pending = true;
   }
 }
 
-void CudaBackend::to_nchw(const Tensor& src, float* host_nchw) { copy_to_host(host_nchw, src.data, src.numel()); }
+void CudaBackend::to_nchw(const Tensor& src, float* host_nchw) {
+  if (src.dtype != DType::BF16) return copy_to_host(host_nchw, src.data, src.numel());
+  State& s = *state_;
+  s.images_fp32.ensure(src.numel(), s.capturing, "a tensor copied to the host", s.stream);
+  cuda::launch_convert(elements<bf16>(src), s.images_fp32.data, src.numel(), s.stream);
+  copy_to_host(host_nchw, s.images_fp32.data, src.numel());
+}
 
 // --- Convolutions (cuDNN) -------------------------------------------------------------------
 
@@ -290,20 +349,38 @@ void require_nchw(const Tensor& t, const char* op) {
 }
 }  // namespace
 
+// bf16: cuDNN convolves bf16 activations with bf16 weights (fp32 accumulation), so each call
+// rounds the layer's fp32 master weights into a bf16 buffer first (a few thousand values), and
+// the bf16 weight gradient is widened into the fp32 gradient buffer after.
+const float* CudaBackend::weights_for(const ConvGeometry& g, const Tensor& x, const float* w) {
+  if (x.dtype != DType::BF16) return w;
+  State& s = *state_;
+  s.weights_bf16.ensure(g.weight_count(), s.capturing, "bf16 convolution weights", s.stream);
+  cuda::launch_convert(w, s.weights_bf16.data, g.weight_count(), s.stream);
+  return reinterpret_cast<const float*>(s.weights_bf16.data);
+}
+
 void CudaBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
   require_nchw(x, "conv_forward");
-  state_->convolutions->forward(g, x, w, y);
+  require_dtype(y, x.dtype, "conv_forward");
+  state_->convolutions->forward(g, x, weights_for(g, x, w), y);
 }
 
 void CudaBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
                                      bool accumulate, float* scratch) {
   require_nchw(dy, "conv_backward_data");
-  state_->convolutions->backward_data(g, dy, w, dx, accumulate, scratch);
+  require_dtype(dx, dy.dtype, "conv_backward_data");
+  state_->convolutions->backward_data(g, dy, weights_for(g, dy, w), dx, accumulate, scratch);
 }
 
 void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
   require_nchw(x, "conv_backward_weights");
-  state_->convolutions->backward_weights(g, x, dy, dw);
+  require_dtype(dy, x.dtype, "conv_backward_weights");
+  if (x.dtype != DType::BF16) return state_->convolutions->backward_weights(g, x, dy, dw);
+  State& s = *state_;
+  s.weights_bf16.ensure(g.weight_count(), s.capturing, "bf16 convolution weights", s.stream);
+  state_->convolutions->backward_weights(g, x, dy, reinterpret_cast<float*>(s.weights_bf16.data));
+  cuda::launch_convert(s.weights_bf16.data, dw, g.weight_count(), s.stream);
 }
 
 // --- Batchnorm (hand-written: the split contract of statistics, coefficients, fused
@@ -315,15 +392,23 @@ void CudaBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
   State& s = *state_;
   s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c), s.capturing,
                              "reduction scratch", s.stream);
-  cuda::launch_channel_statistics(x.data, mean, var, x.shape.n, x.shape.c, plane_of(x.shape), s.reduction_scratch.data,
-                                  s.stream);
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_channel_statistics(elements<const T>(x), mean, var, x.shape.n, x.shape.c, plane_of(x.shape),
+                                    s.reduction_scratch.data, s.stream);
+  });
 }
 
 void CudaBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
                                        bool relu, Tensor& y) {
   require_nchw(x, "scale_shift_activate");
-  cuda::launch_scale_shift_activate(x.data, scale, shift, residual ? residual->data : nullptr, relu, y.data, x.shape.n,
-                                    x.shape.c, plane_of(x.shape), state_->stream);
+  require_dtype(y, x.dtype, "scale_shift_activate");
+  if (residual) require_dtype(*residual, x.dtype, "scale_shift_activate");
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_scale_shift_activate(elements<const T>(x), scale, shift, elements_or_null<const T>(residual), relu,
+                                      elements<T>(y), x.shape.n, x.shape.c, plane_of(x.shape), state_->stream);
+  });
 }
 
 void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
@@ -333,7 +418,11 @@ void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
   if (s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
   s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), false, "reduction scratch", s.stream);
-  cuda::launch_channel_sums(x.data, n, channels, plane_of(x.shape), s.reduction_scratch.data, s.stream);
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_channel_sums(elements<const T>(x), n, channels, plane_of(x.shape), s.reduction_scratch.data,
+                              s.stream);
+  });
   DASNET_CUDA_CHECK(cudaMemcpyAsync(sums_host, cuda::channel_reduction_result(s.reduction_scratch.data, n, channels),
                                     size_t(channels) * 2 * sizeof(double), cudaMemcpyDeviceToHost, s.stream));
   DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
@@ -347,14 +436,21 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
   if (reducer && s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
   const size_t plane = plane_of(x.shape);
-  const float* relu = relu_output ? relu_output->data : nullptr;
+  require_dtype(dy, x.dtype, "batchnorm_backward");
+  require_dtype(dx, x.dtype, "batchnorm_backward");
+  if (relu_output) require_dtype(*relu_output, x.dtype, "batchnorm_backward");
+  if (dresidual) require_dtype(*dresidual, x.dtype, "batchnorm_backward");
   s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), s.capturing, "reduction scratch",
                              s.stream);
   double* scratch = s.reduction_scratch.data;
   const double local_count = double(n) * double(plane);
   // Synchronized: raw sums (divisor 1) to the host, summed over the ranks, means back to the device.
-  cuda::launch_batchnorm_backward_sums(dy.data, relu, x.data, mean, invstd, dgamma, dbeta,
-                                       reducer ? 1.0 : local_count, n, channels, plane, scratch, s.stream);
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_batchnorm_backward_sums(elements<const T>(dy), elements_or_null<const T>(relu_output),
+                                         elements<const T>(x), mean, invstd, dgamma, dbeta,
+                                         reducer ? 1.0 : local_count, n, channels, plane, scratch, s.stream);
+  });
   // A rank with no samples still takes part: the others wait for its sums.
   if (reducer && channels > 0) {
     double* result = cuda::channel_reduction_result(scratch, n, channels);
@@ -367,9 +463,13 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
     DASNET_CUDA_CHECK(cudaMemcpyAsync(result, sums.data(), bytes, cudaMemcpyHostToDevice, s.stream));
     DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // `sums` is pageable and goes out of scope
   }
-  cuda::launch_batchnorm_backward_apply(dy.data, relu, x.data, mean, invstd, gamma, dx.data,
-                                        dresidual ? dresidual->data : nullptr, accumulate_residual, n, channels,
-                                        plane, scratch, s.stream);
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_batchnorm_backward_apply(elements<const T>(dy), elements_or_null<const T>(relu_output),
+                                          elements<const T>(x), mean, invstd, gamma, elements<T>(dx),
+                                          elements_or_null<T>(dresidual), accumulate_residual, n, channels, plane,
+                                          scratch, s.stream);
+  });
 }
 
 void CudaBackend::batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var,
@@ -383,37 +483,70 @@ void CudaBackend::batchnorm_coefficients(int channels, const float* batch_mean, 
 // --- Elementwise -------------------------------------------------------------------------------
 
 void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
-  cuda::launch_relu_forward(x.data, y.data, x.numel(), state_->stream);
+  require_dtype(y, x.dtype, "relu_forward");
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_relu_forward(elements<const T>(x), elements<T>(y), x.numel(), state_->stream);
+  });
 }
 
 void CudaBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) {
-  cuda::launch_relu_backward(dy.data, y.data, dx.data, dy.numel(), accumulate, state_->stream);
+  require_dtype(y, dy.dtype, "relu_backward");
+  require_dtype(dx, dy.dtype, "relu_backward");
+  with_element_type(dy, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_relu_backward(elements<const T>(dy), elements<const T>(y), elements<T>(dx), dy.numel(), accumulate,
+                               state_->stream);
+  });
 }
 
 void CudaBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) {
-  if (accumulate) cuda::launch_accumulate(src.data, dst.data, src.numel(), state_->stream);
-  else copy(dst.data, src.data, src.numel());
+  require_dtype(dst, src.dtype, "pass_gradient");
+  if (!accumulate) {
+    if (src.numel() && dst.data != src.data)
+      DASNET_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, src.numel() * element_bytes(src.dtype),
+                                        cudaMemcpyDeviceToDevice, state_->stream));
+    return;
+  }
+  with_element_type(src, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_accumulate(elements<const T>(src), elements<T>(dst), src.numel(), state_->stream);
+  });
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  cuda::launch_add(a.data, b.data, y.data, a.numel(), state_->stream);
+  require_dtype(b, a.dtype, "add");
+  require_dtype(y, a.dtype, "add");
+  with_element_type(a, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_add(elements<const T>(a), elements<const T>(b), elements<T>(y), a.numel(), state_->stream);
+  });
 }
 
 void CudaBackend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
   require_nchw(x, "global_avg_pool_forward");
-  cuda::launch_global_avg_pool_forward(x.data, y.data, size_t(x.shape.n) * x.shape.c, plane_of(x.shape),
-                                       state_->stream);
+  require_dtype(y, DType::F32, "global_avg_pool_forward");
+  with_element_type(x, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_global_avg_pool_forward(elements<const T>(x), y.data, size_t(x.shape.n) * x.shape.c,
+                                         plane_of(x.shape), state_->stream);
+  });
 }
 
 void CudaBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
   require_nchw(dx, "global_avg_pool_backward");
-  cuda::launch_global_avg_pool_backward(dy.data, dx.data, size_t(dx.shape.n) * dx.shape.c, plane_of(dx.shape),
-                                        accumulate, state_->stream);
+  require_dtype(dy, DType::F32, "global_avg_pool_backward");
+  with_element_type(dx, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_global_avg_pool_backward(dy.data, elements<T>(dx), size_t(dx.shape.n) * dx.shape.c,
+                                          plane_of(dx.shape), accumulate, state_->stream);
+  });
 }
 
 // --- Linear (cuBLAS). Row-major y[N x out] = x[N x in] W^T is column-major y^T = W x^T. --------
 
 void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b, int out_features, Tensor& y) {
+  require_dtype(x, DType::F32, "linear_forward");
   State& s = *state_;
   const int n = x.shape.n, in = int(x.shape.per_sample());
   float beta = 0.0f;
@@ -428,6 +561,7 @@ void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b
 
 void CudaBackend::linear_backward(const Tensor& x, const Tensor& dy, const float* w, int out_features, Tensor* dx,
                                   bool accumulate, float* dw, float* db) {
+  require_dtype(x, DType::F32, "linear_backward");
   State& s = *state_;
   const int n = x.shape.n, in = int(x.shape.per_sample());
   const float one = 1.0f, zero = 0.0f;
@@ -446,6 +580,7 @@ void CudaBackend::linear_backward(const Tensor& x, const Tensor& dy, const float
 
 LossTotals CudaBackend::loss(OutputMode mode, const Tensor& logits, const int* labels_host, Tensor* dlogits,
                              Tensor* probabilities) {
+  require_dtype(logits, DType::F32, "loss");
   State& s = *state_;
   const int n = logits.shape.n, k = int(logits.shape.per_sample());
   validate_labels(mode, n, k, labels_host);
@@ -536,7 +671,8 @@ bool CudaBackend::has_graph() const { return state_->graph != nullptr; }
 size_t CudaBackend::memory_generation() const {
   const State& s = *state_;
   // The pinned staging buffers count too: the graph's copies read their old addresses.
-  return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations +
+  return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations + s.images_fp32.reallocations +
+         s.weights_bf16.reallocations +
          s.staged_images.reallocations + s.staged_labels.reallocations + s.convolutions->workspace_reallocations();
 }
 

@@ -1,7 +1,8 @@
 // The CUDA backend: convolutions through cuDNN (kernels/cuda/cudnn_ops.*), the linear layer
 // through cuBLAS, everything else in hand-written kernels (kernels/cuda/*.cu). Activations are
-// NCHW fp32 in device memory; all work runs on one stream of the backend's own, so a training
-// step issues no host synchronization except where the Backend contract returns host values
+// NCHW fp32 (bf16 with --precision bf16) in device memory; all work runs on one stream of the
+// backend's own, so a training step issues no host synchronization except where the Backend
+// contract returns host values
 // (loss totals, sum_squares, copy_to_host). Includable without CUDA headers.
 #pragma once
 #include <memory>
@@ -16,8 +17,13 @@ namespace dasnet {
 enum class CudaPrecision {
   Fp32,  // exact fp32 (cuDNN FMA math, cuBLAS default math)
   Tf32,  // tensor cores with TF32 inputs (10-bit mantissa), fp32 accumulation
+  // Mixed precision: activations and their gradients in bfloat16 (half the memory traffic),
+  // convolutions on bf16 tensor cores with fp32 accumulation; parameters, their gradients, SGD,
+  // batchnorm statistics and arithmetic, pooled features, the linear layer and the loss in fp32.
+  // bf16 keeps fp32's exponent range: no loss scaling needed (A100 / H100 / H200).
+  Bf16,
 };
-// "fp32", "tf32"; "bf16" and "fp16" are recognized but not implemented (UsageError says so).
+// "fp32", "tf32", "bf16"; "fp16" (with loss scaling, for V100) is recognized but not implemented.
 CudaPrecision parse_cuda_precision(const std::string& name);
 const char* cuda_precision_name(CudaPrecision precision);
 
@@ -55,6 +61,9 @@ class CudaBackend : public Backend {
   void fill(float* dst, size_t count, float value) override;
 
   Layout activation_layout(int) const override { return Layout::NCHW; }
+  DType activation_dtype() const override {
+    return options_.precision == CudaPrecision::Bf16 ? DType::BF16 : DType::F32;
+  }
   void from_nchw(const float* host_nchw, Tensor& dst) override;
   void to_nchw(const Tensor& src, float* host_nchw) override;
 
@@ -116,6 +125,8 @@ class CudaBackend : public Backend {
   size_t workspace_bytes() const;
 
  private:
+  // The weights a convolution on x uses: w itself (fp32), or w rounded into the bf16 buffer.
+  const float* weights_for(const ConvGeometry& g, const Tensor& x, const float* w);
   struct State;
   CudaOptions options_;
   std::unique_ptr<State> state_;

@@ -56,7 +56,9 @@ struct ConvPlan {
   bool searched = false;  // an algorithm was chosen (a failed search leaves it false: searched again)
 };
 
-using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int>;  // direction, x shape, geometry
+using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;  // direction, dtype, x shape, geometry
+
+cudnnDataType_t cudnn_type(DType dtype) { return dtype == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT; }
 
 bool stream_is_capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
@@ -86,8 +88,11 @@ struct CudnnConvolutions::Impl {
     if (handle) cudnnDestroy(handle);
   }
 
-  ConvPlan& plan_for(Direction d, const ConvGeometry& g, const Shape& xs, const Shape& ys, bool* fresh) {
-    PlanKey key{int(d), xs.n, xs.c, xs.h, xs.w, g.out_channels, g.kernel, g.stride, g.padding};
+  // Exact fp32: FMA math only, no TF32 (the fp32 default precision).
+  bool exact_fp32(DType dtype) const { return dtype == DType::F32 && !options.tf32; }
+
+  ConvPlan& plan_for(Direction d, const ConvGeometry& g, DType dtype, const Shape& xs, const Shape& ys, bool* fresh) {
+    PlanKey key{int(d), int(dtype), xs.n, xs.c, xs.h, xs.w, g.out_channels, g.kernel, g.stride, g.padding};
     auto it = plans.find(key);
     *fresh = it == plans.end() || !it->second.searched;
     if (!*fresh) return it->second;
@@ -100,14 +105,18 @@ struct CudnnConvolutions::Impl {
     DASNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.y));
     DASNET_CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan.w));
     DASNET_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan.conv));
-    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, xs.n, xs.c, xs.h, xs.w));
-    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, ys.n, ys.c, ys.h, ys.w));
-    DASNET_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.out_channels,
-                                                  g.in_channels, g.kernel, g.kernel));
+    // bf16: bf16 tensors and filters, fp32 accumulation (cuDNN's BFLOAT16 configuration, sm_80+).
+    const cudnnDataType_t type = cudnn_type(dtype);
+    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, type, xs.n, xs.c, xs.h, xs.w));
+    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, type, ys.n, ys.c, ys.h, ys.w));
+    DASNET_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan.w, type, CUDNN_TENSOR_NCHW, g.out_channels, g.in_channels,
+                                                  g.kernel, g.kernel));
     DASNET_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan.conv, g.padding, g.padding, g.stride, g.stride, 1, 1,
                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    // FMA math keeps fp32 exact-fp32 (cuDNN's default math allows TF32 on Ampere and newer).
-    DASNET_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, options.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    // FMA math keeps fp32 exact-fp32 (cuDNN's default math allows TF32 on Ampere and newer);
+    // bf16 asks for tensor cores.
+    DASNET_CUDNN_CHECK(cudnnSetConvolutionMathType(
+        plan.conv, exact_fp32(dtype) ? CUDNN_FMA_MATH : dtype == DType::BF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_DEFAULT_MATH));
     int n = 0, c = 0, h = 0, w = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan.conv, plan.x, plan.w, &n, &c, &h, &w));
     if (n != ys.n || c != ys.c || h != ys.h || w != ys.w)
@@ -118,17 +127,17 @@ struct CudnnConvolutions::Impl {
 
   // The fastest candidate that succeeded, fits the cap, and is deterministic / fp32-only when asked.
   template <typename Perf>
-  const Perf& choose(const std::vector<Perf>& results, int returned, Direction d, const Shape& xs) const {
+  const Perf& choose(const std::vector<Perf>& results, int returned, Direction d, DType dtype, const Shape& xs) const {
     for (int i = 0; i < returned; ++i) {
       const Perf& p = results[i];
       if (p.status != CUDNN_STATUS_SUCCESS || p.memory > options.workspace_limit_bytes) continue;
       if (options.deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
-      if (!options.tf32 && p.mathType != CUDNN_DEFAULT_MATH && p.mathType != CUDNN_FMA_MATH) continue;
+      if (exact_fp32(dtype) && p.mathType != CUDNN_DEFAULT_MATH && p.mathType != CUDNN_FMA_MATH) continue;
       if (p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;  // FP16 down-conversion, not TF32
       return p;
     }
     throw std::runtime_error(std::string("cuDNN found no usable ") + direction_name(d) + " convolution algorithm for " +
-                             xs.str() + (options.deterministic ? " (deterministic mode)" : "") +
+                             xs.str() + " " + dtype_name(dtype) + (options.deterministic ? " (deterministic mode)" : "") +
                              " within the workspace cap of " + std::to_string(options.workspace_limit_bytes >> 20) +
                              " MiB (DASNET_CUDA_WORKSPACE_MB)");
   }
@@ -151,10 +160,11 @@ struct CudnnConvolutions::Impl {
   };
 
   // Call after the search's scratch is freed: the workspace may need most of that memory.
-  void settle(ConvPlan& plan, int algorithm, size_t memory, cudnnMathType_t math, Direction d, const Shape& xs) {
+  void settle(ConvPlan& plan, int algorithm, size_t memory, cudnnMathType_t math, Direction d, DType dtype,
+              const Shape& xs) {
     // fp32: keep FMA math. A result reported with CUDNN_DEFAULT_MATH would, set on the
     // descriptor, permit TF32 tensor cores on Ampere and newer.
-    if (!options.tf32) math = CUDNN_FMA_MATH;
+    if (exact_fp32(dtype)) math = CUDNN_FMA_MATH;
     if (memory > workspace_size) {
       ++reallocations;  // counted before the free: a graph that used the old one is stale even if this throws
       if (workspace) {
@@ -171,8 +181,8 @@ struct CudnnConvolutions::Impl {
     plan.workspace = memory;
     plan.searched = true;
     if (options.verbose)
-      std::fprintf(stderr, "cuDNN %s %s: algorithm %d, workspace %zu KiB, math %d\n", direction_name(d),
-                   xs.str().c_str(), algorithm, memory >> 10, int(math));
+      std::fprintf(stderr, "cuDNN %s %s %s: algorithm %d, workspace %zu KiB, math %d\n", direction_name(d),
+                   xs.str().c_str(), dtype_name(dtype), algorithm, memory >> 10, int(math));
   }
 };
 
@@ -201,7 +211,7 @@ std::string CudnnConvolutions::version_string() {
 void CudnnConvolutions::forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
   Impl& s = *impl_;
   bool fresh = false;
-  ConvPlan& plan = s.plan_for(Direction::Forward, g, x.shape, y.shape, &fresh);
+  ConvPlan& plan = s.plan_for(Direction::Forward, g, x.dtype, x.shape, y.shape, &fresh);
   if (fresh) {
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &count));
@@ -212,8 +222,8 @@ void CudnnConvolutions::forward(const ConvGeometry& g, const Tensor& x, const fl
                                                                 plan.y, y.data, count, &returned, results.data(),
                                                                 search.data, search.bytes));
     }
-    const auto& best = s.choose(results, returned, Direction::Forward, x.shape);
-    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::Forward, x.shape);
+    const auto& best = s.choose(results, returned, Direction::Forward, x.dtype, x.shape);
+    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::Forward, x.dtype, x.shape);
   }
   const float one = 1.0f, zero = 0.0f;
   DASNET_CUDNN_CHECK(cudnnConvolutionForward(s.handle, &one, plan.x, x.data, plan.w, w, plan.conv,
@@ -225,7 +235,7 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
                                       bool accumulate, float* scratch) {
   Impl& s = *impl_;
   bool fresh = false;
-  ConvPlan& plan = s.plan_for(Direction::BackwardData, g, dx.shape, dy.shape, &fresh);
+  ConvPlan& plan = s.plan_for(Direction::BackwardData, g, dx.dtype, dx.shape, dy.shape, &fresh);
   if (fresh) {
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(s.handle, &count));
@@ -245,8 +255,8 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
     }
     if (temporary) cudaFree(temporary);
     DASNET_CUDNN_CHECK(status);
-    const auto& best = s.choose(results, returned, Direction::BackwardData, dx.shape);
-    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardData, dx.shape);
+    const auto& best = s.choose(results, returned, Direction::BackwardData, dx.dtype, dx.shape);
+    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardData, dx.dtype, dx.shape);
   }
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   DASNET_CUDNN_CHECK(cudnnConvolutionBackwardData(s.handle, &one, plan.w, w, plan.y, dy.data, plan.conv,
@@ -257,7 +267,7 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
 void CudnnConvolutions::backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
   Impl& s = *impl_;
   bool fresh = false;
-  ConvPlan& plan = s.plan_for(Direction::BackwardWeights, g, x.shape, dy.shape, &fresh);
+  ConvPlan& plan = s.plan_for(Direction::BackwardWeights, g, x.dtype, x.shape, dy.shape, &fresh);
   if (fresh) {
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(s.handle, &count));
@@ -268,8 +278,8 @@ void CudnnConvolutions::backward_weights(const ConvGeometry& g, const Tensor& x,
                                                                        plan.conv, plan.w, dw, count, &returned,
                                                                        results.data(), search.data, search.bytes));
     }
-    const auto& best = s.choose(results, returned, Direction::BackwardWeights, x.shape);
-    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardWeights, x.shape);
+    const auto& best = s.choose(results, returned, Direction::BackwardWeights, x.dtype, x.shape);
+    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardWeights, x.dtype, x.shape);
   }
   const float one = 1.0f, zero = 0.0f;
   DASNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(s.handle, &one, plan.x, x.data, plan.y, dy.data, plan.conv,

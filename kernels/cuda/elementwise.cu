@@ -1,8 +1,10 @@
 // Elementwise and per-plane kernels: ReLU, add, fused scale-shift(-add)-ReLU, global average
-// pool, bias broadcast and column sums for the linear layer, and the fused SGD update. All are
-// memory-bound: one pass, coalesced, grid-stride loops.
+// pool, bias broadcast and column sums for the linear layer, the fused SGD update, and fp32 <->
+// bf16 conversion. All are memory-bound: one pass, coalesced, grid-stride loops. Kernels over
+// activations take T = float or __nv_bfloat16 (kernels/cuda/element_types.cuh).
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/element_types.cuh"
 #include "kernels/cuda/kernels.h"
 
 #include <algorithm>
@@ -24,57 +26,69 @@ __global__ void fill_kernel(float* dst, size_t count, float value) {
     dst[i] = value;
 }
 
-__global__ void relu_forward_kernel(const float* x, float* y, size_t count) {
+template <typename T>
+__global__ void relu_forward_kernel(const T* x, T* y, size_t count) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
-    y[i] = fmaxf(x[i], 0.0f);
+    y[i] = from_float<T>(fmaxf(to_float(x[i]), 0.0f));
 }
 
-__global__ void relu_backward_kernel(const float* dy, const float* y, float* dx, size_t count, bool accumulate) {
+template <typename T>
+__global__ void relu_backward_kernel(const T* dy, const T* y, T* dx, size_t count, bool accumulate) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-    float g = y[i] > 0.0f ? dy[i] : 0.0f;
-    dx[i] = accumulate ? dx[i] + g : g;
+    float g = to_float(y[i]) > 0.0f ? to_float(dy[i]) : 0.0f;
+    dx[i] = from_float<T>(accumulate ? to_float(dx[i]) + g : g);
   }
 }
 
-__global__ void add_kernel(const float* a, const float* b, float* y, size_t count) {
+template <typename T>
+__global__ void add_kernel(const T* a, const T* b, T* y, size_t count) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
-    y[i] = a[i] + b[i];
+    y[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
 }
 
-__global__ void accumulate_kernel(const float* src, float* dst, size_t count) {
+template <typename T>
+__global__ void accumulate_kernel(const T* src, T* dst, size_t count) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
-    dst[i] += src[i];
+    dst[i] = from_float<T>(to_float(dst[i]) + to_float(src[i]));
+}
+
+template <typename To, typename From>  // To first: launched as convert_kernel<To>, From deduced
+__global__ void convert_kernel(const From* src, To* dst, size_t count) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    dst[i] = from_float<To>(to_float(src[i]));
 }
 
 // Grid: x = plane index (n*C + c), y = chunks of the plane; the channel is fixed per block, so
 // scale and shift are read once and no per-element division is needed.
-__global__ void scale_shift_activate_kernel(const float* x, const float* scale, const float* shift,
-                                            const float* residual, bool relu, float* y, int channels,
-                                            size_t plane) {
+template <typename T>
+__global__ void scale_shift_activate_kernel(const T* x, const float* scale, const float* shift, const T* residual,
+                                            bool relu, T* y, int channels, size_t plane) {
   const size_t plane_index = blockIdx.x;
   const int c = int(plane_index % channels);
   const float a = scale[c], b = shift[c];
   const size_t base = plane_index * plane;
   for (size_t p = blockIdx.y * size_t(blockDim.x) + threadIdx.x; p < plane; p += size_t(gridDim.y) * blockDim.x) {
-    float v = x[base + p] * a + b;
-    if (residual) v += residual[base + p];
-    y[base + p] = relu ? fmaxf(v, 0.0f) : v;
+    float v = to_float(x[base + p]) * a + b;
+    if (residual) v += to_float(residual[base + p]);
+    y[base + p] = from_float<T>(relu ? fmaxf(v, 0.0f) : v);
   }
 }
 
-__global__ void global_avg_pool_forward_kernel(const float* x, float* y, size_t plane) {
-  const float* p = x + blockIdx.x * plane;
+template <typename T>
+__global__ void global_avg_pool_forward_kernel(const T* x, float* y, size_t plane) {
+  const T* p = x + blockIdx.x * plane;
   double sum = 0;
-  for (size_t i = threadIdx.x; i < plane; i += blockDim.x) sum += p[i];
+  for (size_t i = threadIdx.x; i < plane; i += blockDim.x) sum += to_float(p[i]);
   sum = block_sum(sum);
   if (threadIdx.x == 0) y[blockIdx.x] = float(sum / double(plane));
 }
 
-__global__ void global_avg_pool_backward_kernel(const float* dy, float* dx, size_t plane, bool accumulate) {
+template <typename T>
+__global__ void global_avg_pool_backward_kernel(const float* dy, T* dx, size_t plane, bool accumulate) {
   const float g = dy[blockIdx.x] * (1.0f / float(plane));
-  float* p = dx + blockIdx.x * plane;
+  T* p = dx + blockIdx.x * plane;
   for (size_t i = blockIdx.y * size_t(blockDim.x) + threadIdx.x; i < plane; i += size_t(gridDim.y) * blockDim.x)
-    p[i] = accumulate ? p[i] + g : g;
+    p[i] = from_float<T>(accumulate ? to_float(p[i]) + g : g);
 }
 
 __global__ void broadcast_rows_kernel(const float* row, float* y, int rows, int columns) {
@@ -120,51 +134,57 @@ void launch_fill(float* dst, size_t count, float value, cudaStream_t stream) {
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_relu_forward(const float* x, float* y, size_t count, cudaStream_t stream) {
+template <typename T>
+void launch_relu_forward(const T* x, T* y, size_t count, cudaStream_t stream) {
   if (!count) return;
-  relu_forward_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(x, y, count);
+  relu_forward_kernel<T><<<elementwise_blocks(count), kThreads, 0, stream>>>(x, y, count);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_relu_backward(const float* dy, const float* y, float* dx, size_t count, bool accumulate,
-                          cudaStream_t stream) {
+template <typename T>
+void launch_relu_backward(const T* dy, const T* y, T* dx, size_t count, bool accumulate, cudaStream_t stream) {
   if (!count) return;
-  relu_backward_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(dy, y, dx, count, accumulate);
+  relu_backward_kernel<T><<<elementwise_blocks(count), kThreads, 0, stream>>>(dy, y, dx, count, accumulate);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_add(const float* a, const float* b, float* y, size_t count, cudaStream_t stream) {
+template <typename T>
+void launch_add(const T* a, const T* b, T* y, size_t count, cudaStream_t stream) {
   if (!count) return;
-  add_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(a, b, y, count);
+  add_kernel<T><<<elementwise_blocks(count), kThreads, 0, stream>>>(a, b, y, count);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_accumulate(const float* src, float* dst, size_t count, cudaStream_t stream) {
+template <typename T>
+void launch_accumulate(const T* src, T* dst, size_t count, cudaStream_t stream) {
   if (!count) return;
-  accumulate_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(src, dst, count);
+  accumulate_kernel<T><<<elementwise_blocks(count), kThreads, 0, stream>>>(src, dst, count);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_scale_shift_activate(const float* x, const float* scale, const float* shift, const float* residual,
-                                 bool relu, float* y, int n, int channels, size_t plane, cudaStream_t stream) {
+template <typename T>
+void launch_scale_shift_activate(const T* x, const float* scale, const float* shift, const T* residual, bool relu,
+                                 T* y, int n, int channels, size_t plane, cudaStream_t stream) {
   const size_t planes = size_t(n) * channels;
   if (!planes || !plane) return;
   dim3 grid(unsigned(planes), plane_chunks(plane));
-  scale_shift_activate_kernel<<<grid, kThreads, 0, stream>>>(x, scale, shift, residual, relu, y, channels, plane);
+  scale_shift_activate_kernel<T><<<grid, kThreads, 0, stream>>>(x, scale, shift, residual, relu, y, channels, plane);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_global_avg_pool_forward(const float* x, float* y, size_t planes, size_t plane, cudaStream_t stream) {
+template <typename T>
+void launch_global_avg_pool_forward(const T* x, float* y, size_t planes, size_t plane, cudaStream_t stream) {
   if (!planes) return;
-  global_avg_pool_forward_kernel<<<unsigned(planes), kThreads, 0, stream>>>(x, y, plane);
+  global_avg_pool_forward_kernel<T><<<unsigned(planes), kThreads, 0, stream>>>(x, y, plane);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_global_avg_pool_backward(const float* dy, float* dx, size_t planes, size_t plane, bool accumulate,
+template <typename T>
+void launch_global_avg_pool_backward(const float* dy, T* dx, size_t planes, size_t plane, bool accumulate,
                                      cudaStream_t stream) {
   if (!planes || !plane) return;
   dim3 grid(unsigned(planes), plane_chunks(plane));
-  global_avg_pool_backward_kernel<<<grid, kThreads, 0, stream>>>(dy, dx, plane, accumulate);
+  global_avg_pool_backward_kernel<T><<<grid, kThreads, 0, stream>>>(dy, dx, plane, accumulate);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
@@ -190,5 +210,28 @@ void launch_sgd_update(float* params, const float* grads, float* velocity, size_
                                                                         nesterov);
   DASNET_CUDA_CHECK_LAUNCH();
 }
+
+template <typename From, typename To>
+void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream) {
+  if (!count) return;
+  convert_kernel<To><<<elementwise_blocks(count), kThreads, 0, stream>>>(src, dst, count);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+// The activation types: fp32 and bf16.
+#define DASNET_ELEMENTWISE_FOR(T)                                                                              \
+  template void launch_relu_forward<T>(const T*, T*, size_t, cudaStream_t);                                    \
+  template void launch_relu_backward<T>(const T*, const T*, T*, size_t, bool, cudaStream_t);                   \
+  template void launch_add<T>(const T*, const T*, T*, size_t, cudaStream_t);                                   \
+  template void launch_accumulate<T>(const T*, T*, size_t, cudaStream_t);                                      \
+  template void launch_scale_shift_activate<T>(const T*, const float*, const float*, const T*, bool, T*, int,  \
+                                               int, size_t, cudaStream_t);                                     \
+  template void launch_global_avg_pool_forward<T>(const T*, float*, size_t, size_t, cudaStream_t);             \
+  template void launch_global_avg_pool_backward<T>(const float*, T*, size_t, size_t, bool, cudaStream_t);
+DASNET_ELEMENTWISE_FOR(float)
+DASNET_ELEMENTWISE_FOR(__nv_bfloat16)
+#undef DASNET_ELEMENTWISE_FOR
+template void launch_convert<float, __nv_bfloat16>(const float*, __nv_bfloat16*, size_t, cudaStream_t);
+template void launch_convert<__nv_bfloat16, float>(const __nv_bfloat16*, float*, size_t, cudaStream_t);
 
 }  // namespace dasnet::cuda

@@ -1,8 +1,11 @@
 // Launchers of the hand-written CUDA kernels (kernels/cuda/*.cu). All run on `stream`, take
 // device pointers, check the launch, and never synchronize. Tensors are NCHW; `planes` = N*C,
 // `plane` = H*W. Reductions are deterministic: fixed partitions, fixed combining order, no
-// atomics, partial sums in double.
+// atomics, partial sums in double. Launchers over activations are templates over their element
+// type T, instantiated for float and __nv_bfloat16 (mixed precision); per-channel vectors,
+// parameters, gradients of parameters, pooled features and logits are always float.
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -12,18 +15,28 @@ namespace dasnet::cuda {
 
 // --- elementwise.cu ---------------------------------------------------------------------
 void launch_fill(float* dst, size_t count, float value, cudaStream_t stream);
-void launch_relu_forward(const float* x, float* y, size_t count, cudaStream_t stream);
+template <typename T>
+void launch_relu_forward(const T* x, T* y, size_t count, cudaStream_t stream);
 // dx = (accumulate ? dx : 0) + dy * [y > 0]
-void launch_relu_backward(const float* dy, const float* y, float* dx, size_t count, bool accumulate,
-                          cudaStream_t stream);
-void launch_add(const float* a, const float* b, float* y, size_t count, cudaStream_t stream);
-void launch_accumulate(const float* src, float* dst, size_t count, cudaStream_t stream);  // dst += src
+template <typename T>
+void launch_relu_backward(const T* dy, const T* y, T* dx, size_t count, bool accumulate, cudaStream_t stream);
+template <typename T>
+void launch_add(const T* a, const T* b, T* y, size_t count, cudaStream_t stream);
+template <typename T>
+void launch_accumulate(const T* src, T* dst, size_t count, cudaStream_t stream);  // dst += src
 // y = act(x * scale[c] + shift[c] (+ residual)); y may alias x.
-void launch_scale_shift_activate(const float* x, const float* scale, const float* shift, const float* residual,
-                                 bool relu, float* y, int n, int channels, size_t plane, cudaStream_t stream);
-void launch_global_avg_pool_forward(const float* x, float* y, size_t planes, size_t plane, cudaStream_t stream);
-void launch_global_avg_pool_backward(const float* dy, float* dx, size_t planes, size_t plane, bool accumulate,
+template <typename T>
+void launch_scale_shift_activate(const T* x, const float* scale, const float* shift, const T* residual, bool relu,
+                                 T* y, int n, int channels, size_t plane, cudaStream_t stream);
+// x: planes x plane activations -> y: planes floats; backward spreads dy back (or adds it).
+template <typename T>
+void launch_global_avg_pool_forward(const T* x, float* y, size_t planes, size_t plane, cudaStream_t stream);
+template <typename T>
+void launch_global_avg_pool_backward(const float* dy, T* dx, size_t planes, size_t plane, bool accumulate,
                                      cudaStream_t stream);
+// dst = src converted (float <-> __nv_bfloat16; to bf16 rounds to nearest even).
+template <typename From, typename To>
+void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream);
 void launch_broadcast_rows(const float* row, float* y, int rows, int columns, cudaStream_t stream);
 void launch_column_sums(const float* x, float* sums, int rows, int columns, cudaStream_t stream);
 // lr_on_device (when not null) replaces lr: a captured graph reads each replay's learning rate.
@@ -34,22 +47,26 @@ void launch_sgd_update(float* params, const float* grads, float* velocity, size_
 // --- reductions.cu ----------------------------------------------------------------------
 // Doubles of scratch the channel reductions need for this shape.
 size_t channel_reduction_scratch(int n, int channels);
-void launch_channel_statistics(const float* x, float* mean, float* var, int n, int channels, size_t plane,
+template <typename T>
+void launch_channel_statistics(const T* x, float* mean, float* var, int n, int channels, size_t plane,
                                double* scratch, cudaStream_t stream);
 // Where the per-channel results below live in the scratch: 2 x channels doubles.
 double* channel_reduction_result(double* scratch, int n, int channels);
 // Synchronized batchnorm: result[c] = sum of x, result[channels + c] = sum of x^2 (double).
-void launch_channel_sums(const float* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream);
+template <typename T>
+void launch_channel_sums(const T* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream);
 // Batchnorm backward through an optional ReLU (mask from relu_output) with an optional residual
 // gradient, in two phases (see Backend::batchnorm_backward) so that synchronized batchnorm can sum
 // the per-channel results over the ranks in between. Sums: dgamma = sum g*xhat, dbeta = sum g;
 // result[2c] = sum g / divisor, result[2c + 1] = sum g*xhat / divisor (divisor: the value count,
 // or 1 for the raw sums). Apply: dx and dresidual from the result's means.
-void launch_batchnorm_backward_sums(const float* dy, const float* relu_output, const float* x, const float* mean,
+template <typename T>
+void launch_batchnorm_backward_sums(const T* dy, const T* relu_output, const T* x, const float* mean,
                                     const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
                                     int channels, size_t plane, double* scratch, cudaStream_t stream);
-void launch_batchnorm_backward_apply(const float* dy, const float* relu_output, const float* x, const float* mean,
-                                     const float* invstd, const float* gamma, float* dx, float* dresidual,
+template <typename T>
+void launch_batchnorm_backward_apply(const T* dy, const T* relu_output, const T* x, const float* mean,
+                                     const float* invstd, const float* gamma, T* dx, T* dresidual,
                                      bool accumulate_residual, int n, int channels, size_t plane, double* scratch,
                                      cudaStream_t stream);
 void launch_batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,

@@ -1,9 +1,10 @@
 // Per-channel reductions (batchnorm statistics and backward), the sum of squares and the loss.
 // Deterministic by construction: each channel is cut into a fixed number of splits, each split
 // summed by one block in a fixed order, and the splits combined in order by one thread; partial
-// sums are doubles (the reference accumulates in double too).
+// sums are doubles (the reference accumulates in double too). Activations are fp32 or bf16 (T).
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/element_types.cuh"
 #include "kernels/cuda/kernels.h"
 
 #include <algorithm>
@@ -20,14 +21,15 @@ int channel_splits(int n, int channels) { return std::max(1, std::min(n, 1024 / 
 
 // Block (c, s) sums x - shift and (x - shift)^2 over samples s, s + S, ... of channel c. The
 // shift (the channel's first value) keeps the variance free of cancellation.
-__global__ void channel_partial_moments(const float* x, int n, int channels, size_t plane, double* partials) {
+template <typename T>
+__global__ void channel_partial_moments(const T* x, int n, int channels, size_t plane, double* partials) {
   const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
-  const double shift = x[size_t(c) * plane];
+  const double shift = to_float(x[size_t(c) * plane]);
   double sum = 0, squares = 0;
   for (int sample = s; sample < n; sample += splits) {
-    const float* p = x + (size_t(sample) * channels + c) * plane;
+    const T* p = x + (size_t(sample) * channels + c) * plane;
     for (size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-      double d = double(p[i]) - shift;
+      double d = double(to_float(p[i])) - shift;
       sum += d;
       squares += d * d;
     }
@@ -40,7 +42,8 @@ __global__ void channel_partial_moments(const float* x, int n, int channels, siz
   }
 }
 
-__global__ void channel_finish_moments(const float* x, const double* partials, int splits, int channels,
+template <typename T>
+__global__ void channel_finish_moments(const T* x, const double* partials, int splits, int channels,
                                        double count, size_t plane, float* mean, float* var) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= channels) return;
@@ -50,12 +53,13 @@ __global__ void channel_finish_moments(const float* x, const double* partials, i
     squares += partials[(size_t(c) * splits + s) * 2 + 1];
   }
   const double shifted_mean = sum / count;
-  mean[c] = float(double(x[size_t(c) * plane]) + shifted_mean);
+  mean[c] = float(double(to_float(x[size_t(c) * plane])) + shifted_mean);
   var[c] = float(fmax(squares / count - shifted_mean * shifted_mean, 0.0));
 }
 
 // Synchronized batchnorm: sum of x and of x^2 per channel, rebuilt in double from the shifted sums.
-__global__ void channel_finish_sums(const float* x, const double* partials, int splits, int channels, double count,
+template <typename T>
+__global__ void channel_finish_sums(const T* x, const double* partials, int splits, int channels, double count,
                                    size_t plane, double* sums) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= channels) return;
@@ -64,24 +68,25 @@ __global__ void channel_finish_sums(const float* x, const double* partials, int 
     sum += partials[(size_t(c) * splits + s) * 2];
     squares += partials[(size_t(c) * splits + s) * 2 + 1];
   }
-  const double shift = x[size_t(c) * plane];
+  const double shift = to_float(x[size_t(c) * plane]);
   sums[c] = sum + count * shift;
   sums[channels + c] = squares + 2 * shift * sum + count * shift * shift;
 }
 
 // g = dy * [relu_output > 0] (or dy); sums of g and g * xhat per block, as above.
-__global__ void batchnorm_backward_partials(const float* dy, const float* relu_output, const float* x,
-                                            const float* mean, const float* invstd, int n, int channels,
-                                            size_t plane, double* partials) {
+template <typename T>
+__global__ void batchnorm_backward_partials(const T* dy, const T* relu_output, const T* x, const float* mean,
+                                            const float* invstd, int n, int channels, size_t plane,
+                                            double* partials) {
   const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
   const double m = mean[c], is = invstd[c];
   double sum_g = 0, sum_gx = 0;
   for (int sample = s; sample < n; sample += splits) {
     const size_t base = (size_t(sample) * channels + c) * plane;
     for (size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-      const double g = (relu_output && relu_output[base + i] <= 0.0f) ? 0.0 : double(dy[base + i]);
+      const double g = (relu_output && to_float(relu_output[base + i]) <= 0.0f) ? 0.0 : double(to_float(dy[base + i]));
       sum_g += g;
-      sum_gx += g * (double(x[base + i]) - m) * is;
+      sum_gx += g * (double(to_float(x[base + i])) - m) * is;
     }
   }
   sum_g = block_sum(sum_g);
@@ -108,9 +113,10 @@ __global__ void batchnorm_backward_finish(const double* partials, int splits, in
 }
 
 // dx = gamma * invstd * (g - mean(g) - xhat * mean(g * xhat)); dresidual = (or +=) g.
-__global__ void batchnorm_backward_apply(const float* dy, const float* relu_output, const float* x, const float* mean,
-                                         const float* invstd, const float* gamma, const double* means, float* dx,
-                                         float* dresidual, bool accumulate_residual, int channels, size_t plane) {
+template <typename T>
+__global__ void batchnorm_backward_apply(const T* dy, const T* relu_output, const T* x, const float* mean,
+                                         const float* invstd, const float* gamma, const double* means, T* dx,
+                                         T* dresidual, bool accumulate_residual, int channels, size_t plane) {
   const size_t plane_index = blockIdx.x;
   const int c = int(plane_index % channels);
   const double m = mean[c], is = invstd[c], gamma_is = double(gamma[c]) * is;
@@ -118,10 +124,11 @@ __global__ void batchnorm_backward_apply(const float* dy, const float* relu_outp
   const size_t base = plane_index * plane;
   for (size_t p = blockIdx.y * size_t(blockDim.x) + threadIdx.x; p < plane; p += size_t(gridDim.y) * blockDim.x) {
     const size_t i = base + p;
-    const float g = (relu_output && relu_output[i] <= 0.0f) ? 0.0f : dy[i];
-    const double xhat = (double(x[i]) - m) * is;
-    dx[i] = float(gamma_is * (double(g) - mean_g - xhat * mean_gx));
-    if (dresidual) dresidual[i] = accumulate_residual ? dresidual[i] + g : g;
+    const float g = (relu_output && to_float(relu_output[i]) <= 0.0f) ? 0.0f : to_float(dy[i]);
+    const double xhat = (double(to_float(x[i])) - m) * is;
+    const float dxi = float(gamma_is * (double(g) - mean_g - xhat * mean_gx));
+    dx[i] = from_float<T>(dxi);
+    if (dresidual) dresidual[i] = from_float<T>(accumulate_residual ? to_float(dresidual[i]) + g : g);
   }
 }
 
@@ -229,19 +236,21 @@ double* channel_reduction_result(double* scratch, int n, int channels) {
   return scratch + size_t(channels) * channel_splits(n, channels) * 2;
 }
 
-void launch_channel_statistics(const float* x, float* mean, float* var, int n, int channels, size_t plane,
+template <typename T>
+void launch_channel_statistics(const T* x, float* mean, float* var, int n, int channels, size_t plane,
                                double* scratch, cudaStream_t stream) {
   if (n <= 0 || channels <= 0) return;
   const int splits = channel_splits(n, channels);
-  channel_partial_moments<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
+  channel_partial_moments<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
                                                                                                scratch);
   DASNET_CUDA_CHECK_LAUNCH();
-  channel_finish_moments<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+  channel_finish_moments<T><<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       x, scratch, splits, channels, double(n) * double(plane), plane, mean, var);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_channel_sums(const float* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream) {
+template <typename T>
+void launch_channel_sums(const T* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream) {
   if (n < 0 || channels <= 0) return;
   if (n == 0) {  // an empty batch sums to zero (the host reads the result); x has no value to shift by
     DASNET_CUDA_CHECK(cudaMemsetAsync(channel_reduction_result(scratch, n, channels), 0,
@@ -249,21 +258,22 @@ void launch_channel_sums(const float* x, int n, int channels, size_t plane, doub
     return;
   }
   const int splits = channel_splits(n, channels);
-  channel_partial_moments<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
+  channel_partial_moments<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
                                                                                                scratch);
   DASNET_CUDA_CHECK_LAUNCH();
-  channel_finish_sums<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+  channel_finish_sums<T><<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       x, scratch, splits, channels, double(n) * double(plane), plane, channel_reduction_result(scratch, n, channels));
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_batchnorm_backward_sums(const float* dy, const float* relu_output, const float* x, const float* mean,
+template <typename T>
+void launch_batchnorm_backward_sums(const T* dy, const T* relu_output, const T* x, const float* mean,
                                     const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
                                     int channels, size_t plane, double* scratch, cudaStream_t stream) {
   // n == 0 still runs: dgamma, dbeta and the sums become 0 (as on the CPU), not left stale.
   if (n < 0 || channels <= 0) return;
   const int splits = channel_splits(n, channels);
-  batchnorm_backward_partials<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
+  batchnorm_backward_partials<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
       dy, relu_output, x, mean, invstd, n, channels, plane, scratch);
   DASNET_CUDA_CHECK_LAUNCH();
   batchnorm_backward_finish<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
@@ -271,14 +281,15 @@ void launch_batchnorm_backward_sums(const float* dy, const float* relu_output, c
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-void launch_batchnorm_backward_apply(const float* dy, const float* relu_output, const float* x, const float* mean,
-                                     const float* invstd, const float* gamma, float* dx, float* dresidual,
+template <typename T>
+void launch_batchnorm_backward_apply(const T* dy, const T* relu_output, const T* x, const float* mean,
+                                     const float* invstd, const float* gamma, T* dx, T* dresidual,
                                      bool accumulate_residual, int n, int channels, size_t plane, double* scratch,
                                      cudaStream_t stream) {
   if (n <= 0 || channels <= 0 || !plane) return;
   const double* means = channel_reduction_result(scratch, n, channels);
   dim3 grid(unsigned(size_t(n) * channels), plane_chunks(plane));
-  batchnorm_backward_apply<<<grid, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means, dx,
+  batchnorm_backward_apply<T><<<grid, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means, dx,
                                                           dresidual, accumulate_residual, channels, plane);
   DASNET_CUDA_CHECK_LAUNCH();
 }
@@ -308,5 +319,19 @@ void launch_loss(LossKind kind, const float* logits, const int* labels, int n, i
   loss_kernel<<<1, kThreads, 0, stream>>>(kind, logits, labels, n, k, dlogits, probabilities, totals);
   DASNET_CUDA_CHECK_LAUNCH();
 }
+
+// The activation types: fp32 and bf16.
+#define DASNET_REDUCTIONS_FOR(T)                                                                                  \
+  template void launch_channel_statistics<T>(const T*, float*, float*, int, int, size_t, double*, cudaStream_t); \
+  template void launch_channel_sums<T>(const T*, int, int, size_t, double*, cudaStream_t);                       \
+  template void launch_batchnorm_backward_sums<T>(const T*, const T*, const T*, const float*, const float*,       \
+                                                  float*, float*, double, int, int, size_t, double*,             \
+                                                  cudaStream_t);                                                 \
+  template void launch_batchnorm_backward_apply<T>(const T*, const T*, const T*, const float*, const float*,     \
+                                                   const float*, T*, T*, bool, int, int, size_t, double*,        \
+                                                   cudaStream_t);
+DASNET_REDUCTIONS_FOR(float)
+DASNET_REDUCTIONS_FOR(__nv_bfloat16)
+#undef DASNET_REDUCTIONS_FOR
 
 }  // namespace dasnet::cuda
