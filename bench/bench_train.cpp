@@ -3,7 +3,7 @@
 // peak resident memory belongs to it alone. Prints one JSON line.
 // Usage: bench_train [--depth 14] [--batch 128] [--size 200] [--steps 3] [--mode train|infer]
 //                    [--backend cpu] [--no-fuse] [--no-recompute]
-//                    [--precision fp32|tf32|bf16] [--graphs on|off] [--deterministic]   (CUDA backend)
+//                    [--precision fp32|tf32|bf16|fp16] [--graphs on|off] [--deterministic]   (CUDA backend)
 // With --backend cuda the timed steps end with a device synchronization (the loss totals come
 // back every step), so the time covers all GPU work.
 #include <chrono>

@@ -117,6 +117,13 @@ class Backend {
   virtual void sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
                           float momentum, float weight_decay, bool nesterov) = 0;
 
+  // Mixed precision with loss scaling (CUDA fp16): loss() multiplies the loss gradient by a scale so
+  // that small gradients survive in fp16. Before an optimizer step, unscale_gradients() divides the
+  // whole flat gradient buffer by it and notes whether any value overflowed; sgd_update() then
+  // leaves such a step out, and finish_optimizer_step() adapts the scale. No-ops elsewhere.
+  virtual void unscale_gradients(float* /*grads*/, size_t /*count*/) {}
+  virtual void finish_optimizer_step() {}
+
   // Sum of squares (for diagnostics and divergence checks), returned on the host.
   virtual double sum_squares(const float* x, size_t count) = 0;
 };
@@ -128,8 +135,8 @@ void validate_labels(OutputMode mode, int n, int k, const int* labels);
 enum class BackendKind { Reference, Cpu, Cuda };
 BackendKind parse_backend_kind(const std::string& name);  // "reference", "cpu", "cuda"
 std::unique_ptr<Backend> make_backend(BackendKind kind);
-// With the arithmetic of convolutions and matrix products: "fp32" (every backend) or "tf32"
-// or "bf16" (CUDA); empty: the backend's default (for CUDA, DASNET_CUDA_PRECISION or fp32).
+// With the arithmetic of convolutions and matrix products: "fp32" (every backend), "tf32", "bf16"
+// or "fp16" (CUDA); empty: the backend's default (for CUDA, DASNET_CUDA_PRECISION or fp32).
 std::unique_ptr<Backend> make_backend(BackendKind kind, const std::string& precision);
 
 }  // namespace dasnet

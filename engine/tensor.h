@@ -27,17 +27,17 @@ enum class Layout { NCHW, NCHW8c };
 inline int channel_block(Layout l) { return l == Layout::NCHW8c ? 8 : 1; }
 
 // Element type of an activation or activation gradient. Parameters, their gradients, batchnorm
-// statistics and the logits are always fp32; a mixed-precision backend (CUDA bf16) keeps the
-// large 4-D activations and their gradients in bfloat16, halving their memory traffic.
-enum class DType { F32, BF16 };
+// statistics and the logits are always fp32; a mixed-precision backend (CUDA bf16 or fp16) keeps
+// the large 4-D activations and their gradients in 16 bits, halving their memory traffic.
+enum class DType { F32, BF16, F16 };
 
-inline const char* dtype_name(DType d) { return d == DType::BF16 ? "bf16" : "fp32"; }
+inline const char* dtype_name(DType d) { return d == DType::BF16 ? "bf16" : d == DType::F16 ? "fp16" : "fp32"; }
 
 // Floats of storage that `count` elements of `dtype` occupy (memory is planned in floats).
-inline size_t storage_floats(size_t count, DType dtype) { return dtype == DType::BF16 ? (count + 1) / 2 : count; }
+inline size_t storage_floats(size_t count, DType dtype) { return dtype == DType::F32 ? count : (count + 1) / 2; }
 
 struct Tensor {
-  float* data = nullptr;  // points at `dtype` elements (bfloat16 ones for BF16: device memory only)
+  float* data = nullptr;  // points at `dtype` elements (16-bit ones for BF16 / F16: device memory only)
   Shape shape;
   Layout layout = Layout::NCHW;
   DType dtype = DType::F32;

@@ -42,9 +42,16 @@ TEST(CudaBackend, NotBuilt) { GTEST_SKIP() << "no CUDA device: this build has no
 using testing::LayerHarness;
 using testing::max_relative_error;
 
-// The issue's bounds: fp32 1e-5, tf32 5e-3, bf16 2e-2 (relative to the largest value).
+// The issue's bounds: fp32 1e-5, tf32 5e-3, bf16 2e-2 (relative to the largest value); fp16
+// (3 more mantissa bits than bf16) 1e-2.
 double tolerance(CudaPrecision p) {
-  return p == CudaPrecision::Fp32 ? 1e-5 : p == CudaPrecision::Tf32 ? 5e-3 : 2e-2;
+  switch (p) {
+    case CudaPrecision::Fp32: return 1e-5;
+    case CudaPrecision::Tf32: return 5e-3;
+    case CudaPrecision::Bf16: return 2e-2;
+    case CudaPrecision::Fp16: return 1e-2;
+  }
+  return 0;
 }
 
 CudaOptions options_for(CudaPrecision p, bool deterministic = false) {
@@ -138,26 +145,32 @@ TEST(CudaVsReference, ReluAndAdd) {
   compare_with_reference([] { return std::make_unique<Relu>(); }, {{2, 16, 5, 5}});
   compare_with_reference([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}});
 }
-// Mixed precision: bf16 activations and gradients (inputs rounded to bf16, fp32 arithmetic).
-TEST(CudaVsReference, Bf16Convolutions) {
-  DASNET_REQUIRE_CUDA();
-  const CudaPrecision bf16 = CudaPrecision::Bf16;
-  compare_with_reference([] { return std::make_unique<Conv2d>(1, 16, 3, 1, 1); }, {{3, 1, 21, 19}}, bf16);
-  compare_with_reference([] { return std::make_unique<Conv2d>(16, 16, 3, 1, 1); }, {{2, 16, 20, 18}}, bf16);
-  compare_with_reference([] { return std::make_unique<Conv2d>(16, 32, 3, 2, 1); }, {{2, 16, 20, 20}}, bf16);
-  compare_with_reference([] { return std::make_unique<Conv2d>(32, 64, 1, 2, 0); }, {{2, 32, 10, 10}}, bf16);
+// Mixed precision: bf16 or fp16 activations and gradients (inputs rounded, fp32 arithmetic).
+class CudaMixedPrecision : public ::testing::TestWithParam<CudaPrecision> {};
+std::string precision_test_name(const ::testing::TestParamInfo<CudaPrecision>& info) {
+  return cuda_precision_name(info.param);
 }
-TEST(CudaVsReference, Bf16BatchNormAndElementwise) {
+INSTANTIATE_TEST_SUITE_P(Precisions, CudaMixedPrecision, ::testing::Values(CudaPrecision::Bf16, CudaPrecision::Fp16),
+                         precision_test_name);
+
+TEST_P(CudaMixedPrecision, Convolutions) {
   DASNET_REQUIRE_CUDA();
-  const CudaPrecision bf16 = CudaPrecision::Bf16;
-  compare_with_reference([] { return std::make_unique<BatchNorm>(16, false, false); }, {{4, 16, 9, 7}}, bf16);
-  compare_with_reference([] { return std::make_unique<BatchNorm>(32, true, false); }, {{4, 32, 6, 5}}, bf16);
-  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, true); }, {{3, 16, 8, 8}, {3, 16, 8, 8}},
-                         bf16);
-  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, false); }, {{2, 16, 5, 5}}, bf16, false);
-  compare_with_reference([] { return std::make_unique<Relu>(); }, {{2, 16, 5, 5}}, bf16);
-  compare_with_reference([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}}, bf16);
-  compare_with_reference([] { return std::make_unique<GlobalAvgPool>(); }, {{3, 64, 7, 6}}, bf16);
+  const CudaPrecision p = GetParam();
+  compare_with_reference([] { return std::make_unique<Conv2d>(1, 16, 3, 1, 1); }, {{3, 1, 21, 19}}, p);
+  compare_with_reference([] { return std::make_unique<Conv2d>(16, 16, 3, 1, 1); }, {{2, 16, 20, 18}}, p);
+  compare_with_reference([] { return std::make_unique<Conv2d>(16, 32, 3, 2, 1); }, {{2, 16, 20, 20}}, p);
+  compare_with_reference([] { return std::make_unique<Conv2d>(32, 64, 1, 2, 0); }, {{2, 32, 10, 10}}, p);
+}
+TEST_P(CudaMixedPrecision, BatchNormAndElementwise) {
+  DASNET_REQUIRE_CUDA();
+  const CudaPrecision p = GetParam();
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, false, false); }, {{4, 16, 9, 7}}, p);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(32, true, false); }, {{4, 32, 6, 5}}, p);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, true); }, {{3, 16, 8, 8}, {3, 16, 8, 8}}, p);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, false); }, {{2, 16, 5, 5}}, p, false);
+  compare_with_reference([] { return std::make_unique<Relu>(); }, {{2, 16, 5, 5}}, p);
+  compare_with_reference([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}}, p);
+  compare_with_reference([] { return std::make_unique<GlobalAvgPool>(); }, {{3, 64, 7, 6}}, p);
 }
 TEST(CudaVsReference, GlobalAvgPool) {
   DASNET_REQUIRE_CUDA();
@@ -357,9 +370,44 @@ TEST(CudaVsReference, TrainingSteps) {
   expect_training_steps_match_cpu(CudaPrecision::Fp32, 1e-4);
 }
 
-TEST(CudaVsReference, Bf16TrainingSteps) {
+// fp16 includes the loss scale (a power of two: exact while nothing overflows).
+TEST_P(CudaMixedPrecision, TrainingSteps) {
   DASNET_REQUIRE_CUDA();
-  expect_training_steps_match_cpu(CudaPrecision::Bf16, 2e-2);
+  expect_training_steps_match_cpu(GetParam(), 2e-2);
+}
+
+// Dynamic loss scaling: a scale so large that fp16 gradients overflow skips the step (weights
+// and momentum unchanged) and halves the scale, on the device, with and without CUDA graphs.
+TEST(CudaLossScaling, OverflowSkipsTheStepAndHalvesTheScale) {
+  DASNET_REQUIRE_CUDA();
+  for (bool graphs : {false, true}) {
+    CudaOptions options = options_for(CudaPrecision::Fp16, true);
+    options.initial_loss_scale = 16777216.0f;  // 2^24: the loss gradient alone overflows fp16
+    CudaBackend cuda(options);
+    ModelConfig config;
+    config.depth = 8;
+    config.height = config.image_width = 16;
+    auto net = build_resnet(config, cuda, 9);
+    std::vector<float> before(net->params().parameter_count()), after(before.size());
+    cuda.copy_to_host(before.data(), net->params().params(), before.size());
+    Sgd sgd(cuda, net->params(), OptimizerConfig{});
+    CudaGraphTrainingStep step(*net, sgd, config.mode, graphs);
+    Rng rng(5);
+    std::vector<float> images(size_t(4) * 16 * 16);
+    for (auto& v : images) v = rng.uniform();
+    std::vector<int> labels{0, 1, 1, 0};
+    step.run(images.data(), labels.data(), 4, 0.1f);
+    cuda.copy_to_host(after.data(), net->params().params(), after.size());
+    EXPECT_EQ(after, before) << "an overflowed step changed the weights (graphs " << graphs << ")";
+    EXPECT_EQ(cuda.loss_scale().scale, 8388608.0) << "graphs " << graphs;
+    // The scale keeps halving until the gradients fit; then steps are taken.
+    for (int s = 0; s < 30; ++s) step.run(images.data(), labels.data(), 4, 0.1f);
+    const CudaBackend::LossScale state = cuda.loss_scale();
+    EXPECT_LT(state.scale, 65536.0) << "graphs " << graphs;
+    EXPECT_LT(state.skipped_steps, 31) << "graphs " << graphs;
+    cuda.copy_to_host(after.data(), net->params().params(), after.size());
+    EXPECT_NE(after, before) << "no step was ever taken (graphs " << graphs << ")";
+  }
 }
 
 
@@ -406,8 +454,9 @@ TEST_P(CudaTraining, SyntheticRunConverges) {
   EXPECT_LT(last_loss, 0.5 * first_loss);
   EXPECT_GE(last_correct, long(0.9 * n));
 }
-INSTANTIATE_TEST_SUITE_P(Precisions, CudaTraining, ::testing::Values(CudaPrecision::Tf32, CudaPrecision::Bf16),
-                         [](const auto& info) { return std::string(cuda_precision_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Precisions, CudaTraining,
+                         ::testing::Values(CudaPrecision::Tf32, CudaPrecision::Bf16, CudaPrecision::Fp16),
+                         precision_test_name);
 
 #endif  // DASNET_HAVE_CUDA
 

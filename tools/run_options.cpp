@@ -40,8 +40,9 @@ ModelConfig ModelOptions::resolve() const {
 void BackendOptions::add_to(CLI::App* app) {
   app->add_option("--backend", backend, "cpu (oneDNN fast path), reference (plain loops) or cuda")->capture_default_str();
   app->add_option("--precision", precision,
-                  "--backend cuda: fp32 (default), tf32 (tensor-core convolutions and matrix products) or bf16 "
-                  "(bf16 activations, fp32 parameters and statistics; A100 and newer)");
+                  "--backend cuda: fp32 (default), tf32 (tensor-core convolutions and matrix products), bf16 "
+                  "(bf16 activations, fp32 parameters and statistics; A100 and newer) or fp16 (the same in fp16 with "
+                  "dynamic loss scaling; V100 and newer)");
   app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 

@@ -3,7 +3,8 @@
 # configure and build for the visible GPU, run the CUDA tests, compute-sanitizer memcheck on a
 # short run, then training throughput of dasnet (bench_train --backend cuda) against PyTorch
 # (bench/torch_train.py --device cuda) for depth 8/14/32 x batch 128/512 x fp32/tf32/bf16 (PyTorch
-# bf16 = autocast), with the arithmetic and memory-traffic floors.
+# bf16 = autocast) and fp16 at depth 8 batch 512 (dasnet loss scaling vs autocast + GradScaler),
+# with the arithmetic and memory-traffic floors.
 # The last line: gpu_train_samples_per_s depth=8 batch=512 dasnet=<x> torch=<y> ratio=<x/y>
 #
 # Before the call, on the development machine: bench/gpu/stage_deps.sh (headers, GoogleTest
@@ -115,6 +116,10 @@ for batch in 512 128; do
     done
   done
 done
+run_bench "dasnet d8 b512 fp16" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision fp16
+run_bench "torch d8 b512 fp16" 90 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision fp16
 run_bench "dasnet d8 b512 fp32 no graphs" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
   --steps 6 --precision fp32 --graphs off
 run_bench "torch d8 b512 fp32 contiguous" 90 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
@@ -131,7 +136,7 @@ print(f"memcheck: {sys.argv[3]}")
 # Floors (stated assumptions): H200 SXM datasheet peaks: fp32 (no tensor cores) 67 TFLOP/s,
 # TF32 tensor 495 TFLOP/s dense, bf16 989 TFLOP/s dense; memory 4.8 TB/s datasheet (about
 # 4.3 TB/s measured copy on this workplace's H200s: used below).
-PEAK = {"fp32": 67e12, "tf32": 495e12, "bf16": 989e12}
+PEAK = {"fp32": 67e12, "tf32": 495e12, "bf16": 989e12, "fp16": 989e12}
 BANDWIDTH = 4.3e12
 def flops_per_sample(depth, size=200):  # training ~ 3 x forward multiply-adds x 2
     n = (depth - 2) // 6
@@ -159,13 +164,13 @@ print(f"{'depth':>5} {'batch':>5} {'prec':>5} {'dasnet/s':>12} {'torch/s':>12} {
       f"{'flop floor ms':>13} {'byte floor ms':>13}")
 for depth in (8, 14, 32):
     for batch in (128, 512):
-        for precision in ("fp32", "tf32", "bf16"):
+        for precision in ("fp32", "tf32", "bf16", "fp16"):
             d = find("dasnet", depth, batch, precision, graphs=True)
             t = find("torch", depth, batch, precision, compile=False, memory_format="channels_last")
             ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "-"
             step = f"{d['step_seconds'] * 1000:.1f}" if d else "-"
             ff = batch * flops_per_sample(depth) / PEAK[precision] * 1000
-            bf = batch * bytes_per_sample(depth, element_bytes=2 if precision == "bf16" else 4) / BANDWIDTH * 1000
+            bf = batch * bytes_per_sample(depth, element_bytes=2 if precision in ("bf16", "fp16") else 4) / BANDWIDTH * 1000
             print(f"{depth:>5} {batch:>5} {precision:>5} {fmt(d):>12} {fmt(t):>12} {ratio:>6} {step:>8} {ff:>13.1f} {bf:>13.1f}")
 print(f"GFLOP per training sample: depth 8 {flops_per_sample(8)/1e9:.2f}, 14 {flops_per_sample(14)/1e9:.2f}, "
       f"32 {flops_per_sample(32)/1e9:.2f}; MB moved per sample (floor): depth 8 {bytes_per_sample(8)/1e6:.0f}")

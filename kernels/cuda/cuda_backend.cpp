@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cudnn_ops.h"
@@ -21,15 +22,15 @@ CudaPrecision parse_cuda_precision(const std::string& name) {
   if (name == "fp32") return CudaPrecision::Fp32;
   if (name == "tf32") return CudaPrecision::Tf32;
   if (name == "bf16") return CudaPrecision::Bf16;
-  if (name == "fp16")
-    throw UsageError("--precision fp16: not implemented by the CUDA backend yet (valid: fp32, tf32, bf16)");
-  throw UsageError("--precision: unknown precision '" + name + "' (valid: fp32, tf32, bf16)");
+  if (name == "fp16") return CudaPrecision::Fp16;
+  throw UsageError("--precision: unknown precision '" + name + "' (valid: fp32, tf32, bf16, fp16)");
 }
 
 const char* cuda_precision_name(CudaPrecision precision) {
   switch (precision) {
     case CudaPrecision::Tf32: return "tf32";
     case CudaPrecision::Bf16: return "bf16";
+    case CudaPrecision::Fp16: return "fp16";
     case CudaPrecision::Fp32: break;
   }
   return "fp32";
@@ -51,6 +52,12 @@ CudaOptions CudaOptions::from_environment() {
     o.device = int(device);
   }
   if (const char* v = std::getenv("DASNET_CUDA_VERBOSE"); v && *v) o.verbose = std::strcmp(v, "0") != 0;
+  if (const char* v = std::getenv("DASNET_CUDA_LOSS_SCALE"); v && *v) {
+    char* end = nullptr;
+    o.initial_loss_scale = std::strtof(v, &end);
+    if (*end || !(o.initial_loss_scale >= 1))
+      throw UsageError("DASNET_CUDA_LOSS_SCALE must be a number >= 1, got '" + std::string(v) + "'");
+  }
   return o;
 }
 
@@ -137,12 +144,31 @@ size_t plane_of(const Shape& s) { return size_t(s.h) * s.w; }
 
 using bf16 = __nv_bfloat16;
 
-// Calls `launch` with a value of the tensor's element type (float or bf16), so one call site
-// serves both precisions: launch(T{}) then reads elements<T>(tensor).
+// Calls `launch` with a value of an element type (float, bf16 or fp16), so one call site serves
+// every precision: launch(T{}) then reads elements<T>(tensor).
+template <typename Launch>
+void with_element_type(DType dtype, Launch&& launch) {
+  if (dtype == DType::BF16) launch(bf16{});
+  else if (dtype == DType::F16) launch(__half{});
+  else launch(float{});
+}
 template <typename Launch>
 void with_element_type(const Tensor& t, Launch&& launch) {
-  if (t.dtype == DType::BF16) launch(bf16{});
-  else launch(float{});
+  with_element_type(t.dtype, launch);
+}
+
+// fp32 <-> a 16-bit activation type, into or out of raw 16-bit storage.
+void narrow(DType dtype, const float* src, void* dst, size_t count, cudaStream_t stream) {
+  with_element_type(dtype, [&](auto type) {
+    using T = decltype(type);
+    if constexpr (!std::is_same_v<T, float>) cuda::launch_convert(src, static_cast<T*>(dst), count, stream);
+  });
+}
+void widen(DType dtype, const void* src, float* dst, size_t count, cudaStream_t stream) {
+  with_element_type(dtype, [&](auto type) {
+    using T = decltype(type);
+    if constexpr (!std::is_same_v<T, float>) cuda::launch_convert(static_cast<const T*>(src), dst, count, stream);
+  });
 }
 
 template <typename T>
@@ -154,7 +180,9 @@ T* elements_or_null(const Tensor* t) {
   return t ? reinterpret_cast<T*>(t->data) : nullptr;
 }
 
-size_t element_bytes(DType dtype) { return dtype == DType::BF16 ? sizeof(bf16) : sizeof(float); }
+size_t element_bytes(DType dtype) { return dtype == DType::F32 ? sizeof(float) : sizeof(uint16_t); }
+
+constexpr int kLossScaleGrowthInterval = 2000;  // clean steps before the scale doubles (PyTorch's default)
 
 void require_dtype(const Tensor& t, DType expected, const char* op) {
   if (t.dtype != expected)
@@ -174,9 +202,11 @@ struct CudaBackend::State {
   DeviceBuffer<double> results;  // [0..1] loss totals, [2] sum of squares
   DeviceBuffer<int> labels;
   DeviceBuffer<float> learning_rate;
-  // bf16: fp32 images before conversion; convolution weights (and weight gradients) in bf16.
+  // 16-bit activations: fp32 images before conversion; convolution weights (and weight
+  // gradients) in the 16-bit type; fp16's loss-scaling state.
   DeviceBuffer<float> images_fp32;
-  DeviceBuffer<bf16> weights_bf16;
+  DeviceBuffer<uint16_t> weights_16bit;
+  DeviceBuffer<cuda::LossScaleState> loss_scale;
   PinnedBuffer<float> staged_images;
   PinnedBuffer<int> staged_labels;
   PinnedBuffer<double> staged_results;
@@ -229,6 +259,13 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   s.learning_rate.ensure(1, false, "learning rate", s.stream);
   s.staged_results.ensure(4, false, "loss totals");
   s.staged_learning_rate.ensure(1, false, "learning rate");
+  if (options.precision == CudaPrecision::Fp16) {
+    if (!(options.initial_loss_scale >= 1)) throw UsageError("the initial loss scale must be >= 1");
+    s.loss_scale.ensure(1, false, "the loss scale", s.stream);
+    const cuda::LossScaleState initial{options.initial_loss_scale, 0.0f, 0, 0};
+    DASNET_CUDA_CHECK(cudaMemcpyAsync(s.loss_scale.data, &initial, sizeof initial, cudaMemcpyHostToDevice, s.stream));
+    DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  }
 }
 
 CudaBackend::~CudaBackend() {
@@ -242,7 +279,8 @@ CudaBackend::~CudaBackend() {
   s.labels.release();
   s.learning_rate.release();
   s.images_fp32.release();
-  s.weights_bf16.release();
+  s.weights_16bit.release();
+  s.loss_scale.release();
   s.staged_images.release();
   s.staged_labels.release();
   s.staged_results.release();
@@ -318,15 +356,15 @@ void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
     s.staged_images.ensure(count, false, "the input batch");
   }
   std::memcpy(s.staged_images.data, host_nchw, count * sizeof(float));
-  // bf16 activations: the fp32 images land in a device buffer and are rounded from there.
+  // 16-bit activations: the fp32 images land in a device buffer and are rounded from there.
   float* landing = dst.data;
-  if (dst.dtype == DType::BF16) {
+  if (dst.dtype != DType::F32) {
     s.images_fp32.ensure(count, s.capturing, "the input batch", s.stream);
     landing = s.images_fp32.data;
   }
   DASNET_CUDA_CHECK(cudaMemcpyAsync(landing, s.staged_images.data, count * sizeof(float), cudaMemcpyHostToDevice,
                                     s.stream));
-  if (dst.dtype == DType::BF16) cuda::launch_convert(landing, elements<bf16>(dst), count, s.stream);
+  if (dst.dtype != DType::F32) narrow(dst.dtype, landing, dst.data, count, s.stream);
   if (!s.capturing) {
     DASNET_CUDA_CHECK(cudaEventRecord(s.images_consumed, s.stream));
     s.images_pending = true;
@@ -334,10 +372,10 @@ void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
 }
 
 void CudaBackend::to_nchw(const Tensor& src, float* host_nchw) {
-  if (src.dtype != DType::BF16) return copy_to_host(host_nchw, src.data, src.numel());
+  if (src.dtype == DType::F32) return copy_to_host(host_nchw, src.data, src.numel());
   State& s = *state_;
   s.images_fp32.ensure(src.numel(), s.capturing, "a tensor copied to the host", s.stream);
-  cuda::launch_convert(elements<bf16>(src), s.images_fp32.data, src.numel(), s.stream);
+  widen(src.dtype, src.data, s.images_fp32.data, src.numel(), s.stream);
   copy_to_host(host_nchw, s.images_fp32.data, src.numel());
 }
 
@@ -349,15 +387,15 @@ void require_nchw(const Tensor& t, const char* op) {
 }
 }  // namespace
 
-// bf16: cuDNN convolves bf16 activations with bf16 weights (fp32 accumulation), so each call
-// rounds the layer's fp32 master weights into a bf16 buffer first (a few thousand values), and
-// the bf16 weight gradient is widened into the fp32 gradient buffer after.
+// 16-bit activations: cuDNN convolves them with weights of the same type (fp32 accumulation), so
+// each call rounds the layer's fp32 master weights into a 16-bit buffer first (a few thousand
+// values), and the 16-bit weight gradient is widened into the fp32 gradient buffer after.
 const float* CudaBackend::weights_for(const ConvGeometry& g, const Tensor& x, const float* w) {
-  if (x.dtype != DType::BF16) return w;
+  if (x.dtype == DType::F32) return w;
   State& s = *state_;
-  s.weights_bf16.ensure(g.weight_count(), s.capturing, "bf16 convolution weights", s.stream);
-  cuda::launch_convert(w, s.weights_bf16.data, g.weight_count(), s.stream);
-  return reinterpret_cast<const float*>(s.weights_bf16.data);
+  s.weights_16bit.ensure(g.weight_count(), s.capturing, "16-bit convolution weights", s.stream);
+  narrow(x.dtype, w, s.weights_16bit.data, g.weight_count(), s.stream);
+  return reinterpret_cast<const float*>(s.weights_16bit.data);
 }
 
 void CudaBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
@@ -376,11 +414,11 @@ void CudaBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy, co
 void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
   require_nchw(x, "conv_backward_weights");
   require_dtype(dy, x.dtype, "conv_backward_weights");
-  if (x.dtype != DType::BF16) return state_->convolutions->backward_weights(g, x, dy, dw);
+  if (x.dtype == DType::F32) return state_->convolutions->backward_weights(g, x, dy, dw);
   State& s = *state_;
-  s.weights_bf16.ensure(g.weight_count(), s.capturing, "bf16 convolution weights", s.stream);
-  state_->convolutions->backward_weights(g, x, dy, reinterpret_cast<float*>(s.weights_bf16.data));
-  cuda::launch_convert(s.weights_bf16.data, dw, g.weight_count(), s.stream);
+  s.weights_16bit.ensure(g.weight_count(), s.capturing, "16-bit convolution weights", s.stream);
+  state_->convolutions->backward_weights(g, x, dy, reinterpret_cast<float*>(s.weights_16bit.data));
+  widen(x.dtype, s.weights_16bit.data, dw, g.weight_count(), s.stream);
 }
 
 // --- Batchnorm (hand-written: the split contract of statistics, coefficients, fused
@@ -589,8 +627,10 @@ LossTotals CudaBackend::loss(OutputMode mode, const Tensor& logits, const int* l
   std::memcpy(s.staged_labels.data, labels_host, size_t(n) * sizeof(int));
   DASNET_CUDA_CHECK(cudaMemcpyAsync(s.labels.data, s.staged_labels.data, size_t(n) * sizeof(int),
                                     cudaMemcpyHostToDevice, s.stream));
+  // fp16: the loss gradient carries the loss scale (removed again in unscale_gradients).
+  const float* gradient_scale = s.loss_scale.data ? &s.loss_scale.data->scale : nullptr;
   cuda::launch_loss(loss_kind(mode), logits.data, s.labels.data, n, k, dlogits ? dlogits->data : nullptr,
-                    probabilities ? probabilities->data : nullptr, s.results.data, s.stream);
+                    probabilities ? probabilities->data : nullptr, gradient_scale, s.results.data, s.stream);
   DASNET_CUDA_CHECK(cudaMemcpyAsync(s.staged_results.data, s.results.data, 2 * sizeof(double), cudaMemcpyDeviceToHost,
                                     s.stream));
   if (s.capturing) {  // totals arrive with each replay
@@ -623,8 +663,29 @@ void CudaBackend::sgd_update(float* params, const float* grads, float* velocity,
     }
     lr_on_device = s.learning_rate.data;
   }
-  cuda::launch_sgd_update(params, grads, velocity, count, lr, lr_on_device, momentum, weight_decay, nesterov,
+  const float* skip = s.loss_scale.data ? &s.loss_scale.data->found_inf : nullptr;
+  cuda::launch_sgd_update(params, grads, velocity, count, lr, lr_on_device, skip, momentum, weight_decay, nesterov,
                           s.stream);
+}
+
+void CudaBackend::unscale_gradients(float* grads, size_t count) {
+  State& s = *state_;
+  if (s.loss_scale.data) cuda::launch_unscale_gradients(grads, count, s.loss_scale.data, s.stream);
+}
+
+void CudaBackend::finish_optimizer_step() {
+  State& s = *state_;
+  if (s.loss_scale.data) cuda::launch_update_loss_scale(s.loss_scale.data, kLossScaleGrowthInterval, s.stream);
+}
+
+CudaBackend::LossScale CudaBackend::loss_scale() {
+  State& s = *state_;
+  if (!s.loss_scale.data) return {};
+  if (s.capturing) throw std::logic_error("loss_scale returns host values: not allowed inside a graph capture");
+  cuda::LossScaleState state{};
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(&state, s.loss_scale.data, sizeof state, cudaMemcpyDeviceToHost, s.stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  return {state.scale, state.skipped_steps};
 }
 
 double CudaBackend::sum_squares(const float* x, size_t count) {
@@ -672,7 +733,7 @@ size_t CudaBackend::memory_generation() const {
   const State& s = *state_;
   // The pinned staging buffers count too: the graph's copies read their old addresses.
   return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations + s.images_fp32.reallocations +
-         s.weights_bf16.reallocations +
+         s.weights_16bit.reallocations +
          s.staged_images.reallocations + s.staged_labels.reallocations + s.convolutions->workspace_reallocations();
 }
 

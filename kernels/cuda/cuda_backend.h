@@ -22,8 +22,12 @@ enum class CudaPrecision {
   // batchnorm statistics and arithmetic, pooled features, the linear layer and the loss in fp32.
   // bf16 keeps fp32's exponent range: no loss scaling needed (A100 / H100 / H200).
   Bf16,
+  // The same with fp16 activations (V100 and newer) and dynamic loss scaling, all on the device:
+  // the loss gradient is multiplied by the scale, gradients are divided by it before SGD, a step
+  // whose gradients overflowed is skipped and halves the scale, 2000 clean steps double it.
+  Fp16,
 };
-// "fp32", "tf32", "bf16"; "fp16" (with loss scaling, for V100) is recognized but not implemented.
+// "fp32", "tf32", "bf16", "fp16".
 CudaPrecision parse_cuda_precision(const std::string& name);
 const char* cuda_precision_name(CudaPrecision precision);
 
@@ -31,10 +35,12 @@ struct CudaOptions {
   CudaPrecision precision = CudaPrecision::Fp32;
   bool deterministic = false;  // only deterministic cuDNN algorithms (our own kernels always are)
   size_t workspace_limit_bytes = size_t(1) << 30;  // cap of the shared cuDNN workspace
+  float initial_loss_scale = 65536;  // fp16 (DASNET_CUDA_LOSS_SCALE)
   int device = -1;  // -1: the current device (0, or the one the NCCL communicator chose for this rank)
   bool verbose = false;  // print algorithm choices
   // From DASNET_CUDA_PRECISION, DASNET_CUDA_DETERMINISTIC (1), DASNET_CUDA_WORKSPACE_MB,
-  // DASNET_CUDA_DEVICE, DASNET_CUDA_VERBOSE (1); unset variables keep the defaults above.
+  // DASNET_CUDA_DEVICE, DASNET_CUDA_VERBOSE (1), DASNET_CUDA_LOSS_SCALE; unset variables keep the
+  // defaults above.
   static CudaOptions from_environment();
 };
 
@@ -62,7 +68,9 @@ class CudaBackend : public Backend {
 
   Layout activation_layout(int) const override { return Layout::NCHW; }
   DType activation_dtype() const override {
-    return options_.precision == CudaPrecision::Bf16 ? DType::BF16 : DType::F32;
+    return options_.precision == CudaPrecision::Bf16   ? DType::BF16
+           : options_.precision == CudaPrecision::Fp16 ? DType::F16
+                                                       : DType::F32;
   }
   void from_nchw(const float* host_nchw, Tensor& dst) override;
   void to_nchw(const Tensor& src, float* host_nchw) override;
@@ -105,6 +113,14 @@ class CudaBackend : public Backend {
   void sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr, float momentum,
                   float weight_decay, bool nesterov) override;
   double sum_squares(const float* x, size_t count) override;
+  void unscale_gradients(float* grads, size_t count) override;
+  void finish_optimizer_step() override;
+  // fp16: the current loss scale and the steps skipped for overflow so far (waits for the device).
+  struct LossScale {
+    double scale = 1;
+    long skipped_steps = 0;
+  };
+  LossScale loss_scale();
 
   // --- CUDA graphs of a training step (see kernels/cuda/graph_step.h) --------------------
   // While capturing, host inputs (from_nchw's images, loss's labels, sgd_update's learning
@@ -125,7 +141,7 @@ class CudaBackend : public Backend {
   size_t workspace_bytes() const;
 
  private:
-  // The weights a convolution on x uses: w itself (fp32), or w rounded into the bf16 buffer.
+  // The weights a convolution on x uses: w itself (fp32), or w rounded into the 16-bit buffer.
   const float* weights_for(const ConvGeometry& g, const Tensor& x, const float* w);
   struct State;
   CudaOptions options_;

@@ -58,7 +58,9 @@ struct ConvPlan {
 
 using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;  // direction, dtype, x shape, geometry
 
-cudnnDataType_t cudnn_type(DType dtype) { return dtype == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT; }
+cudnnDataType_t cudnn_type(DType dtype) {
+  return dtype == DType::BF16 ? CUDNN_DATA_BFLOAT16 : dtype == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+}
 
 bool stream_is_capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
@@ -105,7 +107,8 @@ struct CudnnConvolutions::Impl {
     DASNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.y));
     DASNET_CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan.w));
     DASNET_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan.conv));
-    // bf16: bf16 tensors and filters, fp32 accumulation (cuDNN's BFLOAT16 configuration, sm_80+).
+    // bf16 / fp16: 16-bit tensors and filters, fp32 accumulation (cuDNN's BFLOAT16 (sm_80+) and
+    // PSEUDO_HALF configurations).
     const cudnnDataType_t type = cudnn_type(dtype);
     DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, type, xs.n, xs.c, xs.h, xs.w));
     DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, type, ys.n, ys.c, ys.h, ys.w));
@@ -114,9 +117,9 @@ struct CudnnConvolutions::Impl {
     DASNET_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan.conv, g.padding, g.padding, g.stride, g.stride, 1, 1,
                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     // FMA math keeps fp32 exact-fp32 (cuDNN's default math allows TF32 on Ampere and newer);
-    // bf16 asks for tensor cores.
+    // 16-bit types ask for tensor cores.
     DASNET_CUDNN_CHECK(cudnnSetConvolutionMathType(
-        plan.conv, exact_fp32(dtype) ? CUDNN_FMA_MATH : dtype == DType::BF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_DEFAULT_MATH));
+        plan.conv, exact_fp32(dtype) ? CUDNN_FMA_MATH : dtype != DType::F32 ? CUDNN_TENSOR_OP_MATH : CUDNN_DEFAULT_MATH));
     int n = 0, c = 0, h = 0, w = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan.conv, plan.x, plan.w, &n, &c, &h, &w));
     if (n != ys.n || c != ys.c || h != ys.h || w != ys.w)

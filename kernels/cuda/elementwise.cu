@@ -108,7 +108,9 @@ __global__ void column_sums_kernel(const float* x, float* sums, int rows, int co
 
 // PyTorch's SGD in one pass: g += wd*p; v = m*v + g; p -= lr*(nesterov ? g + m*v : v).
 __global__ void sgd_update_kernel(float* params, const float* grads, float* velocity, size_t count, float lr,
-                                  const float* lr_on_device, float momentum, float weight_decay, bool nesterov) {
+                                  const float* lr_on_device, const float* skip, float momentum, float weight_decay,
+                                  bool nesterov) {
+  if (skip && *skip != 0.0f) return;  // loss scaling: this step's gradients overflowed
   if (lr_on_device) lr = *lr_on_device;
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
     float grad = grads[i] + weight_decay * params[i];
@@ -118,6 +120,30 @@ __global__ void sgd_update_kernel(float* params, const float* grads, float* velo
       grad = nesterov ? grad + momentum * v : v;
     }
     params[i] -= lr * grad;
+  }
+}
+
+// Loss scaling: g /= scale; any non-finite g raises the flag (every writer stores 1: the result
+// does not depend on their order).
+__global__ void unscale_gradients_kernel(float* grads, size_t count, const LossScaleState* state, float* found_inf) {
+  const float inverse = 1.0f / state->scale;
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+    const float g = grads[i] * inverse;
+    if (!isfinite(g)) *found_inf = 1.0f;
+    grads[i] = g;
+  }
+}
+
+// PyTorch GradScaler's rule: halve on overflow, double after `growth_interval` clean steps.
+__global__ void update_loss_scale_kernel(LossScaleState* state, int growth_interval) {
+  if (threadIdx.x != 0) return;  // one warp is launched; one thread updates
+  if (state->found_inf != 0.0f) {
+    state->scale = fmaxf(state->scale * 0.5f, 1.0f);
+    state->clean_steps = 0;
+    ++state->skipped_steps;
+  } else if (++state->clean_steps >= growth_interval) {
+    state->scale = fminf(state->scale * 2.0f, 16777216.0f);  // 2^24: well inside fp32
+    state->clean_steps = 0;
   }
 }
 
@@ -202,12 +228,25 @@ void launch_column_sums(const float* x, float* sums, int rows, int columns, cuda
 }
 
 void launch_sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
-                       const float* lr_on_device, float momentum, float weight_decay, bool nesterov,
-                       cudaStream_t stream) {
+                       const float* lr_on_device, const float* skip, float momentum, float weight_decay,
+                       bool nesterov, cudaStream_t stream) {
   if (!count) return;
   sgd_update_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(params, grads, velocity, count, lr,
-                                                                        lr_on_device, momentum, weight_decay,
+                                                                        lr_on_device, skip, momentum, weight_decay,
                                                                         nesterov);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+void launch_unscale_gradients(float* grads, size_t count, LossScaleState* state, cudaStream_t stream) {
+  DASNET_CUDA_CHECK(cudaMemsetAsync(&state->found_inf, 0, sizeof(float), stream));
+  if (!count) return;
+  unscale_gradients_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(grads, count, state,
+                                                                               &state->found_inf);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+void launch_update_loss_scale(LossScaleState* state, int growth_interval, cudaStream_t stream) {
+  update_loss_scale_kernel<<<1, 32, 0, stream>>>(state, growth_interval);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
@@ -218,7 +257,7 @@ void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream)
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-// The activation types: fp32 and bf16.
+// The activation types: fp32, bf16 and fp16.
 #define DASNET_ELEMENTWISE_FOR(T)                                                                              \
   template void launch_relu_forward<T>(const T*, T*, size_t, cudaStream_t);                                    \
   template void launch_relu_backward<T>(const T*, const T*, T*, size_t, bool, cudaStream_t);                   \
@@ -230,8 +269,11 @@ void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream)
   template void launch_global_avg_pool_backward<T>(const float*, T*, size_t, size_t, bool, cudaStream_t);
 DASNET_ELEMENTWISE_FOR(float)
 DASNET_ELEMENTWISE_FOR(__nv_bfloat16)
+DASNET_ELEMENTWISE_FOR(__half)
 #undef DASNET_ELEMENTWISE_FOR
 template void launch_convert<float, __nv_bfloat16>(const float*, __nv_bfloat16*, size_t, cudaStream_t);
 template void launch_convert<__nv_bfloat16, float>(const __nv_bfloat16*, float*, size_t, cudaStream_t);
+template void launch_convert<float, __half>(const float*, __half*, size_t, cudaStream_t);
+template void launch_convert<__half, float>(const __half*, float*, size_t, cudaStream_t);
 
 }  // namespace dasnet::cuda

@@ -2,10 +2,11 @@
 // device pointers, check the launch, and never synchronize. Tensors are NCHW; `planes` = N*C,
 // `plane` = H*W. Reductions are deterministic: fixed partitions, fixed combining order, no
 // atomics, partial sums in double. Launchers over activations are templates over their element
-// type T, instantiated for float and __nv_bfloat16 (mixed precision); per-channel vectors,
+// type T, instantiated for float, __nv_bfloat16 and __half (mixed precision); per-channel vectors,
 // parameters, gradients of parameters, pooled features and logits are always float.
 #pragma once
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -34,15 +35,30 @@ void launch_global_avg_pool_forward(const T* x, float* y, size_t planes, size_t 
 template <typename T>
 void launch_global_avg_pool_backward(const float* dy, T* dx, size_t planes, size_t plane, bool accumulate,
                                      cudaStream_t stream);
-// dst = src converted (float <-> __nv_bfloat16; to bf16 rounds to nearest even).
+// dst = src converted (float <-> __nv_bfloat16 or __half; narrowing rounds to nearest even).
 template <typename From, typename To>
 void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream);
 void launch_broadcast_rows(const float* row, float* y, int rows, int columns, cudaStream_t stream);
 void launch_column_sums(const float* x, float* sums, int rows, int columns, cudaStream_t stream);
 // lr_on_device (when not null) replaces lr: a captured graph reads each replay's learning rate.
+// skip (when not null and nonzero on the device) leaves everything unchanged: loss scaling found
+// this step's gradients overflowed.
 void launch_sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
-                       const float* lr_on_device, float momentum, float weight_decay, bool nesterov,
-                       cudaStream_t stream);
+                       const float* lr_on_device, const float* skip, float momentum, float weight_decay,
+                       bool nesterov, cudaStream_t stream);
+
+// Dynamic loss scaling (fp16 mixed precision), all on the device so a CUDA graph holds it: the
+// loss gradient is multiplied by `scale`; unscale divides the flat gradients by it and sets
+// found_inf when any is not finite; update then halves the scale (found_inf) or doubles it after
+// growth_interval clean steps.
+struct LossScaleState {
+  float scale;
+  float found_inf;
+  int clean_steps;
+  int skipped_steps;
+};
+void launch_unscale_gradients(float* grads, size_t count, LossScaleState* state, cudaStream_t stream);
+void launch_update_loss_scale(LossScaleState* state, int growth_interval, cudaStream_t stream);
 
 // --- reductions.cu ----------------------------------------------------------------------
 // Doubles of scratch the channel reductions need for this shape.
@@ -79,8 +95,9 @@ void launch_sum_squares(const float* x, size_t count, double* scratch, double* r
 
 // Loss modes, as Backend's OutputMode.
 enum class LossKind { Sigmoid, Softmax, Multilabel };
-// totals[0] = summed loss, totals[1] = correct count (device doubles); dlogits/probabilities optional.
+// totals[0] = summed loss, totals[1] = correct count (device doubles); dlogits/probabilities
+// optional; gradient_scale (device, optional) multiplies dlogits (loss scaling).
 void launch_loss(LossKind kind, const float* logits, const int* labels, int n, int k, float* dlogits,
-                 float* probabilities, double* totals, cudaStream_t stream);
+                 float* probabilities, const float* gradient_scale, double* totals, cudaStream_t stream);
 
 }  // namespace dasnet::cuda

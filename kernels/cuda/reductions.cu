@@ -179,7 +179,8 @@ __device__ double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + exp(-z)) : ex
 // One block; each thread takes samples tid, tid + blockDim, ... (the batch and K are small).
 // Same arithmetic as kernels/cpu_loss.cpp.
 __global__ void loss_kernel(LossKind kind, const float* logits, const int* labels, int n, int k, float* dlogits,
-                            float* probabilities, double* totals) {
+                            float* probabilities, const float* gradient_scale, double* totals) {
+  const double scale = gradient_scale ? double(*gradient_scale) : 1.0;
   double loss_sum = 0, correct_sum = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     const float* z = logits + size_t(i) * k;
@@ -197,7 +198,7 @@ __global__ void loss_kernel(LossKind kind, const float* logits, const int* label
       correct = argmax == label;
       for (int j = 0; j < k; ++j) {
         const double p = exp(double(z[j]) - zmax) / sum;
-        if (dlogits) dlogits[size_t(i) * k + j] = float((p - (j == label)) / n);
+        if (dlogits) dlogits[size_t(i) * k + j] = float(scale * (p - (j == label)) / n);
         if (probabilities) probabilities[size_t(i) * k + j] = float(p);
       }
     } else {
@@ -207,7 +208,7 @@ __global__ void loss_kernel(LossKind kind, const float* logits, const int* label
         const double p = sigmoid(z[j]);
         sample_loss += bce_with_logit(z[j], y) / k;
         correct = correct && ((p > 0.5) == (y > 0.5));
-        if (dlogits) dlogits[size_t(i) * k + j] = float((p - y) / (double(n) * k));
+        if (dlogits) dlogits[size_t(i) * k + j] = float(scale * (p - y) / (double(n) * k));
         if (probabilities) probabilities[size_t(i) * k + j] = float(p);
       }
     }
@@ -315,12 +316,13 @@ void launch_sum_squares(const float* x, size_t count, double* scratch, double* r
 }
 
 void launch_loss(LossKind kind, const float* logits, const int* labels, int n, int k, float* dlogits,
-                 float* probabilities, double* totals, cudaStream_t stream) {
-  loss_kernel<<<1, kThreads, 0, stream>>>(kind, logits, labels, n, k, dlogits, probabilities, totals);
+                 float* probabilities, const float* gradient_scale, double* totals, cudaStream_t stream) {
+  loss_kernel<<<1, kThreads, 0, stream>>>(kind, logits, labels, n, k, dlogits, probabilities, gradient_scale,
+                                          totals);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
-// The activation types: fp32 and bf16.
+// The activation types: fp32, bf16 and fp16.
 #define DASNET_REDUCTIONS_FOR(T)                                                                                  \
   template void launch_channel_statistics<T>(const T*, float*, float*, int, int, size_t, double*, cudaStream_t); \
   template void launch_channel_sums<T>(const T*, int, int, size_t, double*, cudaStream_t);                       \
@@ -332,6 +334,7 @@ void launch_loss(LossKind kind, const float* logits, const int* labels, int n, i
                                                    cudaStream_t);
 DASNET_REDUCTIONS_FOR(float)
 DASNET_REDUCTIONS_FOR(__nv_bfloat16)
+DASNET_REDUCTIONS_FOR(__half)
 #undef DASNET_REDUCTIONS_FOR
 
 }  // namespace dasnet::cuda
