@@ -3,7 +3,8 @@
 // peak resident memory belongs to it alone. Prints one JSON line.
 // Usage: bench_train [--depth 14] [--batch 128] [--size 200] [--steps 3] [--mode train|infer]
 //                    [--backend cpu] [--no-fuse] [--no-recompute]
-//                    [--precision fp32|tf32|bf16|fp16] [--graphs on|off] [--deterministic]   (CUDA backend)
+//                    [--precision fp32|tf32|bf16|fp16] [--layout nchw|nhwc] [--graphs on|off]
+//                    [--deterministic]   (CUDA backend; the layout defaults to nhwc for tensor-core precisions)
 // With --backend cuda the timed steps end with a device synchronization (the loss totals come
 // back every step), so the time covers all GPU work.
 #include <chrono>
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     else if (a == "--precision") precision = next();
     else if (a == "--graphs") graphs = next() != "off";
     else if (a == "--deterministic") setenv("DASNET_CUDA_DETERMINISTIC", "1", 1);
+    else if (a == "--layout") setenv("DASNET_CUDA_LAYOUT", next().c_str(), 1);  // read by make_backend
     else {
       std::fprintf(stderr, "bench_train: unknown flag %s\n", a.c_str());
       return 2;
@@ -87,10 +89,11 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "{\"engine\": \"dasnet\", \"mode\": \"%s\", \"depth\": %d, \"batch\": %d, \"size\": %d, \"threads\": %d, "
-      "\"fuse\": %s, \"recompute\": %s, \"backend\": \"%s\", \"precision\": \"%s\", \"graphs\": %s, "
-      "\"samples_per_s\": %.2f, \"step_seconds\": %.4f, \"planned_mb\": %.0f, \"peak_mb\": %.0f}\n",
+      "\"fuse\": %s, \"recompute\": %s, \"backend\": \"%s\", \"precision\": \"%s\", \"layout\": \"%s\", "
+      "\"graphs\": %s, \"samples_per_s\": %.2f, \"step_seconds\": %.4f, \"planned_mb\": %.0f, \"peak_mb\": %.0f}\n",
       mode.c_str(), depth, batch, size, omp_get_max_threads(), fuse ? "true" : "false", recompute ? "true" : "false",
-      backend_name.c_str(), precision.c_str(), (graphs && kind == BackendKind::Cuda && train) ? "true" : "false",
+      backend_name.c_str(), precision.c_str(), layout_name(backend->activation_layout(16)),
+      (graphs && kind == BackendKind::Cuda && train) ? "true" : "false",
       batch * steps / seconds, seconds / steps, net->planned_bytes(batch, train) / 1048576.0, peak_memory_mb());
   if (profile) std::fprintf(stderr, "per layer kind, %d timed steps:\n%s", steps, net->profile_report().c_str());
   return 0;

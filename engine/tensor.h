@@ -21,10 +21,12 @@ struct Shape {
 
 // Memory order of an activation. NCHW8c keeps 8 consecutive channels innermost (oneDNN's
 // nChw8c): one AVX2 register per pixel for per-channel work, and what oneDNN's convolutions
-// run fastest on. Only used when the channel count is a multiple of 8.
-enum class Layout { NCHW, NCHW8c };
+// run fastest on. Only used when the channel count is a multiple of 8. NHWC (channels last) is
+// what GPU tensor cores convolve natively (the CUDA backend's layout for tensor-core math).
+enum class Layout { NCHW, NCHW8c, NHWC };
 
 inline int channel_block(Layout l) { return l == Layout::NCHW8c ? 8 : 1; }
+inline const char* layout_name(Layout l) { return l == Layout::NCHW8c ? "nchw8c" : l == Layout::NHWC ? "nhwc" : "nchw"; }
 
 // Element type of an activation or activation gradient. Parameters, their gradients, batchnorm
 // statistics and the logits are always fp32; a mixed-precision backend (CUDA bf16 or fp16) keeps

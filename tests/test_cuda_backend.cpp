@@ -62,10 +62,10 @@ CudaOptions options_for(CudaPrecision p, bool deterministic = false) {
 }
 
 void compare_with_reference(const std::function<std::unique_ptr<Layer>()>& make, std::vector<Shape> shapes,
-                            CudaPrecision precision = CudaPrecision::Fp32, bool training = true) {
+                            const CudaOptions& options, bool training = true) {
   auto reference = make_backend(BackendKind::Reference);
-  CudaBackend cuda(options_for(precision));
-  const double tol = tolerance(precision);
+  CudaBackend cuda(options);
+  const double tol = tolerance(options.precision);
   for (uint64_t seed : {1u, 2u}) {
     auto layer_ref = make();
     auto layer_cuda = make();
@@ -73,16 +73,23 @@ void compare_with_reference(const std::function<std::unique_ptr<Layer>()>& make,
     Rng rng(seed + 100);
     std::vector<float> projection(a.output_shape.numel());
     for (auto& p : projection) p = rng.normal();
-    EXPECT_LE(max_relative_error(b.forward(training), a.forward(training)), tol) << layer_ref->kind() << " forward";
+    const std::string what = layer_ref->kind() + " (" + cuda.name() + ")";
+    EXPECT_LE(max_relative_error(b.forward(training), a.forward(training)), tol) << what << " forward";
     if (!training) continue;
     std::vector<std::vector<float>> ga, gb;
     std::vector<float> pa, pb;
     a.backward(projection, ga, pa);
     b.backward(projection, gb, pb);
     for (size_t i = 0; i < ga.size(); ++i)
-      EXPECT_LE(max_relative_error(gb[i], ga[i]), tol) << layer_ref->kind() << " input gradient " << i;
-    EXPECT_LE(max_relative_error(pb, pa), tol) << layer_ref->kind() << " parameter gradient";
+      EXPECT_LE(max_relative_error(gb[i], ga[i]), tol) << what << " input gradient " << i;
+    EXPECT_LE(max_relative_error(pb, pa), tol) << what << " parameter gradient";
   }
+}
+
+// In a precision's default layout (NCHW for fp32, NHWC for the tensor-core precisions).
+void compare_with_reference(const std::function<std::unique_ptr<Layer>()>& make, std::vector<Shape> shapes,
+                            CudaPrecision precision = CudaPrecision::Fp32, bool training = true) {
+  compare_with_reference(make, shapes, options_for(precision), training);
 }
 
 TEST(CudaBackend, Reports) {
@@ -171,6 +178,24 @@ TEST_P(CudaMixedPrecision, BatchNormAndElementwise) {
   compare_with_reference([] { return std::make_unique<Relu>(); }, {{2, 16, 5, 5}}, p);
   compare_with_reference([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}}, p);
   compare_with_reference([] { return std::make_unique<GlobalAvgPool>(); }, {{3, 64, 7, 6}}, p);
+}
+// Exact fp32 in NHWC: the channels-last kernels and cuDNN's NHWC convolutions with reordered
+// (OHWI) weights, without the rounding of the tensor-core precisions.
+TEST(CudaVsReference, ChannelsLastFp32) {
+  DASNET_REQUIRE_CUDA();
+  CudaOptions nhwc = options_for(CudaPrecision::Fp32);
+  nhwc.channels_last = true;
+  compare_with_reference([] { return std::make_unique<Conv2d>(1, 16, 3, 1, 1); }, {{3, 1, 21, 19}}, nhwc);
+  compare_with_reference([] { return std::make_unique<Conv2d>(3, 16, 3, 1, 1); }, {{2, 3, 12, 11}}, nhwc);
+  compare_with_reference([] { return std::make_unique<Conv2d>(16, 32, 3, 2, 1); }, {{2, 16, 20, 20}}, nhwc);
+  compare_with_reference([] { return std::make_unique<Conv2d>(32, 64, 1, 2, 0); }, {{2, 32, 10, 10}}, nhwc);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, true); }, {{3, 16, 8, 8}, {3, 16, 8, 8}},
+                         nhwc);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(3, true, false); }, {{70, 3, 5, 33}}, nhwc);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(300, false, false); }, {{2, 300, 3, 3}}, nhwc);
+  compare_with_reference([] { return std::make_unique<BatchNorm>(16, true, false); }, {{2, 16, 5, 5}}, nhwc, false);
+  compare_with_reference([] { return std::make_unique<GlobalAvgPool>(); }, {{3, 64, 7, 6}}, nhwc);
+  compare_with_reference([] { return std::make_unique<Add>(); }, {{2, 16, 5, 5}, {2, 16, 5, 5}}, nhwc);
 }
 TEST(CudaVsReference, GlobalAvgPool) {
   DASNET_REQUIRE_CUDA();
@@ -356,24 +381,27 @@ StepResult train_steps(Backend& backend, int steps, bool graphs, int depth = 8, 
 
 // Three SGD steps of a whole network: losses, parameters and running statistics agree with the
 // fp32 CPU, within `tolerance` (relative).
-void expect_training_steps_match_cpu(CudaPrecision precision, double tolerance) {
+void expect_training_steps_match_cpu(const CudaOptions& options, double tolerance) {
   auto reference = make_backend(BackendKind::Reference);
-  CudaBackend cuda(options_for(precision));
+  CudaBackend cuda(options);
   StepResult a = train_steps(*reference, 3, false), b = train_steps(cuda, 3, false);
-  EXPECT_LE(max_relative_error(b.params, a.params), tolerance) << cuda_precision_name(precision);
+  EXPECT_LE(max_relative_error(b.params, a.params), tolerance) << cuda.name();
   for (size_t i = 0; i < a.losses.size(); ++i)
-    EXPECT_NEAR(b.losses[i], a.losses[i], tolerance * std::fabs(a.losses[i])) << cuda_precision_name(precision);
+    EXPECT_NEAR(b.losses[i], a.losses[i], tolerance * std::fabs(a.losses[i])) << cuda.name();
 }
 
 TEST(CudaVsReference, TrainingSteps) {
   DASNET_REQUIRE_CUDA();
-  expect_training_steps_match_cpu(CudaPrecision::Fp32, 1e-4);
+  expect_training_steps_match_cpu(options_for(CudaPrecision::Fp32), 1e-4);
+  CudaOptions nhwc = options_for(CudaPrecision::Fp32);
+  nhwc.channels_last = true;
+  expect_training_steps_match_cpu(nhwc, 1e-4);
 }
 
 // fp16 includes the loss scale (a power of two: exact while nothing overflows).
 TEST_P(CudaMixedPrecision, TrainingSteps) {
   DASNET_REQUIRE_CUDA();
-  expect_training_steps_match_cpu(GetParam(), 2e-2);
+  expect_training_steps_match_cpu(options_for(GetParam()), 2e-2);
 }
 
 // Dynamic loss scaling: a scale so large that fp16 gradients overflow skips the step (weights

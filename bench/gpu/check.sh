@@ -116,6 +116,10 @@ for batch in 512 128; do
     done
   done
 done
+run_bench "dasnet d8 b512 bf16 NCHW" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision bf16 --layout nchw
+run_bench "dasnet d8 b512 fp32 NHWC" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision fp32 --layout nhwc
 run_bench "dasnet d8 b512 fp16" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
   --steps 6 --precision fp16
 run_bench "torch d8 b512 fp16" 90 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 --size 200 \
@@ -165,7 +169,8 @@ print(f"{'depth':>5} {'batch':>5} {'prec':>5} {'dasnet/s':>12} {'torch/s':>12} {
 for depth in (8, 14, 32):
     for batch in (128, 512):
         for precision in ("fp32", "tf32", "bf16", "fp16"):
-            d = find("dasnet", depth, batch, precision, graphs=True)
+            d = find("dasnet", depth, batch, precision, graphs=True,
+                     layout="nchw" if precision == "fp32" else "nhwc")  # each precision's default layout
             t = find("torch", depth, batch, precision, compile=False, memory_format="channels_last")
             ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "-"
             step = f"{d['step_seconds'] * 1000:.1f}" if d else "-"
@@ -176,10 +181,13 @@ print(f"GFLOP per training sample: depth 8 {flops_per_sample(8)/1e9:.2f}, 14 {fl
       f"32 {flops_per_sample(32)/1e9:.2f}; MB moved per sample (floor): depth 8 {bytes_per_sample(8)/1e6:.0f}")
 g = find("dasnet", 8, 512, "fp32", graphs=False)
 print(f"dasnet d8 b512 fp32 without CUDA graphs, samples/s: {fmt(g)}")
+print(f"dasnet d8 b512 layouts, samples/s: bf16 NHWC {fmt(find('dasnet', 8, 512, 'bf16', layout='nhwc'))}, "
+      f"bf16 NCHW {fmt(find('dasnet', 8, 512, 'bf16', layout='nchw'))}; fp32 NCHW "
+      f"{fmt(find('dasnet', 8, 512, 'fp32', layout='nchw', graphs=True))}, fp32 NHWC {fmt(find('dasnet', 8, 512, 'fp32', layout='nhwc'))}")
 c = find("torch", 8, 512, "tf32", compile=True)
 print(f"torch d8 b512 samples/s: tf32 torch.compile {fmt(c)}; fp32 contiguous {fmt(find('torch', 8, 512, 'fp32', memory_format='contiguous'))}")
 print(f"one-rank NCCL training vs non-distributed (CudaNccl tests): {sys.argv[4] or 'no result'}")
-d = find("dasnet", 8, 512, "fp32", graphs=True)
+d = find("dasnet", 8, 512, "fp32", graphs=True, layout="nchw")
 t = find("torch", 8, 512, "fp32", compile=False, memory_format="channels_last")
 ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "not measured"
 print("last line: fp32 both; torch channels_last eager; dasnet NCHW with CUDA graphs")

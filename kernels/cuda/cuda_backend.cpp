@@ -52,6 +52,12 @@ CudaOptions CudaOptions::from_environment() {
     o.device = int(device);
   }
   if (const char* v = std::getenv("DASNET_CUDA_VERBOSE"); v && *v) o.verbose = std::strcmp(v, "0") != 0;
+  if (const char* v = std::getenv("DASNET_CUDA_LAYOUT"); v && *v) {
+    const std::string layout = v;
+    if (layout != "nchw" && layout != "nhwc")
+      throw UsageError("DASNET_CUDA_LAYOUT must be nchw or nhwc, got '" + layout + "'");
+    o.channels_last = layout == "nhwc";
+  }
   if (const char* v = std::getenv("DASNET_CUDA_LOSS_SCALE"); v && *v) {
     char* end = nullptr;
     o.initial_loss_scale = std::strtof(v, &end);
@@ -171,6 +177,29 @@ void widen(DType dtype, const void* src, float* dst, size_t count, cudaStream_t 
   });
 }
 
+// fp32 NCHW (or OIHW weights) -> `dtype` NHWC (OHWI), and back.
+void to_channels_last(DType dtype, const float* src, void* dst, int n, int channels, size_t plane,
+                      cudaStream_t stream) {
+  with_element_type(dtype, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_permute(src, static_cast<T*>(dst), n, channels, plane, true, stream);
+  });
+}
+void from_channels_last(DType dtype, const void* src, float* dst, int n, int channels, size_t plane,
+                        cudaStream_t stream) {
+  with_element_type(dtype, [&](auto type) {
+    using T = decltype(type);
+    cuda::launch_permute(static_cast<const T*>(src), dst, n, channels, plane, false, stream);
+  });
+}
+
+// NCHW or NHWC (the CUDA backend's layouts); true for NHWC.
+bool channels_last(const Tensor& t, const char* op) {
+  if (t.layout != Layout::NCHW && t.layout != Layout::NHWC)
+    throw std::logic_error(std::string(op) + ": the CUDA backend takes NCHW or NHWC tensors");
+  return t.layout == Layout::NHWC;
+}
+
 template <typename T>
 T* elements(const Tensor& t) {
   return reinterpret_cast<T*>(t.data);
@@ -190,6 +219,10 @@ void require_dtype(const Tensor& t, DType expected, const char* op) {
                            " was expected");
 }
 
+void require_layout(const Tensor& t, Layout expected, const char* op) {
+  if (t.layout != expected) throw std::logic_error(std::string(op) + ": tensors of different layouts");
+}
+
 }  // namespace
 
 struct CudaBackend::State {
@@ -205,7 +238,7 @@ struct CudaBackend::State {
   // 16-bit activations: fp32 images before conversion; convolution weights (and weight
   // gradients) in the 16-bit type; fp16's loss-scaling state.
   DeviceBuffer<float> images_fp32;
-  DeviceBuffer<uint16_t> weights_16bit;
+  DeviceBuffer<float> weights_working;  // room for fp32 (NHWC reorders fp32 weights too)
   DeviceBuffer<cuda::LossScaleState> loss_scale;
   PinnedBuffer<float> staged_images;
   PinnedBuffer<int> staged_labels;
@@ -279,7 +312,7 @@ CudaBackend::~CudaBackend() {
   s.labels.release();
   s.learning_rate.release();
   s.images_fp32.release();
-  s.weights_16bit.release();
+  s.weights_working.release();
   s.loss_scale.release();
   s.staged_images.release();
   s.staged_labels.release();
@@ -295,6 +328,7 @@ std::string CudaBackend::name() const {
   cudaDeviceProp prop{};
   std::string device = cudaGetDeviceProperties(&prop, state_->device) == cudaSuccess ? prop.name : "?";
   return std::string("cuda (") + device + ", " + cuda_precision_name(options_.precision) +
+         (options_.uses_channels_last() ? ", NHWC" : ", NCHW") +
          (options_.deterministic ? ", deterministic" : "") + ", " + cuda::CudnnConvolutions::version_string() + ")";
 }
 
@@ -356,15 +390,20 @@ void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
     s.staged_images.ensure(count, false, "the input batch");
   }
   std::memcpy(s.staged_images.data, host_nchw, count * sizeof(float));
-  // 16-bit activations: the fp32 images land in a device buffer and are rounded from there.
+  // 16-bit or multi-channel NHWC activations: the fp32 NCHW images land in a device buffer and
+  // are rounded or reordered from there (one channel is the same in NCHW and NHWC).
+  const bool reorder = channels_last(dst, "from_nchw") && dst.shape.c > 1;
   float* landing = dst.data;
-  if (dst.dtype != DType::F32) {
+  if (dst.dtype != DType::F32 || reorder) {
     s.images_fp32.ensure(count, s.capturing, "the input batch", s.stream);
     landing = s.images_fp32.data;
   }
   DASNET_CUDA_CHECK(cudaMemcpyAsync(landing, s.staged_images.data, count * sizeof(float), cudaMemcpyHostToDevice,
                                     s.stream));
-  if (dst.dtype != DType::F32) narrow(dst.dtype, landing, dst.data, count, s.stream);
+  if (reorder)
+    to_channels_last(dst.dtype, landing, dst.data, dst.shape.n, dst.shape.c, plane_of(dst.shape), s.stream);
+  else if (dst.dtype != DType::F32)
+    narrow(dst.dtype, landing, dst.data, count, s.stream);
   if (!s.capturing) {
     DASNET_CUDA_CHECK(cudaEventRecord(s.images_consumed, s.stream));
     s.images_pending = true;
@@ -372,53 +411,63 @@ void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
 }
 
 void CudaBackend::to_nchw(const Tensor& src, float* host_nchw) {
-  if (src.dtype == DType::F32) return copy_to_host(host_nchw, src.data, src.numel());
+  const bool reorder = channels_last(src, "to_nchw") && src.shape.c > 1;
+  if (src.dtype == DType::F32 && !reorder) return copy_to_host(host_nchw, src.data, src.numel());
   State& s = *state_;
   s.images_fp32.ensure(src.numel(), s.capturing, "a tensor copied to the host", s.stream);
-  widen(src.dtype, src.data, s.images_fp32.data, src.numel(), s.stream);
+  if (reorder)
+    from_channels_last(src.dtype, src.data, s.images_fp32.data, src.shape.n, src.shape.c, plane_of(src.shape),
+                       s.stream);
+  else
+    widen(src.dtype, src.data, s.images_fp32.data, src.numel(), s.stream);
   copy_to_host(host_nchw, s.images_fp32.data, src.numel());
 }
 
 // --- Convolutions (cuDNN) -------------------------------------------------------------------
 
-namespace {
-void require_nchw(const Tensor& t, const char* op) {
-  if (t.layout != Layout::NCHW) throw std::logic_error(std::string(op) + ": CUDA backend needs NCHW tensors");
-}
-}  // namespace
-
-// 16-bit activations: cuDNN convolves them with weights of the same type (fp32 accumulation), so
-// each call rounds the layer's fp32 master weights into a 16-bit buffer first (a few thousand
-// values), and the 16-bit weight gradient is widened into the fp32 gradient buffer after.
+// cuDNN convolves 16-bit activations with weights of the same type (fp32 accumulation), and NHWC
+// activations with OHWI (KRSC) weights. The parameters stay fp32 OIHW (PyTorch's, the optimizer's
+// and the checkpoints'), so such a call first rounds and/or reorders the layer's weights into a
+// working copy (a few thousand values), and the weight gradient comes back the same way.
 const float* CudaBackend::weights_for(const ConvGeometry& g, const Tensor& x, const float* w) {
-  if (x.dtype == DType::F32) return w;
+  const bool nhwc = channels_last(x, "convolution");
+  if (x.dtype == DType::F32 && !nhwc) return w;
   State& s = *state_;
-  s.weights_16bit.ensure(g.weight_count(), s.capturing, "16-bit convolution weights", s.stream);
-  narrow(x.dtype, w, s.weights_16bit.data, g.weight_count(), s.stream);
-  return reinterpret_cast<const float*>(s.weights_16bit.data);
+  s.weights_working.ensure(g.weight_count(), s.capturing, "convolution weights", s.stream);
+  if (nhwc)
+    to_channels_last(x.dtype, w, s.weights_working.data, g.out_channels, g.in_channels, size_t(g.kernel) * g.kernel,
+                     s.stream);
+  else
+    narrow(x.dtype, w, s.weights_working.data, g.weight_count(), s.stream);
+  return s.weights_working.data;
 }
 
 void CudaBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
-  require_nchw(x, "conv_forward");
   require_dtype(y, x.dtype, "conv_forward");
+  require_layout(y, x.layout, "conv_forward");
   state_->convolutions->forward(g, x, weights_for(g, x, w), y);
 }
 
 void CudaBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
                                      bool accumulate, float* scratch) {
-  require_nchw(dy, "conv_backward_data");
   require_dtype(dx, dy.dtype, "conv_backward_data");
+  require_layout(dx, dy.layout, "conv_backward_data");
   state_->convolutions->backward_data(g, dy, weights_for(g, dy, w), dx, accumulate, scratch);
 }
 
 void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
-  require_nchw(x, "conv_backward_weights");
   require_dtype(dy, x.dtype, "conv_backward_weights");
-  if (x.dtype == DType::F32) return state_->convolutions->backward_weights(g, x, dy, dw);
+  require_layout(dy, x.layout, "conv_backward_weights");
+  const bool nhwc = channels_last(x, "conv_backward_weights");
+  if (x.dtype == DType::F32 && !nhwc) return state_->convolutions->backward_weights(g, x, dy, dw);
   State& s = *state_;
-  s.weights_16bit.ensure(g.weight_count(), s.capturing, "16-bit convolution weights", s.stream);
-  state_->convolutions->backward_weights(g, x, dy, reinterpret_cast<float*>(s.weights_16bit.data));
-  widen(x.dtype, s.weights_16bit.data, dw, g.weight_count(), s.stream);
+  s.weights_working.ensure(g.weight_count(), s.capturing, "convolution weights", s.stream);
+  state_->convolutions->backward_weights(g, x, dy, s.weights_working.data);
+  if (nhwc)
+    from_channels_last(x.dtype, s.weights_working.data, dw, g.out_channels, g.in_channels,
+                       size_t(g.kernel) * g.kernel, s.stream);
+  else
+    widen(x.dtype, s.weights_working.data, dw, g.weight_count(), s.stream);
 }
 
 // --- Batchnorm (hand-written: the split contract of statistics, coefficients, fused
@@ -426,42 +475,47 @@ void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, 
 // counterpart in fp32 NCHW; fused kernels read each tensor the fewest times) ------------------
 
 void CudaBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
-  require_nchw(x, "channel_statistics");
+  const bool nhwc = channels_last(x, "channel_statistics");
   State& s = *state_;
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c), s.capturing,
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c, nhwc), s.capturing,
                              "reduction scratch", s.stream);
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
-    cuda::launch_channel_statistics(elements<const T>(x), mean, var, x.shape.n, x.shape.c, plane_of(x.shape),
+    cuda::launch_channel_statistics(elements<const T>(x), mean, var, x.shape.n, x.shape.c, plane_of(x.shape), nhwc,
                                     s.reduction_scratch.data, s.stream);
   });
 }
 
 void CudaBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
                                        bool relu, Tensor& y) {
-  require_nchw(x, "scale_shift_activate");
+  const bool nhwc = channels_last(x, "scale_shift_activate");
   require_dtype(y, x.dtype, "scale_shift_activate");
-  if (residual) require_dtype(*residual, x.dtype, "scale_shift_activate");
+  require_layout(y, x.layout, "scale_shift_activate");
+  if (residual) {
+    require_dtype(*residual, x.dtype, "scale_shift_activate");
+    require_layout(*residual, x.layout, "scale_shift_activate");
+  }
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
     cuda::launch_scale_shift_activate(elements<const T>(x), scale, shift, elements_or_null<const T>(residual), relu,
-                                      elements<T>(y), x.shape.n, x.shape.c, plane_of(x.shape), state_->stream);
+                                      elements<T>(y), x.shape.n, x.shape.c, plane_of(x.shape), nhwc, state_->stream);
   });
 }
 
 void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
-  require_nchw(x, "channel_sums");
+  const bool nhwc = channels_last(x, "channel_sums");
   State& s = *state_;
   // The sums go to the host for the other ranks: a graph cannot capture that round trip.
   if (s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), false, "reduction scratch", s.stream);
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels, nhwc), false, "reduction scratch", s.stream);
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
-    cuda::launch_channel_sums(elements<const T>(x), n, channels, plane_of(x.shape), s.reduction_scratch.data,
+    cuda::launch_channel_sums(elements<const T>(x), n, channels, plane_of(x.shape), nhwc, s.reduction_scratch.data,
                               s.stream);
   });
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(sums_host, cuda::channel_reduction_result(s.reduction_scratch.data, n, channels),
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(sums_host,
+                                    cuda::channel_reduction_result(s.reduction_scratch.data, n, channels, nhwc),
                                     size_t(channels) * 2 * sizeof(double), cudaMemcpyDeviceToHost, s.stream));
   DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
@@ -469,16 +523,17 @@ void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
 void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
                                      const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
                                      Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) {
-  require_nchw(x, "batchnorm_backward");
+  const bool nhwc = channels_last(x, "batchnorm_backward");
   State& s = *state_;
   if (reducer && s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
   const size_t plane = plane_of(x.shape);
-  require_dtype(dy, x.dtype, "batchnorm_backward");
-  require_dtype(dx, x.dtype, "batchnorm_backward");
-  if (relu_output) require_dtype(*relu_output, x.dtype, "batchnorm_backward");
-  if (dresidual) require_dtype(*dresidual, x.dtype, "batchnorm_backward");
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels), s.capturing, "reduction scratch",
+  for (const Tensor* t : {&dy, relu_output, static_cast<const Tensor*>(&dx), static_cast<const Tensor*>(dresidual)}) {
+    if (!t) continue;
+    require_dtype(*t, x.dtype, "batchnorm_backward");
+    require_layout(*t, x.layout, "batchnorm_backward");
+  }
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels, nhwc), s.capturing, "reduction scratch",
                              s.stream);
   double* scratch = s.reduction_scratch.data;
   const double local_count = double(n) * double(plane);
@@ -487,11 +542,11 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
     using T = decltype(type);
     cuda::launch_batchnorm_backward_sums(elements<const T>(dy), elements_or_null<const T>(relu_output),
                                          elements<const T>(x), mean, invstd, dgamma, dbeta,
-                                         reducer ? 1.0 : local_count, n, channels, plane, scratch, s.stream);
+                                         reducer ? 1.0 : local_count, n, channels, plane, nhwc, scratch, s.stream);
   });
   // A rank with no samples still takes part: the others wait for its sums.
   if (reducer && channels > 0) {
-    double* result = cuda::channel_reduction_result(scratch, n, channels);
+    double* result = cuda::channel_reduction_result(scratch, n, channels, nhwc);
     std::vector<double> sums(size_t(channels) * 2);
     const size_t bytes = sums.size() * sizeof(double);
     DASNET_CUDA_CHECK(cudaMemcpyAsync(sums.data(), result, bytes, cudaMemcpyDeviceToHost, s.stream));
@@ -506,7 +561,7 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
     cuda::launch_batchnorm_backward_apply(elements<const T>(dy), elements_or_null<const T>(relu_output),
                                           elements<const T>(x), mean, invstd, gamma, elements<T>(dx),
                                           elements_or_null<T>(dresidual), accumulate_residual, n, channels, plane,
-                                          scratch, s.stream);
+                                          nhwc, scratch, s.stream);
   });
 }
 
@@ -522,6 +577,7 @@ void CudaBackend::batchnorm_coefficients(int channels, const float* batch_mean, 
 
 void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
   require_dtype(y, x.dtype, "relu_forward");
+  require_layout(y, x.layout, "relu_forward");
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
     cuda::launch_relu_forward(elements<const T>(x), elements<T>(y), x.numel(), state_->stream);
@@ -531,6 +587,8 @@ void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
 void CudaBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) {
   require_dtype(y, dy.dtype, "relu_backward");
   require_dtype(dx, dy.dtype, "relu_backward");
+  require_layout(y, dy.layout, "relu_backward");
+  require_layout(dx, dy.layout, "relu_backward");
   with_element_type(dy, [&](auto type) {
     using T = decltype(type);
     cuda::launch_relu_backward(elements<const T>(dy), elements<const T>(y), elements<T>(dx), dy.numel(), accumulate,
@@ -540,6 +598,7 @@ void CudaBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, b
 
 void CudaBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) {
   require_dtype(dst, src.dtype, "pass_gradient");
+  require_layout(dst, src.layout, "pass_gradient");
   if (!accumulate) {
     if (src.numel() && dst.data != src.data)
       DASNET_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, src.numel() * element_bytes(src.dtype),
@@ -555,6 +614,8 @@ void CudaBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate)
 void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
   require_dtype(b, a.dtype, "add");
   require_dtype(y, a.dtype, "add");
+  require_layout(b, a.layout, "add");
+  require_layout(y, a.layout, "add");
   with_element_type(a, [&](auto type) {
     using T = decltype(type);
     cuda::launch_add(elements<const T>(a), elements<const T>(b), elements<T>(y), a.numel(), state_->stream);
@@ -562,22 +623,22 @@ void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
 }
 
 void CudaBackend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
-  require_nchw(x, "global_avg_pool_forward");
+  const bool nhwc = channels_last(x, "global_avg_pool_forward");
   require_dtype(y, DType::F32, "global_avg_pool_forward");
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
-    cuda::launch_global_avg_pool_forward(elements<const T>(x), y.data, size_t(x.shape.n) * x.shape.c,
-                                         plane_of(x.shape), state_->stream);
+    cuda::launch_global_avg_pool_forward(elements<const T>(x), y.data, x.shape.n, x.shape.c, plane_of(x.shape), nhwc,
+                                         state_->stream);
   });
 }
 
 void CudaBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
-  require_nchw(dx, "global_avg_pool_backward");
+  const bool nhwc = channels_last(dx, "global_avg_pool_backward");
   require_dtype(dy, DType::F32, "global_avg_pool_backward");
   with_element_type(dx, [&](auto type) {
     using T = decltype(type);
-    cuda::launch_global_avg_pool_backward(dy.data, elements<T>(dx), size_t(dx.shape.n) * dx.shape.c,
-                                          plane_of(dx.shape), accumulate, state_->stream);
+    cuda::launch_global_avg_pool_backward(dy.data, elements<T>(dx), dx.shape.n, dx.shape.c, plane_of(dx.shape), nhwc,
+                                          accumulate, state_->stream);
   });
 }
 
@@ -733,7 +794,7 @@ size_t CudaBackend::memory_generation() const {
   const State& s = *state_;
   // The pinned staging buffers count too: the graph's copies read their old addresses.
   return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations + s.images_fp32.reallocations +
-         s.weights_16bit.reallocations +
+         s.weights_working.reallocations +
          s.staged_images.reallocations + s.staged_labels.reallocations + s.convolutions->workspace_reallocations();
 }
 

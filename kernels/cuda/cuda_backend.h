@@ -1,11 +1,12 @@
 // The CUDA backend: convolutions through cuDNN (kernels/cuda/cudnn_ops.*), the linear layer
 // through cuBLAS, everything else in hand-written kernels (kernels/cuda/*.cu). Activations are
-// NCHW fp32 (bf16 with --precision bf16) in device memory; all work runs on one stream of the
+// fp32, bf16 or fp16, NCHW or NHWC, in device memory; all work runs on one stream of the
 // backend's own, so a training step issues no host synchronization except where the Backend
 // contract returns host values
 // (loss totals, sum_squares, copy_to_host). Includable without CUDA headers.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,15 @@ struct CudaOptions {
   bool deterministic = false;  // only deterministic cuDNN algorithms (our own kernels always are)
   size_t workspace_limit_bytes = size_t(1) << 30;  // cap of the shared cuDNN workspace
   float initial_loss_scale = 65536;  // fp16 (DASNET_CUDA_LOSS_SCALE)
+  // Activation layout: NHWC (channels last, what tensor cores convolve natively) or NCHW. Unset:
+  // NHWC for the tensor-core precisions (tf32, bf16, fp16), NCHW for exact fp32 (DASNET_CUDA_LAYOUT).
+  std::optional<bool> channels_last;
+  bool uses_channels_last() const { return channels_last.value_or(precision != CudaPrecision::Fp32); }
   int device = -1;  // -1: the current device (0, or the one the NCCL communicator chose for this rank)
   bool verbose = false;  // print algorithm choices
   // From DASNET_CUDA_PRECISION, DASNET_CUDA_DETERMINISTIC (1), DASNET_CUDA_WORKSPACE_MB,
-  // DASNET_CUDA_DEVICE, DASNET_CUDA_VERBOSE (1), DASNET_CUDA_LOSS_SCALE; unset variables keep the
-  // defaults above.
+  // DASNET_CUDA_DEVICE, DASNET_CUDA_VERBOSE (1), DASNET_CUDA_LOSS_SCALE, DASNET_CUDA_LAYOUT (nchw,
+  // nhwc); unset variables keep the defaults above.
   static CudaOptions from_environment();
 };
 
@@ -66,7 +71,9 @@ class CudaBackend : public Backend {
   void copy(float* dst, const float* src, size_t count) override;
   void fill(float* dst, size_t count, float value) override;
 
-  Layout activation_layout(int) const override { return Layout::NCHW; }
+  Layout activation_layout(int) const override {
+    return options_.uses_channels_last() ? Layout::NHWC : Layout::NCHW;
+  }
   DType activation_dtype() const override {
     return options_.precision == CudaPrecision::Bf16   ? DType::BF16
            : options_.precision == CudaPrecision::Fp16 ? DType::F16

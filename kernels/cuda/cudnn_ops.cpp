@@ -56,7 +56,7 @@ struct ConvPlan {
   bool searched = false;  // an algorithm was chosen (a failed search leaves it false: searched again)
 };
 
-using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;  // direction, dtype, x shape, geometry
+using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int>;  // direction, dtype, layout, x shape, geometry
 
 cudnnDataType_t cudnn_type(DType dtype) {
   return dtype == DType::BF16 ? CUDNN_DATA_BFLOAT16 : dtype == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
@@ -93,8 +93,10 @@ struct CudnnConvolutions::Impl {
   // Exact fp32: FMA math only, no TF32 (the fp32 default precision).
   bool exact_fp32(DType dtype) const { return dtype == DType::F32 && !options.tf32; }
 
-  ConvPlan& plan_for(Direction d, const ConvGeometry& g, DType dtype, const Shape& xs, const Shape& ys, bool* fresh) {
-    PlanKey key{int(d), int(dtype), xs.n, xs.c, xs.h, xs.w, g.out_channels, g.kernel, g.stride, g.padding};
+  // NHWC tensors come with KRSC (OHWI) filters: the backend reorders the OIHW parameters.
+  ConvPlan& plan_for(Direction d, const ConvGeometry& g, DType dtype, Layout layout, const Shape& xs, const Shape& ys,
+                     bool* fresh) {
+    PlanKey key{int(d), int(dtype), int(layout), xs.n, xs.c, xs.h, xs.w, g.out_channels, g.kernel, g.stride, g.padding};
     auto it = plans.find(key);
     *fresh = it == plans.end() || !it->second.searched;
     if (!*fresh) return it->second;
@@ -110,10 +112,11 @@ struct CudnnConvolutions::Impl {
     // bf16 / fp16: 16-bit tensors and filters, fp32 accumulation (cuDNN's BFLOAT16 (sm_80+) and
     // PSEUDO_HALF configurations).
     const cudnnDataType_t type = cudnn_type(dtype);
-    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, type, xs.n, xs.c, xs.h, xs.w));
-    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, type, ys.n, ys.c, ys.h, ys.w));
-    DASNET_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan.w, type, CUDNN_TENSOR_NCHW, g.out_channels, g.in_channels,
-                                                  g.kernel, g.kernel));
+    const cudnnTensorFormat_t format = layout == Layout::NHWC ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, format, type, xs.n, xs.c, xs.h, xs.w));
+    DASNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.y, format, type, ys.n, ys.c, ys.h, ys.w));
+    DASNET_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan.w, type, format, g.out_channels, g.in_channels, g.kernel,
+                                                  g.kernel));
     DASNET_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan.conv, g.padding, g.padding, g.stride, g.stride, 1, 1,
                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     // FMA math keeps fp32 exact-fp32 (cuDNN's default math allows TF32 on Ampere and newer);
@@ -214,7 +217,7 @@ std::string CudnnConvolutions::version_string() {
 void CudnnConvolutions::forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
   Impl& s = *impl_;
   bool fresh = false;
-  ConvPlan& plan = s.plan_for(Direction::Forward, g, x.dtype, x.shape, y.shape, &fresh);
+  ConvPlan& plan = s.plan_for(Direction::Forward, g, x.dtype, x.layout, x.shape, y.shape, &fresh);
   if (fresh) {
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &count));
@@ -238,7 +241,7 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
                                       bool accumulate, float* scratch) {
   Impl& s = *impl_;
   bool fresh = false;
-  ConvPlan& plan = s.plan_for(Direction::BackwardData, g, dx.dtype, dx.shape, dy.shape, &fresh);
+  ConvPlan& plan = s.plan_for(Direction::BackwardData, g, dx.dtype, dx.layout, dx.shape, dy.shape, &fresh);
   if (fresh) {
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(s.handle, &count));
@@ -270,7 +273,7 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
 void CudnnConvolutions::backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
   Impl& s = *impl_;
   bool fresh = false;
-  ConvPlan& plan = s.plan_for(Direction::BackwardWeights, g, x.dtype, x.shape, dy.shape, &fresh);
+  ConvPlan& plan = s.plan_for(Direction::BackwardWeights, g, x.dtype, x.layout, x.shape, dy.shape, &fresh);
   if (fresh) {
     int count = 0, returned = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(s.handle, &count));

@@ -26,7 +26,8 @@ class CudnnConvolutions {
   CudnnConvolutions(const CudnnConvolutions&) = delete;
   CudnnConvolutions& operator=(const CudnnConvolutions&) = delete;
 
-  // Tensors are fp32 or bf16 (x.dtype); w and dw then hold the same type (the backend converts).
+  // Tensors are fp32, bf16 or fp16 (x.dtype), NCHW or NHWC (x.layout); w and dw then hold the
+  // same type, in OIHW or OHWI order (the backend converts and reorders).
   void forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y);
   // With accumulate, dx += result (cuDNN's beta = 1); scratch (dx.numel() floats) is where the
   // algorithm search writes so that dx keeps its value.

@@ -74,6 +74,55 @@ __global__ void scale_shift_activate_kernel(const T* x, const float* scale, cons
   }
 }
 
+// NHWC: c = i % channels.
+template <typename T>
+__global__ void scale_shift_activate_nhwc_kernel(const T* x, const float* scale, const float* shift, const T* residual,
+                                                 bool relu, T* y, int channels, size_t count) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+    const int c = int(i % channels);
+    float v = to_float(x[i]) * scale[c] + shift[c];
+    if (residual) v += to_float(residual[i]);
+    y[i] = from_float<T>(relu ? fmaxf(v, 0.0f) : v);
+  }
+}
+
+// NHWC pooling: block (sample, channel tile); thread t sums channel c0 + t over the rows in order.
+template <typename T>
+__global__ void global_avg_pool_forward_nhwc_kernel(const T* x, float* y, int channels, size_t plane) {
+  const int sample = blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  const T* p = x + size_t(sample) * plane * channels + c;
+  double sum = 0;
+  for (size_t row = 0; row < plane; ++row) sum += to_float(p[row * channels]);
+  y[size_t(sample) * channels + c] = float(sum / double(plane));
+}
+
+template <typename T>
+__global__ void global_avg_pool_backward_nhwc_kernel(const float* dy, T* dx, int channels, size_t plane, size_t count,
+                                                     bool accumulate) {
+  const float inverse = 1.0f / float(plane);
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+    const size_t sample = i / (plane * channels);
+    const float g = dy[sample * channels + i % channels] * inverse;
+    dx[i] = from_float<T>(accumulate ? to_float(dx[i]) + g : g);
+  }
+}
+
+// NCHW <-> NHWC with a type conversion; one thread per output element.
+template <typename To, typename From>  // To first: launched as permute_kernel<To>, From deduced
+__global__ void permute_kernel(const From* src, To* dst, int channels, size_t plane, size_t count, bool to_channels_last) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+    const size_t per_sample = plane * channels, sample = i / per_sample, rest = i % per_sample;
+    size_t from;
+    if (to_channels_last) {  // i walks NHWC: rest = row * channels + c
+      from = (sample * channels + rest % channels) * plane + rest / channels;
+    } else {  // i walks NCHW: rest = c * plane + row
+      from = (sample * plane + rest % plane) * channels + rest / plane;
+    }
+    dst[i] = from_float<To>(to_float(src[from]));
+  }
+}
+
 template <typename T>
 __global__ void global_avg_pool_forward_kernel(const T* x, float* y, size_t plane) {
   const T* p = x + blockIdx.x * plane;
@@ -190,25 +239,48 @@ void launch_accumulate(const T* src, T* dst, size_t count, cudaStream_t stream) 
 
 template <typename T>
 void launch_scale_shift_activate(const T* x, const float* scale, const float* shift, const T* residual, bool relu,
-                                 T* y, int n, int channels, size_t plane, cudaStream_t stream) {
+                                 T* y, int n, int channels, size_t plane, bool channels_last, cudaStream_t stream) {
   const size_t planes = size_t(n) * channels;
   if (!planes || !plane) return;
+  if (channels_last) {
+    const size_t count = planes * plane;
+    scale_shift_activate_nhwc_kernel<T><<<elementwise_blocks(count), kThreads, 0, stream>>>(x, scale, shift, residual,
+                                                                                            relu, y, channels, count);
+    DASNET_CUDA_CHECK_LAUNCH();
+    return;
+  }
   dim3 grid(unsigned(planes), plane_chunks(plane));
   scale_shift_activate_kernel<T><<<grid, kThreads, 0, stream>>>(x, scale, shift, residual, relu, y, channels, plane);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
-void launch_global_avg_pool_forward(const T* x, float* y, size_t planes, size_t plane, cudaStream_t stream) {
+void launch_global_avg_pool_forward(const T* x, float* y, int n, int channels, size_t plane, bool channels_last,
+                                    cudaStream_t stream) {
+  const size_t planes = size_t(n) * channels;
   if (!planes) return;
+  if (channels_last) {
+    dim3 grid(unsigned(n), unsigned((channels + kThreads - 1) / kThreads));
+    global_avg_pool_forward_nhwc_kernel<T><<<grid, kThreads, 0, stream>>>(x, y, channels, plane);
+    DASNET_CUDA_CHECK_LAUNCH();
+    return;
+  }
   global_avg_pool_forward_kernel<T><<<unsigned(planes), kThreads, 0, stream>>>(x, y, plane);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
-void launch_global_avg_pool_backward(const float* dy, T* dx, size_t planes, size_t plane, bool accumulate,
-                                     cudaStream_t stream) {
+void launch_global_avg_pool_backward(const float* dy, T* dx, int n, int channels, size_t plane, bool channels_last,
+                                     bool accumulate, cudaStream_t stream) {
+  const size_t planes = size_t(n) * channels;
   if (!planes || !plane) return;
+  if (channels_last) {
+    const size_t count = planes * plane;
+    global_avg_pool_backward_nhwc_kernel<T><<<elementwise_blocks(count), kThreads, 0, stream>>>(dy, dx, channels, plane,
+                                                                                                count, accumulate);
+    DASNET_CUDA_CHECK_LAUNCH();
+    return;
+  }
   dim3 grid(unsigned(planes), plane_chunks(plane));
   global_avg_pool_backward_kernel<T><<<grid, kThreads, 0, stream>>>(dy, dx, plane, accumulate);
   DASNET_CUDA_CHECK_LAUNCH();
@@ -251,6 +323,16 @@ void launch_update_loss_scale(LossScaleState* state, int growth_interval, cudaSt
 }
 
 template <typename From, typename To>
+void launch_permute(const From* src, To* dst, int n, int channels, size_t plane, bool to_channels_last,
+                    cudaStream_t stream) {
+  const size_t count = size_t(n) * channels * plane;
+  if (!count) return;
+  permute_kernel<To><<<elementwise_blocks(count), kThreads, 0, stream>>>(src, dst, channels, plane, count,
+                                                                         to_channels_last);
+  DASNET_CUDA_CHECK_LAUNCH();
+}
+
+template <typename From, typename To>
 void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream) {
   if (!count) return;
   convert_kernel<To><<<elementwise_blocks(count), kThreads, 0, stream>>>(src, dst, count);
@@ -264,9 +346,10 @@ void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream)
   template void launch_add<T>(const T*, const T*, T*, size_t, cudaStream_t);                                   \
   template void launch_accumulate<T>(const T*, T*, size_t, cudaStream_t);                                      \
   template void launch_scale_shift_activate<T>(const T*, const float*, const float*, const T*, bool, T*, int,  \
-                                               int, size_t, cudaStream_t);                                     \
-  template void launch_global_avg_pool_forward<T>(const T*, float*, size_t, size_t, cudaStream_t);             \
-  template void launch_global_avg_pool_backward<T>(const float*, T*, size_t, size_t, bool, cudaStream_t);
+                                               int, size_t, bool, cudaStream_t);                               \
+  template void launch_global_avg_pool_forward<T>(const T*, float*, int, int, size_t, bool, cudaStream_t);     \
+  template void launch_global_avg_pool_backward<T>(const float*, T*, int, int, size_t, bool, bool,            \
+                                                   cudaStream_t);
 DASNET_ELEMENTWISE_FOR(float)
 DASNET_ELEMENTWISE_FOR(__nv_bfloat16)
 DASNET_ELEMENTWISE_FOR(__half)
@@ -275,5 +358,10 @@ template void launch_convert<float, __nv_bfloat16>(const float*, __nv_bfloat16*,
 template void launch_convert<__nv_bfloat16, float>(const __nv_bfloat16*, float*, size_t, cudaStream_t);
 template void launch_convert<float, __half>(const float*, __half*, size_t, cudaStream_t);
 template void launch_convert<__half, float>(const __half*, float*, size_t, cudaStream_t);
+template void launch_permute<float, float>(const float*, float*, int, int, size_t, bool, cudaStream_t);
+template void launch_permute<float, __nv_bfloat16>(const float*, __nv_bfloat16*, int, int, size_t, bool, cudaStream_t);
+template void launch_permute<__nv_bfloat16, float>(const __nv_bfloat16*, float*, int, int, size_t, bool, cudaStream_t);
+template void launch_permute<float, __half>(const float*, __half*, int, int, size_t, bool, cudaStream_t);
+template void launch_permute<__half, float>(const __half*, float*, int, int, size_t, bool, cudaStream_t);
 
 }  // namespace dasnet::cuda

@@ -25,16 +25,23 @@ template <typename T>
 void launch_add(const T* a, const T* b, T* y, size_t count, cudaStream_t stream);
 template <typename T>
 void launch_accumulate(const T* src, T* dst, size_t count, cudaStream_t stream);  // dst += src
-// y = act(x * scale[c] + shift[c] (+ residual)); y may alias x.
+// y = act(x * scale[c] + shift[c] (+ residual)); y may alias x. NCHW or (channels_last) NHWC.
 template <typename T>
 void launch_scale_shift_activate(const T* x, const float* scale, const float* shift, const T* residual, bool relu,
-                                 T* y, int n, int channels, size_t plane, cudaStream_t stream);
-// x: planes x plane activations -> y: planes floats; backward spreads dy back (or adds it).
+                                 T* y, int n, int channels, size_t plane, bool channels_last, cudaStream_t stream);
+// x: n x channels x plane activations (NCHW or NHWC) -> y: n x channels floats; backward spreads
+// dy back (or adds it).
 template <typename T>
-void launch_global_avg_pool_forward(const T* x, float* y, size_t planes, size_t plane, cudaStream_t stream);
+void launch_global_avg_pool_forward(const T* x, float* y, int n, int channels, size_t plane, bool channels_last,
+                                    cudaStream_t stream);
 template <typename T>
-void launch_global_avg_pool_backward(const float* dy, T* dx, size_t planes, size_t plane, bool accumulate,
-                                     cudaStream_t stream);
+void launch_global_avg_pool_backward(const float* dy, T* dx, int n, int channels, size_t plane, bool channels_last,
+                                     bool accumulate, cudaStream_t stream);
+// NCHW -> NHWC (to_channels_last) or NHWC -> NCHW, converting float <-> T on the way (T may be
+// float). Also reorders convolution weights OIHW <-> OHWI (n = O, channels = I, plane = kh*kw).
+template <typename From, typename To>
+void launch_permute(const From* src, To* dst, int n, int channels, size_t plane, bool to_channels_last,
+                    cudaStream_t stream);
 // dst = src converted (float <-> __nv_bfloat16 or __half; narrowing rounds to nearest even).
 template <typename From, typename To>
 void launch_convert(const From* src, To* dst, size_t count, cudaStream_t stream);
@@ -61,16 +68,18 @@ void launch_unscale_gradients(float* grads, size_t count, LossScaleState* state,
 void launch_update_loss_scale(LossScaleState* state, int growth_interval, cudaStream_t stream);
 
 // --- reductions.cu ----------------------------------------------------------------------
-// Doubles of scratch the channel reductions need for this shape.
-size_t channel_reduction_scratch(int n, int channels);
+// Per-channel reductions over n samples of `plane` values per channel, in NCHW or (channels_last)
+// NHWC. Doubles of scratch they need for this shape:
+size_t channel_reduction_scratch(int n, int channels, bool channels_last);
 template <typename T>
 void launch_channel_statistics(const T* x, float* mean, float* var, int n, int channels, size_t plane,
-                               double* scratch, cudaStream_t stream);
+                               bool channels_last, double* scratch, cudaStream_t stream);
 // Where the per-channel results below live in the scratch: 2 x channels doubles.
-double* channel_reduction_result(double* scratch, int n, int channels);
+double* channel_reduction_result(double* scratch, int n, int channels, bool channels_last);
 // Synchronized batchnorm: result[c] = sum of x, result[channels + c] = sum of x^2 (double).
 template <typename T>
-void launch_channel_sums(const T* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream);
+void launch_channel_sums(const T* x, int n, int channels, size_t plane, bool channels_last, double* scratch,
+                         cudaStream_t stream);
 // Batchnorm backward through an optional ReLU (mask from relu_output) with an optional residual
 // gradient, in two phases (see Backend::batchnorm_backward) so that synchronized batchnorm can sum
 // the per-channel results over the ranks in between. Sums: dgamma = sum g*xhat, dbeta = sum g;
@@ -79,12 +88,13 @@ void launch_channel_sums(const T* x, int n, int channels, size_t plane, double* 
 template <typename T>
 void launch_batchnorm_backward_sums(const T* dy, const T* relu_output, const T* x, const float* mean,
                                     const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
-                                    int channels, size_t plane, double* scratch, cudaStream_t stream);
+                                    int channels, size_t plane, bool channels_last, double* scratch,
+                                    cudaStream_t stream);
 template <typename T>
 void launch_batchnorm_backward_apply(const T* dy, const T* relu_output, const T* x, const float* mean,
                                      const float* invstd, const float* gamma, T* dx, T* dresidual,
-                                     bool accumulate_residual, int n, int channels, size_t plane, double* scratch,
-                                     cudaStream_t stream);
+                                     bool accumulate_residual, int n, int channels, size_t plane, bool channels_last,
+                                     double* scratch, cudaStream_t stream);
 void launch_batchnorm_coefficients(int channels, const float* batch_mean, const float* batch_var, const float* gamma,
                                    const float* beta, float* running_mean, float* running_var, long count,
                                    float momentum, float eps, bool training, float* scale, float* shift,

@@ -1,7 +1,9 @@
 // Per-channel reductions (batchnorm statistics and backward), the sum of squares and the loss.
 // Deterministic by construction: each channel is cut into a fixed number of splits, each split
 // summed by one block in a fixed order, and the splits combined in order by one thread; partial
-// sums are doubles (the reference accumulates in double too). Activations are fp32 or bf16 (T).
+// sums are doubles (the reference accumulates in double too). Activations are fp32, bf16 or fp16
+// (T), in NCHW or channels-last NHWC (the *_nhwc kernels: one block covers every channel of its
+// samples, threads side by side on consecutive channels of a row, so reads are coalesced).
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/element_types.cuh"
@@ -17,7 +19,110 @@ constexpr int kThreads = 256;
 constexpr int kSumSquaresBlocks = 512;
 
 // Splits per channel: about 1024 blocks in all (several per multiprocessor), at most one per sample.
-int channel_splits(int n, int channels) { return std::max(1, std::min(n, 1024 / std::max(1, channels))); }
+// NHWC: one block per split covers all channels, so up to 1024 splits.
+int channel_splits(int n, int channels, bool channels_last) {
+  return std::max(1, std::min(n, channels_last ? 1024 : 1024 / std::max(1, channels)));
+}
+
+// NHWC: thread t of a block works on channel c0 + t % tile of every `groups`-th row; the groups'
+// sums are combined in order through shared memory (deterministic).
+struct ChannelTile {
+  int c0, tile, groups, lane, group;
+  __device__ ChannelTile(int c0_, int channels) : c0(c0_) {
+    tile = min(channels - c0, int(blockDim.x));
+    groups = int(blockDim.x) / tile;
+    lane = int(threadIdx.x) % tile;
+    group = int(threadIdx.x) / tile;
+  }
+  __device__ bool active() const { return group < groups; }
+  __device__ int channel() const { return c0 + lane; }
+};
+
+// Sums a and b over the groups of a tile into thread t < tile's results (all threads must call).
+__device__ void combine_groups(const ChannelTile& tile, double& a, double& b) {
+  __shared__ double shared_a[1024], shared_b[1024];
+  shared_a[threadIdx.x] = tile.active() ? a : 0.0;
+  shared_b[threadIdx.x] = tile.active() ? b : 0.0;
+  __syncthreads();
+  if (int(threadIdx.x) < tile.tile) {
+    a = 0;
+    b = 0;
+    for (int g = 0; g < tile.groups; ++g) {
+      a += shared_a[g * tile.tile + threadIdx.x];
+      b += shared_b[g * tile.tile + threadIdx.x];
+    }
+  }
+  __syncthreads();  // shared memory is reused by the next tile
+}
+
+template <typename T>
+__global__ void channel_partial_moments_nhwc(const T* x, int n, int channels, size_t plane, double* partials) {
+  const int s = blockIdx.x, splits = gridDim.x;
+  for (int c0 = 0; c0 < channels; c0 += blockDim.x) {
+    const ChannelTile tile(c0, channels);
+    const int c = tile.channel();
+    double sum = 0, squares = 0;
+    if (tile.active()) {
+      const double shift = to_float(x[c]);  // the channel's first value, as in NCHW
+      for (int sample = s; sample < n; sample += splits) {
+        const T* p = x + size_t(sample) * plane * channels + c;
+        for (size_t row = tile.group; row < plane; row += tile.groups) {
+          const double d = double(to_float(p[row * channels])) - shift;
+          sum += d;
+          squares += d * d;
+        }
+      }
+    }
+    combine_groups(tile, sum, squares);
+    if (int(threadIdx.x) < tile.tile) {
+      partials[(size_t(c) * splits + s) * 2] = sum;
+      partials[(size_t(c) * splits + s) * 2 + 1] = squares;
+    }
+  }
+}
+
+template <typename T>
+__global__ void batchnorm_backward_partials_nhwc(const T* dy, const T* relu_output, const T* x, const float* mean,
+                                                 const float* invstd, int n, int channels, size_t plane,
+                                                 double* partials) {
+  const int s = blockIdx.x, splits = gridDim.x;
+  for (int c0 = 0; c0 < channels; c0 += blockDim.x) {
+    const ChannelTile tile(c0, channels);
+    const int c = tile.channel();
+    double sum_g = 0, sum_gx = 0;
+    if (tile.active()) {
+      const double m = mean[c], is = invstd[c];
+      for (int sample = s; sample < n; sample += splits) {
+        const size_t base = size_t(sample) * plane * channels + c;
+        for (size_t row = tile.group; row < plane; row += tile.groups) {
+          const size_t i = base + row * channels;
+          const double g = (relu_output && to_float(relu_output[i]) <= 0.0f) ? 0.0 : double(to_float(dy[i]));
+          sum_g += g;
+          sum_gx += g * (double(to_float(x[i])) - m) * is;
+        }
+      }
+    }
+    combine_groups(tile, sum_g, sum_gx);
+    if (int(threadIdx.x) < tile.tile) {
+      partials[(size_t(c) * splits + s) * 2] = sum_g;
+      partials[(size_t(c) * splits + s) * 2 + 1] = sum_gx;
+    }
+  }
+}
+
+template <typename T>
+__global__ void batchnorm_backward_apply_nhwc(const T* dy, const T* relu_output, const T* x, const float* mean,
+                                              const float* invstd, const float* gamma, const double* means, T* dx,
+                                              T* dresidual, bool accumulate_residual, int channels, size_t count) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+    const int c = int(i % channels);
+    const double is = invstd[c], gamma_is = double(gamma[c]) * is;
+    const float g = (relu_output && to_float(relu_output[i]) <= 0.0f) ? 0.0f : to_float(dy[i]);
+    const double xhat = (double(to_float(x[i])) - mean[c]) * is;
+    dx[i] = from_float<T>(float(gamma_is * (double(g) - means[2 * c] - xhat * means[2 * c + 1])));
+    if (dresidual) dresidual[i] = from_float<T>(accumulate_residual ? to_float(dresidual[i]) + g : g);
+  }
+}
 
 // Block (c, s) sums x - shift and (x - shift)^2 over samples s, s + S, ... of channel c. The
 // shift (the channel's first value) keeps the variance free of cancellation.
@@ -229,69 +334,95 @@ unsigned plane_chunks(size_t plane) {
 
 }  // namespace
 
-size_t channel_reduction_scratch(int n, int channels) {
-  return size_t(channels) * channel_splits(n, channels) * 2 + size_t(channels) * 2;
+size_t channel_reduction_scratch(int n, int channels, bool channels_last) {
+  return size_t(channels) * channel_splits(n, channels, channels_last) * 2 + size_t(channels) * 2;
 }
 
-double* channel_reduction_result(double* scratch, int n, int channels) {
-  return scratch + size_t(channels) * channel_splits(n, channels) * 2;
+double* channel_reduction_result(double* scratch, int n, int channels, bool channels_last) {
+  return scratch + size_t(channels) * channel_splits(n, channels, channels_last) * 2;
 }
+
+namespace {
+// Per-channel partial sums of x - shift and its square: NCHW (channels x splits blocks) or NHWC
+// (splits blocks); both leave partials[(c * splits + s) * 2 + {0, 1}].
+template <typename T>
+int launch_partial_moments(const T* x, int n, int channels, size_t plane, bool channels_last, double* scratch,
+                           cudaStream_t stream) {
+  const int splits = channel_splits(n, channels, channels_last);
+  if (channels_last)
+    channel_partial_moments_nhwc<T><<<unsigned(splits), kThreads, 0, stream>>>(x, n, channels, plane, scratch);
+  else
+    channel_partial_moments<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels,
+                                                                                                  plane, scratch);
+  DASNET_CUDA_CHECK_LAUNCH();
+  return splits;
+}
+}  // namespace
 
 template <typename T>
 void launch_channel_statistics(const T* x, float* mean, float* var, int n, int channels, size_t plane,
-                               double* scratch, cudaStream_t stream) {
+                               bool channels_last, double* scratch, cudaStream_t stream) {
   if (n <= 0 || channels <= 0) return;
-  const int splits = channel_splits(n, channels);
-  channel_partial_moments<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
-                                                                                               scratch);
-  DASNET_CUDA_CHECK_LAUNCH();
+  const int splits = launch_partial_moments(x, n, channels, plane, channels_last, scratch, stream);
+  // The shift was the channel's first value: at c * plane (NCHW) or c (NHWC).
   channel_finish_moments<T><<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      x, scratch, splits, channels, double(n) * double(plane), plane, mean, var);
+      x, scratch, splits, channels, double(n) * double(plane), channels_last ? 1 : plane, mean, var);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
-void launch_channel_sums(const T* x, int n, int channels, size_t plane, double* scratch, cudaStream_t stream) {
+void launch_channel_sums(const T* x, int n, int channels, size_t plane, bool channels_last, double* scratch,
+                         cudaStream_t stream) {
   if (n < 0 || channels <= 0) return;
+  double* result = channel_reduction_result(scratch, n, channels, channels_last);
   if (n == 0) {  // an empty batch sums to zero (the host reads the result); x has no value to shift by
-    DASNET_CUDA_CHECK(cudaMemsetAsync(channel_reduction_result(scratch, n, channels), 0,
-                                      size_t(channels) * 2 * sizeof(double), stream));
+    DASNET_CUDA_CHECK(cudaMemsetAsync(result, 0, size_t(channels) * 2 * sizeof(double), stream));
     return;
   }
-  const int splits = channel_splits(n, channels);
-  channel_partial_moments<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels, plane,
-                                                                                               scratch);
-  DASNET_CUDA_CHECK_LAUNCH();
+  const int splits = launch_partial_moments(x, n, channels, plane, channels_last, scratch, stream);
   channel_finish_sums<T><<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      x, scratch, splits, channels, double(n) * double(plane), plane, channel_reduction_result(scratch, n, channels));
+      x, scratch, splits, channels, double(n) * double(plane), channels_last ? 1 : plane, result);
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
 void launch_batchnorm_backward_sums(const T* dy, const T* relu_output, const T* x, const float* mean,
                                     const float* invstd, float* dgamma, float* dbeta, double divisor, int n,
-                                    int channels, size_t plane, double* scratch, cudaStream_t stream) {
+                                    int channels, size_t plane, bool channels_last, double* scratch,
+                                    cudaStream_t stream) {
   // n == 0 still runs: dgamma, dbeta and the sums become 0 (as on the CPU), not left stale.
   if (n < 0 || channels <= 0) return;
-  const int splits = channel_splits(n, channels);
-  batchnorm_backward_partials<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
-      dy, relu_output, x, mean, invstd, n, channels, plane, scratch);
+  const int splits = channel_splits(n, channels, channels_last);
+  if (channels_last)
+    batchnorm_backward_partials_nhwc<T><<<unsigned(splits), kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd,
+                                                                                   n, channels, plane, scratch);
+  else
+    batchnorm_backward_partials<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
+        dy, relu_output, x, mean, invstd, n, channels, plane, scratch);
   DASNET_CUDA_CHECK_LAUNCH();
   batchnorm_backward_finish<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      scratch, splits, channels, divisor, dgamma, dbeta, channel_reduction_result(scratch, n, channels));
+      scratch, splits, channels, divisor, dgamma, dbeta, channel_reduction_result(scratch, n, channels, channels_last));
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
 void launch_batchnorm_backward_apply(const T* dy, const T* relu_output, const T* x, const float* mean,
                                      const float* invstd, const float* gamma, T* dx, T* dresidual,
-                                     bool accumulate_residual, int n, int channels, size_t plane, double* scratch,
-                                     cudaStream_t stream) {
+                                     bool accumulate_residual, int n, int channels, size_t plane, bool channels_last,
+                                     double* scratch, cudaStream_t stream) {
   if (n <= 0 || channels <= 0 || !plane) return;
-  const double* means = channel_reduction_result(scratch, n, channels);
-  dim3 grid(unsigned(size_t(n) * channels), plane_chunks(plane));
-  batchnorm_backward_apply<T><<<grid, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means, dx,
-                                                          dresidual, accumulate_residual, channels, plane);
+  const double* means = channel_reduction_result(scratch, n, channels, channels_last);
+  if (channels_last) {
+    const size_t count = size_t(n) * channels * plane;
+    const unsigned blocks = unsigned(std::min<size_t>((count + kThreads - 1) / kThreads, 65536));
+    batchnorm_backward_apply_nhwc<T><<<blocks, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means,
+                                                                      dx, dresidual, accumulate_residual, channels,
+                                                                      count);
+  } else {
+    dim3 grid(unsigned(size_t(n) * channels), plane_chunks(plane));
+    batchnorm_backward_apply<T><<<grid, kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd, gamma, means, dx,
+                                                               dresidual, accumulate_residual, channels, plane);
+  }
   DASNET_CUDA_CHECK_LAUNCH();
 }
 
@@ -323,14 +454,15 @@ void launch_loss(LossKind kind, const float* logits, const int* labels, int n, i
 }
 
 // The activation types: fp32, bf16 and fp16.
-#define DASNET_REDUCTIONS_FOR(T)                                                                                  \
-  template void launch_channel_statistics<T>(const T*, float*, float*, int, int, size_t, double*, cudaStream_t); \
-  template void launch_channel_sums<T>(const T*, int, int, size_t, double*, cudaStream_t);                       \
-  template void launch_batchnorm_backward_sums<T>(const T*, const T*, const T*, const float*, const float*,       \
-                                                  float*, float*, double, int, int, size_t, double*,             \
-                                                  cudaStream_t);                                                 \
-  template void launch_batchnorm_backward_apply<T>(const T*, const T*, const T*, const float*, const float*,     \
-                                                   const float*, T*, T*, bool, int, int, size_t, double*,        \
+#define DASNET_REDUCTIONS_FOR(T)                                                                                 \
+  template void launch_channel_statistics<T>(const T*, float*, float*, int, int, size_t, bool, double*,         \
+                                             cudaStream_t);                                                     \
+  template void launch_channel_sums<T>(const T*, int, int, size_t, bool, double*, cudaStream_t);                \
+  template void launch_batchnorm_backward_sums<T>(const T*, const T*, const T*, const float*, const float*,      \
+                                                  float*, float*, double, int, int, size_t, bool, double*,      \
+                                                  cudaStream_t);                                                \
+  template void launch_batchnorm_backward_apply<T>(const T*, const T*, const T*, const float*, const float*,    \
+                                                   const float*, T*, T*, bool, int, int, size_t, bool, double*, \
                                                    cudaStream_t);
 DASNET_REDUCTIONS_FOR(float)
 DASNET_REDUCTIONS_FOR(__nv_bfloat16)
