@@ -123,6 +123,8 @@ class Backend {
   // leaves such a step out, and finish_optimizer_step() adapts the scale. No-ops elsewhere.
   virtual void unscale_gradients(float* /*grads*/, size_t /*count*/) {}
   virtual void finish_optimizer_step() {}
+  // Optimizer steps left out so far because their gradients overflowed (waits for the device).
+  virtual long skipped_optimizer_steps() { return 0; }
 
   // Sum of squares (for diagnostics and divergence checks), returned on the host.
   virtual double sum_squares(const float* x, size_t count) = 0;

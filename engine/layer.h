@@ -59,6 +59,8 @@ class Layer {
   // gradient of the output. Lets the planner reuse memory instead of adding a buffer.
   enum class GradientInPlace { No, OverInputValue, OverOutputGradient };
   virtual GradientInPlace gradient_in_place(size_t /*input*/) const { return GradientInPlace::No; }
+  // Whether backward can add to input i's gradient (accumulate) instead of writing it.
+  virtual bool can_accumulate_gradient(size_t /*input*/) const { return true; }
   // Floats of temporary memory backward needs (given which inputs accumulate).
   virtual size_t backward_scratch(const Backend&, const std::vector<Shape>&, const std::vector<bool>&) const {
     return 0;

@@ -184,7 +184,10 @@ Network::Plan Network::make_plan(int batch, bool training) const {
         shared = forward_req[t];
       else if (in_place == Layer::GradientInPlace::OverOutputGradient)
         shared = grad_req[node.output];
-      if (shared != kNone && requests[shared].bytes == floats_of(t) * sizeof(float)) {
+      // Same size and the same element type (an in-place gradient never reinterprets memory).
+      const int shared_tensor = in_place == Layer::GradientInPlace::OverInputValue ? t : node.output;
+      if (shared != kNone && requests[shared].bytes == floats_of(t) * sizeof(float) &&
+          tensors_[shared_tensor].dtype == tensors_[t].dtype) {
         grad_req[t] = shared;
         requests[shared].last_step = std::max(requests[shared].last_step, last);
       } else {
@@ -200,6 +203,9 @@ Network::Plan Network::make_plan(int batch, bool training) const {
         int t = node.inputs[j];
         if (t == 0) continue;
         plan.accumulate[i][j] = written[t];
+        if (written[t] && !node.layer->can_accumulate_gradient(j))
+          throw std::logic_error("network: " + node.name + " cannot add to the gradient of its input " +
+                                 std::to_string(j) + ", which another layer also reads");
         written[t] = true;
       }
       size_t floats = node.layer->backward_scratch(*backend_, input_shapes(node, batch), plan.accumulate[i]);

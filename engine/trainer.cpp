@@ -73,7 +73,8 @@ std::string EpochMetrics::to_json() const {
                    {"epoch_seconds", epoch_seconds},
                    {"samples_per_s", samples_per_s},
                    {"peak_memory_mb", peak_memory_mb},
-                   {"ranks", ranks}};
+                   {"ranks", ranks},
+                   {"skipped_steps", skipped_steps}};
   for (const auto& [name, p] : reference_p_usable) j["p_usable"][name] = p;
   return j.dump();
 }
@@ -247,6 +248,7 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
     m.epochs = config_.epochs;
     double loss_sum = 0;
     long correct = 0, seen = 0;
+    const long skipped_before = backend.skipped_optimizer_steps();
     auto start = Clock::now();
     auto last_report = start;
     for (int step = 0; loader.next(batch); ++step) {
@@ -300,6 +302,15 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
       }
     }
     m.epoch_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    m.skipped_steps = backend.skipped_optimizer_steps() - skipped_before;
+    // Loss scaling that never finds a scale the gradients fit at trains nothing, with finite losses.
+    if (steps > 0 && m.skipped_steps >= steps) {
+      divergence_ = "all " + std::to_string(steps) + " steps of epoch " + std::to_string(epoch + 1) +
+                    " were skipped: fp16 gradients overflowed at every loss scale (try --precision bf16, or a lower "
+                    "--lr)";
+      if (tty) std::fprintf(stderr, "\n");
+      return TrainStatus::Diverged;
+    }
     if (tty) std::fprintf(stderr, "\r%*s\r", 100, "");
     m.train_samples = seen;
     m.train_loss = loss_sum / std::max<long>(seen, 1);

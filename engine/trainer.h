@@ -49,6 +49,7 @@ struct EpochMetrics {
   double epoch_seconds = 0, samples_per_s = 0;
   double peak_memory_mb = 0;
   int ranks = 1;  // data-parallel ranks: samples, loss, accuracy and samples/s are over all of them
+  long skipped_steps = 0;  // fp16 loss scaling: steps left out because their gradients overflowed
   std::vector<std::pair<std::string, float>> reference_p_usable;  // filled by callers that evaluate references
   std::string to_json() const;
 };

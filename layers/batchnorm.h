@@ -29,6 +29,8 @@ class BatchNorm : public Layer {
   GradientInPlace gradient_in_place(size_t input) const override {
     return input == 0 ? GradientInPlace::OverInputValue : GradientInPlace::OverOutputGradient;
   }
+  // Its input gradient is computed from the batch's sums and written whole (in place): never added to.
+  bool can_accumulate_gradient(size_t input) const override { return input != 0; }
   void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
 
  private:

@@ -40,12 +40,29 @@ LayerHarness::~LayerHarness() {
 
 Tensor LayerHarness::make(const Shape& s, Layout layout, DType dtype) {
   Tensor t;
-  t.data = backend_.allocate(s.numel());  // room for fp32; bf16 uses half
+  const size_t floats = storage_floats(s.numel(), dtype);
+  t.data = backend_.allocate(floats + kGuardFloats);
   owned_.push_back(t.data);
   t.shape = s;
   t.layout = layout;
   t.dtype = dtype;
+  Tensor guard{t.data + floats, {1, 1, 1, int(kGuardFloats)}, Layout::NCHW, DType::F32};
+  poison(guard);
+  guarded_.push_back(guard);
   return t;
+}
+
+bool LayerHarness::guards_intact() {
+  std::vector<float> host(kGuardFloats);
+  for (const Tensor& guard : guarded_) {
+    backend_.copy_to_host(host.data(), guard.data, kGuardFloats);
+    for (float v : host) {
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      if (bits != 0x7FC07FC0u) return false;
+    }
+  }
+  return true;
 }
 
 // Unwritten elements fail the checks: 0x7FC07FC0 is a NaN as one fp32 and as two bf16 values.
@@ -81,7 +98,7 @@ double LayerHarness::objective(const std::vector<float>& projection, bool traini
 }
 
 void LayerHarness::backward(const std::vector<float>& projection, std::vector<std::vector<float>>& input_grads,
-                            std::vector<float>& param_grads, bool training) {
+                            std::vector<float>& param_grads, bool training, bool accumulate) {
   forward(training);
   backend_.from_nchw(projection.data(), dout_);
   LayerContext ctx{backend_, ps_, training, scratch_};
@@ -89,11 +106,19 @@ void LayerHarness::backward(const std::vector<float>& projection, std::vector<st
   std::vector<Tensor*> din;
   for (size_t i = 0; i < in_.size(); ++i) {
     in.push_back(&in_[i]);
-    poison(din_[i]);
+    if (accumulate && layer_.can_accumulate_gradient(i)) {
+      std::vector<float> start(inputs[i].size());
+      for (size_t k = 0; k < start.size(); ++k) start[k] = 0.5f * inputs[i][k];
+      backend_.from_nchw(start.data(), din_[i]);
+    } else {
+      poison(din_[i]);
+    }
     din.push_back(&din_[i]);
   }
   if (!params.empty()) backend_.fill(ps_.grads(), params.size(), std::nanf(""));
-  layer_.backward(ctx, in, out_, dout_, din, std::vector<bool>(in_.size(), false));
+  std::vector<bool> adds(in_.size());
+  for (size_t i = 0; i < adds.size(); ++i) adds[i] = accumulate && layer_.can_accumulate_gradient(i);
+  layer_.backward(ctx, in, out_, dout_, din, adds);
   input_grads.clear();
   for (auto& t : din_) {
     std::vector<float> host(t.numel());

@@ -21,9 +21,13 @@ class LayerHarness {
   std::vector<float> forward(bool training = true);
   // Objective sum(output * projection) in double, for finite differences.
   double objective(const std::vector<float>& projection, bool training = true);
-  // Backward with dout = projection: input gradients (host NCHW) and parameter gradients.
+  // Backward with dout = projection: input gradients (host NCHW) and parameter gradients. With
+  // `accumulate`, the input gradients start from a fixed pattern (input i's values / 2) and the
+  // layer adds to them, as for a tensor read by several layers.
   void backward(const std::vector<float>& projection, std::vector<std::vector<float>>& input_grads,
-                std::vector<float>& param_grads, bool training = true);
+                std::vector<float>& param_grads, bool training = true, bool accumulate = false);
+  // Whether every op so far kept to its tensors: the guard after each is still poisoned.
+  bool guards_intact();
 
  private:
   Backend& backend_;
@@ -34,7 +38,10 @@ class LayerHarness {
   Tensor out_, dout_;
   float* scratch_ = nullptr;
   std::vector<float*> owned_;
+  // Each tensor is allocated at its element type's size, followed by a poisoned guard.
+  static constexpr size_t kGuardFloats = 64;
   Tensor make(const Shape& s, Layout layout, DType dtype);
+  std::vector<Tensor> guarded_;
   void poison(Tensor& t);
   void upload();
 };

@@ -35,11 +35,15 @@ void compare_backends(const std::function<std::unique_ptr<Layer>()>& make, std::
     std::vector<float> pa, pb;
     EXPECT_LE(max_relative_error(b.forward(training), a.forward(training)), kTolerance) << layer_ref->kind() << " forward";
     if (!training) continue;
-    a.backward(projection, ga, pa);
-    b.backward(projection, gb, pb);
-    for (size_t i = 0; i < ga.size(); ++i)
-      EXPECT_LE(max_relative_error(gb[i], ga[i]), kTolerance) << layer_ref->kind() << " input gradient " << i;
-    EXPECT_LE(max_relative_error(pb, pa), kTolerance) << layer_ref->kind() << " parameter gradient";
+    for (bool accumulate : {false, true}) {  // overwriting and adding to existing input gradients
+      a.backward(projection, ga, pa, true, accumulate);
+      b.backward(projection, gb, pb, true, accumulate);
+      for (size_t i = 0; i < ga.size(); ++i)
+        EXPECT_LE(max_relative_error(gb[i], ga[i]), kTolerance)
+            << layer_ref->kind() << " input gradient " << i << (accumulate ? " (accumulated)" : "");
+      EXPECT_LE(max_relative_error(pb, pa), kTolerance) << layer_ref->kind() << " parameter gradient";
+    }
+    EXPECT_TRUE(b.guards_intact()) << layer_ref->kind() << " wrote past a tensor";
   }
 }
 

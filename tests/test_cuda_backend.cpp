@@ -78,11 +78,15 @@ void compare_with_reference(const std::function<std::unique_ptr<Layer>()>& make,
     if (!training) continue;
     std::vector<std::vector<float>> ga, gb;
     std::vector<float> pa, pb;
-    a.backward(projection, ga, pa);
-    b.backward(projection, gb, pb);
-    for (size_t i = 0; i < ga.size(); ++i)
-      EXPECT_LE(max_relative_error(gb[i], ga[i]), tol) << what << " input gradient " << i;
-    EXPECT_LE(max_relative_error(pb, pa), tol) << what << " parameter gradient";
+    for (bool accumulate : {false, true}) {  // cuDNN beta = 1 and the accumulating kernels too
+      a.backward(projection, ga, pa, true, accumulate);
+      b.backward(projection, gb, pb, true, accumulate);
+      for (size_t i = 0; i < ga.size(); ++i)
+        EXPECT_LE(max_relative_error(gb[i], ga[i]), tol)
+            << what << " input gradient " << i << (accumulate ? " (accumulated)" : "");
+      EXPECT_LE(max_relative_error(pb, pa), tol) << what << " parameter gradient";
+    }
+    EXPECT_TRUE(b.guards_intact()) << what << " wrote past a tensor (element size?)";
   }
 }
 
@@ -350,6 +354,7 @@ TEST(CudaBackend, OutOfMemoryIsACleanError) {
 
 struct StepResult {
   std::vector<float> params;  // parameters then batchnorm state
+  std::vector<float> updates;  // parameters after the steps minus before
   std::vector<double> losses;
 };
 
@@ -362,6 +367,8 @@ StepResult train_steps(Backend& backend, int steps, bool graphs, int depth = 8, 
   CudaGraphTrainingStep step(*net, sgd, config.mode, graphs);
   const int n = 6;
   StepResult result;
+  std::vector<float> initial(net->params().parameter_count());
+  backend.copy_to_host(initial.data(), net->params().params(), initial.size());
   for (int s = 0; s < steps; ++s) {
     Rng rng(3 + s);
     std::vector<float> images(size_t(n) * size * size);
@@ -376,18 +383,24 @@ StepResult train_steps(Backend& backend, int steps, bool graphs, int depth = 8, 
   backend.copy_to_host(result.params.data(), net->params().params(), net->params().parameter_count());
   backend.copy_to_host(result.params.data() + net->params().parameter_count(), net->params().state(),
                        net->params().state_count());
+  result.updates.resize(initial.size());
+  for (size_t i = 0; i < initial.size(); ++i) result.updates[i] = result.params[i] - initial[i];
   return result;
 }
 
 // Three SGD steps of a whole network: losses, parameters and running statistics agree with the
 // fp32 CPU, within `tolerance` (relative).
+// The updates are compared, not the weights: after 3 steps the weights are mostly their initial
+// values, and a step never taken would hide inside a tolerance on them.
 void expect_training_steps_match_cpu(const CudaOptions& options, double tolerance) {
   auto reference = make_backend(BackendKind::Reference);
   CudaBackend cuda(options);
   StepResult a = train_steps(*reference, 3, false), b = train_steps(cuda, 3, false);
-  EXPECT_LE(max_relative_error(b.params, a.params), tolerance) << cuda.name();
+  EXPECT_LE(max_relative_error(b.updates, a.updates), tolerance) << cuda.name() << ": parameter updates";
+  EXPECT_LE(max_relative_error(b.params, a.params), tolerance) << cuda.name() << ": parameters and statistics";
   for (size_t i = 0; i < a.losses.size(); ++i)
     EXPECT_NEAR(b.losses[i], a.losses[i], tolerance * std::fabs(a.losses[i])) << cuda.name();
+  EXPECT_EQ(cuda.loss_scale().skipped_steps, 0) << cuda.name() << ": a step was skipped";
 }
 
 TEST(CudaVsReference, TrainingSteps) {
@@ -401,16 +414,18 @@ TEST(CudaVsReference, TrainingSteps) {
 // fp16 includes the loss scale (a power of two: exact while nothing overflows).
 TEST_P(CudaMixedPrecision, TrainingSteps) {
   DASNET_REQUIRE_CUDA();
-  expect_training_steps_match_cpu(options_for(GetParam()), 2e-2);
+  // 16-bit rounding of every activation and gradient: 5e-2 of the largest update.
+  expect_training_steps_match_cpu(options_for(GetParam()), 5e-2);
 }
 
 // Dynamic loss scaling: a scale so large that fp16 gradients overflow skips the step (weights
 // and momentum unchanged) and halves the scale, on the device, with and without CUDA graphs.
+// (Here the first layer's fp16 weight gradient, about 0.22 unscaled, overflows above 2^18.)
 TEST(CudaLossScaling, OverflowSkipsTheStepAndHalvesTheScale) {
   DASNET_REQUIRE_CUDA();
   for (bool graphs : {false, true}) {
     CudaOptions options = options_for(CudaPrecision::Fp16, true);
-    options.initial_loss_scale = 16777216.0f;  // 2^24: the loss gradient alone overflows fp16
+    options.initial_loss_scale = 16777216.0f;  // 2^24
     CudaBackend cuda(options);
     ModelConfig config;
     config.depth = 8;
@@ -424,15 +439,19 @@ TEST(CudaLossScaling, OverflowSkipsTheStepAndHalvesTheScale) {
     std::vector<float> images(size_t(4) * 16 * 16);
     for (auto& v : images) v = rng.uniform();
     std::vector<int> labels{0, 1, 1, 0};
-    step.run(images.data(), labels.data(), 4, 0.1f);
+    // Two steps: the first runs plainly, the second (with graphs) is captured and replayed.
+    for (int s = 0; s < 2; ++s) step.run(images.data(), labels.data(), 4, 0.1f);
     cuda.copy_to_host(after.data(), net->params().params(), after.size());
     EXPECT_EQ(after, before) << "an overflowed step changed the weights (graphs " << graphs << ")";
-    EXPECT_EQ(cuda.loss_scale().scale, 8388608.0) << "graphs " << graphs;
-    // The scale keeps halving until the gradients fit; then steps are taken.
+    EXPECT_EQ(cuda.loss_scale().scale, 4194304.0) << "graphs " << graphs;
+    EXPECT_EQ(cuda.loss_scale().skipped_steps, 2) << "graphs " << graphs;
+    // The scale keeps halving until the gradients fit; then steps are taken and it stays (growth
+    // needs 2000 clean steps).
     for (int s = 0; s < 30; ++s) step.run(images.data(), labels.data(), 4, 0.1f);
     const CudaBackend::LossScale state = cuda.loss_scale();
-    EXPECT_LT(state.scale, 65536.0) << "graphs " << graphs;
-    EXPECT_LT(state.skipped_steps, 31) << "graphs " << graphs;
+    EXPECT_GE(state.skipped_steps, 2) << "graphs " << graphs;
+    EXPECT_LT(state.skipped_steps, 32) << "graphs " << graphs;
+    EXPECT_EQ(state.scale, std::ldexp(1.0, 24 - int(state.skipped_steps))) << "graphs " << graphs;
     cuda.copy_to_host(after.data(), net->params().params(), after.size());
     EXPECT_NE(after, before) << "no step was ever taken (graphs " << graphs << ")";
   }
@@ -444,8 +463,9 @@ TEST(CudaLossScaling, OverflowSkipsTheStepAndHalvesTheScale) {
 TEST(CudaGraphs, ReplayEqualsPlainLaunches) {
   DASNET_REQUIRE_CUDA();
   for (CudaPrecision precision : {CudaPrecision::Fp32, CudaPrecision::Bf16}) {
-    CudaBackend plain(options_for(precision, true)), graphed(options_for(precision, true));
-    StepResult a = train_steps(plain, 5, false), b = train_steps(graphed, 5, true);
+    // One backend for both runs: the same cached cuDNN algorithms, so the same rounding.
+    CudaBackend cuda(options_for(precision, true));
+    StepResult a = train_steps(cuda, 5, false), b = train_steps(cuda, 5, true);
     EXPECT_LE(max_relative_error(b.params, a.params), 1e-5) << cuda_precision_name(precision);
     for (size_t i = 0; i < a.losses.size(); ++i)
       EXPECT_NEAR(b.losses[i], a.losses[i], 1e-5 * std::fabs(a.losses[i])) << cuda_precision_name(precision);

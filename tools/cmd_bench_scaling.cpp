@@ -92,7 +92,10 @@ struct BenchScaling {
       auto t3 = Clock::now();
       sync.finish_step(t.loss_sum);
       auto t4 = Clock::now();
+      // As Sgd::step: fp16 loss scaling unscales and checks the gradients around the update.
+      b.unscale_gradients(ps.grads(), ps.parameter_count());
       b.sgd_update(ps.params(), ps.grads(), v, ps.parameter_count(), 1e-4f, 0.9f, 0, false);
+      b.finish_optimizer_step();
       auto t5 = Clock::now();
       if (step == 0) {  // warm-up: plans memory, first touches
         comm.barrier();

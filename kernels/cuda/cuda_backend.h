@@ -122,6 +122,7 @@ class CudaBackend : public Backend {
   double sum_squares(const float* x, size_t count) override;
   void unscale_gradients(float* grads, size_t count) override;
   void finish_optimizer_step() override;
+  long skipped_optimizer_steps() override { return loss_scale().skipped_steps; }
   // fp16: the current loss scale and the steps skipped for overflow so far (waits for the device).
   struct LossScale {
     double scale = 1;

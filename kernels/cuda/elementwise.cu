@@ -26,10 +26,14 @@ __global__ void fill_kernel(float* dst, size_t count, float value) {
     dst[i] = value;
 }
 
+// max(v, 0) that keeps NaN, as the CPU backends' std::max(v, 0) and PyTorch do (fmaxf would turn a
+// NaN from an overflow into 0 and hide it from the divergence check).
+__device__ __forceinline__ float relu_keep_nan(float v) { return !(v <= 0.0f) ? v : 0.0f; }
+
 template <typename T>
 __global__ void relu_forward_kernel(const T* x, T* y, size_t count) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
-    y[i] = from_float<T>(fmaxf(to_float(x[i]), 0.0f));
+    y[i] = from_float<T>(relu_keep_nan(to_float(x[i])));
 }
 
 template <typename T>
@@ -70,7 +74,7 @@ __global__ void scale_shift_activate_kernel(const T* x, const float* scale, cons
   for (size_t p = blockIdx.y * size_t(blockDim.x) + threadIdx.x; p < plane; p += size_t(gridDim.y) * blockDim.x) {
     float v = to_float(x[base + p]) * a + b;
     if (residual) v += to_float(residual[base + p]);
-    y[base + p] = from_float<T>(relu ? fmaxf(v, 0.0f) : v);
+    y[base + p] = from_float<T>(relu ? relu_keep_nan(v) : v);
   }
 }
 
@@ -82,7 +86,7 @@ __global__ void scale_shift_activate_nhwc_kernel(const T* x, const float* scale,
     const int c = int(i % channels);
     float v = to_float(x[i]) * scale[c] + shift[c];
     if (residual) v += to_float(residual[i]);
-    y[i] = from_float<T>(relu ? fmaxf(v, 0.0f) : v);
+    y[i] = from_float<T>(relu ? relu_keep_nan(v) : v);
   }
 }
 
