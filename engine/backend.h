@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/channel_reducer.h"
 #include "engine/tensor.h"
@@ -125,6 +126,10 @@ class Backend {
   virtual void finish_optimizer_step() {}
   // Optimizer steps left out so far because their gradients overflowed (waits for the device).
   virtual long skipped_optimizer_steps() { return 0; }
+  // Optimizer state the backend itself keeps (fp16: loss scale, clean steps, skipped steps), for
+  // checkpoints; empty when there is none. Restoring an empty or foreign vector changes nothing.
+  virtual std::vector<double> optimizer_state() { return {}; }
+  virtual void restore_optimizer_state(const std::vector<double>& /*state*/) {}
 
   // Sum of squares (for diagnostics and divergence checks), returned on the host.
   virtual double sum_squares(const float* x, size_t count) = 0;

@@ -182,6 +182,7 @@ void Trainer::restore(const TrainingState& s) {
   if (s.velocity.size() != net_.params().parameter_count())
     throw std::runtime_error("checkpoint optimizer state does not match the model");
   net_.backend().copy_from_host(sgd_->velocity(), s.velocity.data(), s.velocity.size());
+  net_.backend().restore_optimizer_state(s.backend_optimizer_state);
   epochs_done_ = s.epochs_done;
 }
 
@@ -198,6 +199,7 @@ TrainingState Trainer::snapshot() const {
   b.copy_to_host(s.params.data(), ps.params(), s.params.size());
   b.copy_to_host(s.state.data(), ps.state(), s.state.size());
   b.copy_to_host(s.velocity.data(), sgd_->velocity(), s.velocity.size());
+  s.backend_optimizer_state = b.optimizer_state();
   for (const auto& slot : ps.slots()) s.param_names.push_back(slot.name);
   return s;
 }

@@ -35,6 +35,7 @@ struct TrainingState {
   TrainConfig train;
   int epochs_done = 0;
   std::vector<float> params, state, velocity;
+  std::vector<double> backend_optimizer_state;  // Backend::optimizer_state() (fp16 loss scaling)
   std::vector<std::string> param_names;  // slot names, for readers of the checkpoint
 };
 

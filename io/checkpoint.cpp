@@ -52,6 +52,11 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
     write_floats(file, "state", s.state);
     h5::Handle group = h5::create_group(file, "optimizer");
     write_floats(group, "velocity", s.velocity);
+    if (!s.backend_optimizer_state.empty()) {  // fp16 loss scaling: scale, clean steps, skipped steps
+      const auto& v = s.backend_optimizer_state;
+      h5::Handle ds = h5::create_dataset(group, "backend_state", H5T_IEEE_F64LE, {hsize_t(v.size())});
+      h5::write_box(ds, H5T_NATIVE_DOUBLE, v.data(), {0}, {hsize_t(v.size())});
+    }
     h5::write_strings(file, "parameter_names", s.param_names);
     file.reset();
     std::filesystem::rename(tmp, path);
@@ -87,6 +92,11 @@ TrainingState load_checkpoint(const std::string& path) {
   s.state = read_floats(file, "state");
   s.velocity = read_floats(file, "optimizer/velocity");
   if (file.exists("parameter_names")) s.param_names = file.dataset("parameter_names").read_strings();
+  if (file.exists("optimizer/backend_state")) {
+    s.backend_optimizer_state = file.dataset("optimizer/backend_state").read_numbers(64);
+    for (double v : s.backend_optimizer_state)
+      if (!std::isfinite(v)) throw std::runtime_error("checkpoint " + path + ": /optimizer/backend_state holds NaN or Inf");
+  }
   if (s.velocity.size() != s.params.size())
     throw std::runtime_error("checkpoint " + path + ": optimizer state does not match the parameters");
   return s;

@@ -418,6 +418,20 @@ TEST_P(CudaMixedPrecision, TrainingSteps) {
   expect_training_steps_match_cpu(options_for(GetParam()), 5e-2);
 }
 
+// The loss scaling state leaves and re-enters a backend (checkpoints), and other precisions
+// have none.
+TEST(CudaLossScaling, StateRoundTripsThroughCheckpoints) {
+  DASNET_REQUIRE_CUDA();
+  CudaBackend fp16(options_for(CudaPrecision::Fp16)), bf16(options_for(CudaPrecision::Bf16));
+  EXPECT_EQ(fp16.optimizer_state(), (std::vector<double>{65536, 0, 0}));
+  fp16.restore_optimizer_state({1024, 17, 3});
+  EXPECT_EQ(fp16.optimizer_state(), (std::vector<double>{1024, 17, 3}));
+  EXPECT_EQ(fp16.loss_scale().skipped_steps, 3);
+  EXPECT_TRUE(bf16.optimizer_state().empty());
+  bf16.restore_optimizer_state({1024, 17, 3});  // a checkpoint of an fp16 run: nothing to restore
+  EXPECT_TRUE(bf16.optimizer_state().empty());
+}
+
 // Dynamic loss scaling: a scale so large that fp16 gradients overflow skips the step (weights
 // and momentum unchanged) and halves the scale, on the device, with and without CUDA graphs.
 // (Here the first layer's fp16 weight gradient, about 0.22 unscaled, overflows above 2^18.)

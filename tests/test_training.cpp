@@ -108,6 +108,11 @@ TEST(Training, CheckpointWriteIsAtomicAndRoundTrips) {
   EXPECT_EQ(r.velocity, s.velocity);
   EXPECT_EQ(r.epochs_done, 3);
   EXPECT_EQ(r.param_names, s.param_names);
+  EXPECT_TRUE(r.backend_optimizer_state.empty()) << "none was saved";
+  // fp16 loss scaling's state travels with the checkpoint.
+  s.backend_optimizer_state = {32768, 17, 3};
+  save_checkpoint(dir + "/c.h5", s);
+  EXPECT_EQ(load_checkpoint(dir + "/c.h5").backend_optimizer_state, s.backend_optimizer_state);
 }
 
 struct BadInput {

@@ -739,6 +739,25 @@ void CudaBackend::finish_optimizer_step() {
   if (s.loss_scale.data) cuda::launch_update_loss_scale(s.loss_scale.data, kLossScaleGrowthInterval, s.stream);
 }
 
+std::vector<double> CudaBackend::optimizer_state() {
+  State& s = *state_;
+  if (!s.loss_scale.data) return {};
+  cuda::LossScaleState state{};
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(&state, s.loss_scale.data, sizeof state, cudaMemcpyDeviceToHost, s.stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  return {state.scale, double(state.clean_steps), double(state.skipped_steps)};
+}
+
+void CudaBackend::restore_optimizer_state(const std::vector<double>& saved) {
+  State& s = *state_;
+  // A checkpoint of another precision (no loss scale, or one this run does not use) changes nothing.
+  if (!s.loss_scale.data || saved.size() != 3 || !(saved[0] >= 1)) return;
+  if (s.capturing) throw std::logic_error("restore_optimizer_state inside a graph capture");
+  const cuda::LossScaleState state{float(saved[0]), 0.0f, int(saved[1]), int(saved[2])};
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.loss_scale.data, &state, sizeof state, cudaMemcpyHostToDevice, s.stream));
+  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // `state` lives on this stack frame
+}
+
 CudaBackend::LossScale CudaBackend::loss_scale() {
   State& s = *state_;
   if (!s.loss_scale.data) return {};

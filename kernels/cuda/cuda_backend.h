@@ -123,6 +123,9 @@ class CudaBackend : public Backend {
   void unscale_gradients(float* grads, size_t count) override;
   void finish_optimizer_step() override;
   long skipped_optimizer_steps() override { return loss_scale().skipped_steps; }
+  // fp16: {scale, clean steps, skipped steps}; empty otherwise.
+  std::vector<double> optimizer_state() override;
+  void restore_optimizer_state(const std::vector<double>& state) override;
   // fp16: the current loss scale and the steps skipped for overflow so far (waits for the device).
   struct LossScale {
     double scale = 1;
