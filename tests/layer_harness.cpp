@@ -46,10 +46,18 @@ Tensor LayerHarness::make(const Shape& s, Layout layout, DType dtype) {
   t.shape = s;
   t.layout = layout;
   t.dtype = dtype;
-  Tensor guard{t.data + floats, {1, 1, 1, int(kGuardFloats)}, Layout::NCHW, DType::F32};
-  poison(guard);
-  guarded_.push_back(guard);
+  std::vector<float> guard(kGuardFloats, guard_value());
+  backend_.copy_from_host(t.data + floats, guard.data(), kGuardFloats);
+  guarded_.push_back(Tensor{t.data + floats, {1, 1, 1, int(kGuardFloats)}, Layout::NCHW, DType::F32});
   return t;
+}
+
+// A NaN of its own payload: a guard overwritten with tensor poison (or anything) is told apart.
+float LayerHarness::guard_value() {
+  const uint32_t bits = 0x7FC0ABCDu;
+  float v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
 }
 
 bool LayerHarness::guards_intact() {
@@ -59,7 +67,7 @@ bool LayerHarness::guards_intact() {
     for (float v : host) {
       uint32_t bits;
       std::memcpy(&bits, &v, sizeof bits);
-      if (bits != 0x7FC07FC0u) return false;
+      if (bits != 0x7FC0ABCDu) return false;
     }
   }
   return true;
@@ -70,7 +78,7 @@ void LayerHarness::poison(Tensor& t) {
   const uint32_t bits = 0x7FC07FC0u;
   float nan;
   std::memcpy(&nan, &bits, sizeof nan);
-  backend_.fill(t.data, t.numel(), nan);
+  backend_.fill(t.data, storage_floats(t.numel(), t.dtype), nan);
 }
 
 void LayerHarness::upload() {

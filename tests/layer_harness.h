@@ -41,6 +41,7 @@ class LayerHarness {
   // Each tensor is allocated at its element type's size, followed by a poisoned guard.
   static constexpr size_t kGuardFloats = 64;
   Tensor make(const Shape& s, Layout layout, DType dtype);
+  static float guard_value();
   std::vector<Tensor> guarded_;
   void poison(Tensor& t);
   void upload();

@@ -36,12 +36,17 @@ struct Trained {
   long graph_replays = 0;
 };
 
-// Two epochs of ResNet-8 on 24x24 synthetic images, batch 16 (the last batch of each epoch is
-// smaller: a second batch size for the graphs to handle), deterministic cuDNN algorithms.
-Trained train(bool graphs, Communicator* comm, bool sync_batchnorm = false) {
+CudaOptions deterministic(CudaPrecision precision = CudaPrecision::Fp32) {
   CudaOptions options;
+  options.precision = precision;
   options.deterministic = true;
-  CudaBackend cuda(options);
+  return options;
+}
+
+// Two epochs of ResNet-8 on 24x24 synthetic images, batch 16 (the last batch of each epoch is
+// smaller: a second batch size for the graphs to handle), deterministic cuDNN algorithms. Runs
+// that are compared share one backend: the same cached algorithms, so the same rounding.
+Trained train(CudaBackend& cuda, bool graphs, Communicator* comm, bool sync_batchnorm = false) {
   if (comm) comm->set_compute_stream(cuda.native_stream());
   ModelConfig model;
   model.depth = 8;
@@ -75,14 +80,18 @@ Trained train(bool graphs, Communicator* comm, bool sync_batchnorm = false) {
   return result;
 }
 
+// In fp32 NCHW and in bf16 NHWC (the tensor-core default), through the whole Trainer.
 TEST(CudaTrainer, GraphsTrainTheSameWeightsAsPlainLaunches) {
   DASNET_REQUIRE_CUDA();
-  Trained plain = train(false, nullptr), graphed = train(true, nullptr);
-  EXPECT_EQ(plain.graph_replays, 0);
-  // 6 steps per epoch (5 full, 1 of 8); the first steps of each batch size run plainly.
-  EXPECT_GE(graphed.graph_replays, 4);
-  EXPECT_LE(max_relative_error(graphed.params, plain.params), 1e-5);
-  EXPECT_LE(max_relative_error(graphed.state, plain.state), 1e-5);
+  for (CudaPrecision precision : {CudaPrecision::Fp32, CudaPrecision::Bf16}) {
+    CudaBackend cuda(deterministic(precision));
+    Trained plain = train(cuda, false, nullptr), graphed = train(cuda, true, nullptr);
+    EXPECT_EQ(plain.graph_replays, 0);
+    // 6 steps per epoch (5 full, 1 of 8); the first steps of each batch size run plainly.
+    EXPECT_GE(graphed.graph_replays, 4) << cuda.name();
+    EXPECT_LE(max_relative_error(graphed.params, plain.params), 1e-5) << cuda.name();
+    EXPECT_LE(max_relative_error(graphed.state, plain.state), 1e-5) << cuda.name();
+  }
 }
 
 std::unique_ptr<Communicator> one_rank_nccl() {
@@ -97,7 +106,8 @@ TEST(CudaNccl, OneRankTrainingEqualsTrainingWithoutSync) {
   if (launcher_world_size() > 1) GTEST_SKIP() << "started with several ranks: this test is for one";
   auto comm = one_rank_nccl();
   ASSERT_TRUE(comm->asynchronous());
-  Trained plain = train(false, nullptr), nccl = train(false, comm.get());
+  CudaBackend cuda(deterministic());
+  Trained plain = train(cuda, false, nullptr), nccl = train(cuda, false, comm.get());
   EXPECT_EQ(nccl.graph_replays, 0) << "data-parallel steps run plainly";
   // The average over one rank is the gradient itself.
   EXPECT_LE(max_relative_error(nccl.params, plain.params), 1e-6);
@@ -109,7 +119,8 @@ TEST(CudaNccl, OneRankSynchronizedBatchNormEqualsLocalBatchNorm) {
   if (!have_nccl()) GTEST_SKIP() << "no NCCL: this build of dasnet has none";
   if (launcher_world_size() > 1) GTEST_SKIP() << "started with several ranks: this test is for one";
   auto comm = one_rank_nccl();
-  Trained plain = train(false, nullptr), synchronized = train(false, comm.get(), true);
+  CudaBackend cuda(deterministic());
+  Trained plain = train(cuda, false, nullptr), synchronized = train(cuda, false, comm.get(), true);
   // Synchronized statistics come from double sums: equal up to float rounding.
   EXPECT_LE(max_relative_error(synchronized.params, plain.params), 1e-4);
   EXPECT_LE(max_relative_error(synchronized.state, plain.state), 1e-4);

@@ -644,8 +644,17 @@ void CudaBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool ac
 
 // --- Linear (cuBLAS). Row-major y[N x out] = x[N x in] W^T is column-major y^T = W x^T. --------
 
+namespace {
+// The features must be in PyTorch's (C, H, W) order: NCHW, or a map of one pixel (pooled).
+void require_linear_features(const Tensor& x, const char* op) {
+  require_dtype(x, DType::F32, op);
+  if (x.layout != Layout::NCHW && size_t(x.shape.h) * x.shape.w != 1)
+    throw std::logic_error(std::string(op) + ": NHWC features of more than one pixel would be in HWC order");
+}
+}  // namespace
+
 void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b, int out_features, Tensor& y) {
-  require_dtype(x, DType::F32, "linear_forward");
+  require_linear_features(x, "linear_forward");
   State& s = *state_;
   const int n = x.shape.n, in = int(x.shape.per_sample());
   float beta = 0.0f;
@@ -660,7 +669,7 @@ void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b
 
 void CudaBackend::linear_backward(const Tensor& x, const Tensor& dy, const float* w, int out_features, Tensor* dx,
                                   bool accumulate, float* dw, float* db) {
-  require_dtype(x, DType::F32, "linear_backward");
+  require_linear_features(x, "linear_backward");
   State& s = *state_;
   const int n = x.shape.n, in = int(x.shape.per_sample());
   const float one = 1.0f, zero = 0.0f;
