@@ -9,13 +9,15 @@
 #
 # Before the call, on the development machine: bench/gpu/stage_deps.sh (headers, GoogleTest
 # sources into .gpu-deps/), and carry [".gpu-deps"]. Call: bash bench/gpu/check.sh
-# Environment: CHECK_BUDGET_S (default 480) stops starting benchmarks past it; OUT (if set)
-# receives check.log and bench.jsonl.
+# Environment: CHECK_BUDGET_S (default 450) stops starting benchmarks past it; CHECK_DEADLINE_S
+# (default 530) bounds every step, so the table and its last line always print before a 600 s
+# call limit; OUT (if set) receives check.log and bench.jsonl.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 START=$(date +%s)
-BUDGET=${CHECK_BUDGET_S:-480}
+BUDGET=${CHECK_BUDGET_S:-450}
+DEADLINE=${CHECK_DEADLINE_S:-530}
 OUTDIR=${OUT:-$ROOT/build-gpu}
 mkdir -p "$OUTDIR"
 LOG=$OUTDIR/check.log
@@ -23,117 +25,19 @@ JSONL=$OUTDIR/bench.jsonl
 : >"$JSONL"
 elapsed() { echo $(( $(date +%s) - START )); }
 say() { echo "[$(elapsed)s] $*" | tee -a "$LOG"; }
-
-# --- What this machine has ---------------------------------------------------------------
-export PATH=$PATH:/usr/local/cuda/bin
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee -a "$LOG"
-nvcc --version 2>&1 | tail -1 | tee -a "$LOG"
-CUDNN_ROOT=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
-say "cuDNN from pip: ${CUDNN_ROOT:-none}"
-# The pip cuDNN is loaded at run time from its own folder.
-[ -n "$CUDNN_ROOT" ] && export LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}
-# NCCL likewise (CMake finds the pip package by itself; the loader needs its folder).
-NCCL_ROOT=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null || true)
-say "NCCL from pip: ${NCCL_ROOT:-none}"
-[ -n "$NCCL_ROOT" ] && export LD_LIBRARY_PATH=$NCCL_ROOT/lib:${LD_LIBRARY_PATH:-}
-SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-
-# --- Dependencies that may be missing (no network: only what .gpu-deps carried) ------------
-CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=native -DDASNET_WITH_MPI=OFF -DDASNET_FUZZ=OFF)
-[ -n "$CUDNN_ROOT" ] && CMAKE_ARGS+=(-DCUDNN_ROOT="$CUDNN_ROOT")
-if [ -d .gpu-deps/include ]; then
-  CMAKE_ARGS+=(-DCMAKE_CXX_FLAGS="-I$ROOT/.gpu-deps/include" -DCMAKE_INCLUDE_PATH="$ROOT/.gpu-deps/include")
-fi
-if ! ls /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null 2>&1; then
-  if [ -d .gpu-deps/googletest ]; then
-    say "building GoogleTest from .gpu-deps"
-    cmake -S .gpu-deps/googletest -B /tmp/gtest-build -DCMAKE_INSTALL_PREFIX=/tmp/gtest -DBUILD_GMOCK=OFF \
-      >>"$LOG" 2>&1 && cmake --build /tmp/gtest-build -j16 >>"$LOG" 2>&1 && cmake --install /tmp/gtest-build >>"$LOG" 2>&1
-    CMAKE_ARGS+=(-DCMAKE_PREFIX_PATH=/tmp/gtest)
-  else
-    say "no GoogleTest here and none carried: building without tests"
-  fi
-fi
-GENERATOR=()
-command -v ninja >/dev/null && GENERATOR=(-G Ninja)
-
-# --- Build ----------------------------------------------------------------------------------
-say "configure"
-if ! cmake -S . -B build-gpu "${GENERATOR[@]}" "${CMAKE_ARGS[@]}" >>"$LOG" 2>&1; then
-  tail -30 "$LOG"; echo "gpu_train_samples_per_s depth=8 batch=512 dasnet=not measured torch=not measured ratio=not measured"
-  exit 1
-fi
-grep -E "dasnet:" "$LOG" | sort -u
-TARGETS=(bench_train)
-cmake --build build-gpu --target help 2>/dev/null | grep -q dasnet_tests && TARGETS+=(dasnet_tests)
-say "build ${TARGETS[*]}"
-if ! cmake --build build-gpu -j16 --target "${TARGETS[@]}" >>"$LOG" 2>&1; then
-  grep -E "error|Error" "$LOG" | head -30
-  echo "gpu_train_samples_per_s depth=8 batch=512 dasnet=not measured torch=not measured ratio=not measured"
-  exit 1
-fi
-grep -i "warning" "$LOG" | grep -v "^--" | head -10
-
-# --- Benchmarks, tests, benchmarks ----------------------------------------------------------
-# The goal configuration (depth 8, batch 512) is measured first, then the tests and memcheck run,
-# then the other configurations until CHECK_BUDGET_S: a slow test phase cannot cost the goal figures.
-run_bench() {  # label, timeout, command...
-  local label=$1 limit=$2; shift 2
-  if [ "$(elapsed)" -gt "$BUDGET" ]; then say "skip $label (time budget)"; return; fi
-  local line
-  line=$(timeout "$limit" "$@" 2>>"$LOG" | grep '^{' | tail -1)
-  if [ -n "$line" ]; then echo "$line" >>"$JSONL"; say "$label: $line"; else say "$label: failed or timed out"; fi
+# Seconds a step may take: its own limit, cut to what is left before the deadline (10 s kept for
+# the table); 0 when nothing is left.
+limit_for() {
+  local left=$(( DEADLINE - 10 - $(elapsed) ))
+  [ "$left" -lt 0 ] && left=0
+  [ "$1" -lt "$left" ] && echo "$1" || echo "$left"
 }
-bench_pair() {  # depth batch precision
-  local depth=$1 batch=$2 precision=$3 steps=$(( $2 == 512 ? 6 : 12 ))
-  run_bench "dasnet d$depth b$batch $precision" 90 build-gpu/bench_train --backend cuda --depth $depth \
-    --batch $batch --size 200 --steps $steps --precision $precision
-  run_bench "torch d$depth b$batch $precision" 90 python3 bench/torch_train.py --device cuda --depth $depth \
-    --batch $batch --size 200 --steps $steps --precision $precision
-}
-for precision in fp32 tf32 bf16; do bench_pair 8 512 $precision; done
-
-TESTS_RESULT="not run (no GoogleTest)"
+TESTS_RESULT="not run"
 NCCL_RESULT="not run"
-if [ -x build-gpu/dasnet_tests ]; then
-  say "CUDA tests"
-  timeout 240 build-gpu/dasnet_tests --gtest_filter='*Cuda*' 2>&1 | tee -a "$LOG" | grep -E "^\[  (FAILED|PASSED|SKIPPED) |OK \]|FAILED|Failure|error" | head -80
-  TESTS_RESULT=$(grep -E "^\[  (PASSED|FAILED)  \]" "$LOG" | tail -2 | tr '\n' ' ')
-  # Issue 5's GPU check: a one-rank NCCL run against training without any sync (tests/test_cuda_training.cpp).
-  NCCL_RESULT=$(grep -E "^\[ +(OK|FAILED|SKIPPED) +\] CudaNccl\." "$LOG" | sed -E 's/ \([0-9]+ ms\)//' | sort -u | tr '\n' ';')
-fi
-
 SANITIZER_RESULT="not run"
-if [ -n "$SANITIZER" ] && [ -x build-gpu/dasnet_tests ]; then
-  say "compute-sanitizer memcheck"
-  timeout 120 "$SANITIZER" --tool memcheck --leak-check no --error-exitcode 9 build-gpu/dasnet_tests \
-    --gtest_filter='CudaVsReference.BatchNormAddRelu:CudaVsReference.Losses:CudaVsReference.Conv3x3Stride2:CudaGraphs.*:Precisions/CudaMixedPrecision.BatchNormAndElementwise/bf16' \
-    >"$OUTDIR/memcheck.log" 2>&1
-  rc=$?
-  SANITIZER_RESULT="rc=$rc ($(grep -E "ERROR SUMMARY" "$OUTDIR/memcheck.log" | tail -1))"
-  [ $rc -eq 124 ] && SANITIZER_RESULT="timed out after 120 s"
-  say "memcheck: $SANITIZER_RESULT"
-fi
 
-run_bench "dasnet d8 b512 bf16 NCHW" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
-  --steps 6 --precision bf16 --layout nchw
-run_bench "dasnet d8 b512 fp32 NHWC" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
-  --steps 6 --precision fp32 --layout nhwc
-run_bench "dasnet d8 b512 fp32 no graphs" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
-  --steps 6 --precision fp32 --graphs off
-bench_pair 8 512 fp16
-for batch in 512 128; do
-  for depth in 14 32 8; do
-    [ "$batch" = 512 ] && [ "$depth" = 8 ] && continue  # measured first
-    for precision in fp32 tf32 bf16; do bench_pair $depth $batch $precision; done
-  done
-done
-run_bench "torch d8 b512 fp32 contiguous" 90 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
-  --size 200 --steps 6 --precision fp32 --memory-format contiguous
-run_bench "torch d8 b512 tf32 compile" 150 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
-  --size 200 --steps 6 --precision tf32 --compile
-
-# --- Table ------------------------------------------------------------------------------------
+# --- Table (printed by the EXIT trap) ---------------------------------------------------------
+print_table() {
 python3 - "$JSONL" "$TESTS_RESULT" "$SANITIZER_RESULT" "$NCCL_RESULT" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -195,3 +99,124 @@ ratio = f"{d['samples_per_s'] / t['samples_per_s']:.2f}" if d and t else "not me
 print("last line: fp32 both; torch channels_last eager; dasnet NCHW with CUDA graphs")
 print(f"gpu_train_samples_per_s depth=8 batch=512 dasnet={fmt(d)} torch={fmt(t)} ratio={ratio}")
 PY
+}
+# The table (its last line: gpu_train_samples_per_s ...) prints however the script ends.
+trap print_table EXIT
+
+# --- What this machine has ---------------------------------------------------------------
+export PATH=$PATH:/usr/local/cuda/bin
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee -a "$LOG"
+nvcc --version 2>&1 | tail -1 | tee -a "$LOG"
+CUDNN_ROOT=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+say "cuDNN from pip: ${CUDNN_ROOT:-none}"
+# The pip cuDNN is loaded at run time from its own folder.
+[ -n "$CUDNN_ROOT" ] && export LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}
+# NCCL likewise (CMake finds the pip package by itself; the loader needs its folder).
+NCCL_ROOT=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+say "NCCL from pip: ${NCCL_ROOT:-none}"
+[ -n "$NCCL_ROOT" ] && export LD_LIBRARY_PATH=$NCCL_ROOT/lib:${LD_LIBRARY_PATH:-}
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+
+# --- Dependencies that may be missing (no network: only what .gpu-deps carried) ------------
+# CHECK_CUDA_ARCHITECTURES: e.g. 90 to dry-run this script on a machine without a GPU (tests skip).
+CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="${CHECK_CUDA_ARCHITECTURES:-native}"
+            -DDASNET_WITH_MPI=OFF -DDASNET_FUZZ=OFF)
+[ -n "$CUDNN_ROOT" ] && CMAKE_ARGS+=(-DCUDNN_ROOT="$CUDNN_ROOT")
+if [ -d .gpu-deps/include ]; then
+  CMAKE_ARGS+=(-DCMAKE_CXX_FLAGS="-I$ROOT/.gpu-deps/include" -DCMAKE_INCLUDE_PATH="$ROOT/.gpu-deps/include")
+fi
+GENERATOR=()
+command -v ninja >/dev/null && GENERATOR=(-G Ninja)
+if [ ! -f /usr/include/gtest/gtest.h ] && [ ! -f /usr/local/include/gtest/gtest.h ]; then
+  if [ -d .gpu-deps/googletest ]; then
+    say "building GoogleTest from .gpu-deps"
+    cmake -S .gpu-deps/googletest -B /tmp/gtest-build "${GENERATOR[@]}" -DCMAKE_INSTALL_PREFIX=/tmp/gtest \
+      -DBUILD_GMOCK=OFF >>"$LOG" 2>&1 && cmake --build /tmp/gtest-build -j16 >>"$LOG" 2>&1 &&
+      cmake --install /tmp/gtest-build >>"$LOG" 2>&1
+    CMAKE_ARGS+=(-DCMAKE_PREFIX_PATH=/tmp/gtest)
+  else
+    say "no GoogleTest here and none carried: building without tests"
+  fi
+fi
+
+# --- Build ----------------------------------------------------------------------------------
+say "configure"
+if ! cmake -S . -B build-gpu "${GENERATOR[@]}" "${CMAKE_ARGS[@]}" >>"$LOG" 2>&1; then
+  tail -30 "$LOG"
+  exit 1
+fi
+grep -E "dasnet:" "$LOG" | sort -u
+TARGETS=(bench_train)
+[ -d build-gpu/CMakeFiles/dasnet_tests.dir ] && TARGETS+=(dasnet_tests)  # both generators make this folder
+say "build ${TARGETS[*]}"
+if ! timeout "$(limit_for 300)" cmake --build build-gpu -j16 --target "${TARGETS[@]}" >>"$LOG" 2>&1; then
+  grep -E "error|Error" "$LOG" | head -30
+  exit 1
+fi
+grep -i "warning" "$LOG" | grep -v "^--" | head -10
+
+# --- Benchmarks, tests, benchmarks ----------------------------------------------------------
+# The goal configuration (depth 8, batch 512) is measured first, then the tests and memcheck run,
+# then the other configurations until CHECK_BUDGET_S: a slow test phase cannot cost the goal figures.
+run_bench() {  # label, timeout, command...
+  local label=$1 limit; shift
+  limit=$(limit_for "$1"); shift
+  if [ "$(elapsed)" -gt "$BUDGET" ] || [ "$limit" -lt 20 ]; then say "skip $label (time budget)"; return; fi
+  local line
+  line=$(timeout "$limit" "$@" 2>>"$LOG" | grep '^{' | tail -1)
+  if [ -n "$line" ]; then echo "$line" >>"$JSONL"; say "$label: $line"; else say "$label: failed or timed out"; fi
+}
+bench_pair() {  # depth batch precision
+  local depth=$1 batch=$2 precision=$3 steps=$(( $2 == 512 ? 6 : 12 ))
+  run_bench "dasnet d$depth b$batch $precision" 90 build-gpu/bench_train --backend cuda --depth $depth \
+    --batch $batch --size 200 --steps $steps --precision $precision
+  run_bench "torch d$depth b$batch $precision" 90 python3 bench/torch_train.py --device cuda --depth $depth \
+    --batch $batch --size 200 --steps $steps --precision $precision
+}
+for precision in fp32 tf32 bf16; do bench_pair 8 512 $precision; done
+
+if [ ! -x build-gpu/dasnet_tests ]; then
+  TESTS_RESULT="not run (no GoogleTest)"
+elif [ "$(limit_for 240)" -lt 30 ]; then
+  TESTS_RESULT="not run (time budget)"
+else
+  say "CUDA tests"
+  # To a log of their own (a reader that stops early must not kill the run), then summarized.
+  timeout "$(limit_for 240)" build-gpu/dasnet_tests --gtest_filter='*Cuda*' >"$OUTDIR/tests.log" 2>&1
+  rc=$?
+  cat "$OUTDIR/tests.log" >>"$LOG"
+  grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|Failure" "$OUTDIR/tests.log" | head -100
+  TESTS_RESULT="rc=$rc: $(grep -E "^\[  (PASSED|FAILED|SKIPPED) \] ? ?[0-9]+ test" "$OUTDIR/tests.log" | tr '\n' ' ')"
+  [ $rc -eq 124 ] && TESTS_RESULT="$TESTS_RESULT (timed out)"
+  # Issue 5's GPU check: a one-rank NCCL run against training without any sync (tests/test_cuda_training.cpp).
+  NCCL_RESULT=$(grep -E "^\[ +(OK|FAILED|SKIPPED) +\] CudaNccl\." "$OUTDIR/tests.log" | sed -E 's/ \([0-9]+ ms\)//' | sort -u | tr '\n' ';')
+fi
+
+if [ -n "$SANITIZER" ] && [ -x build-gpu/dasnet_tests ] && [ "$(limit_for 120)" -ge 30 ]; then
+  say "compute-sanitizer memcheck"
+  timeout "$(limit_for 120)" "$SANITIZER" --tool memcheck --leak-check no --error-exitcode 9 build-gpu/dasnet_tests \
+    --gtest_filter='CudaVsReference.BatchNormAddRelu:CudaVsReference.Losses:CudaVsReference.Conv3x3Stride2:CudaGraphs.*:Precisions/CudaMixedPrecision.BatchNormAndElementwise/bf16' \
+    >"$OUTDIR/memcheck.log" 2>&1
+  rc=$?
+  SANITIZER_RESULT="rc=$rc ($(grep -E "ERROR SUMMARY" "$OUTDIR/memcheck.log" | tail -1))"
+  [ $rc -eq 124 ] && SANITIZER_RESULT="timed out after 120 s"
+  say "memcheck: $SANITIZER_RESULT"
+fi
+
+run_bench "dasnet d8 b512 bf16 NCHW" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision bf16 --layout nchw
+run_bench "dasnet d8 b512 fp32 NHWC" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision fp32 --layout nhwc
+run_bench "dasnet d8 b512 fp32 no graphs" 90 build-gpu/bench_train --backend cuda --depth 8 --batch 512 --size 200 \
+  --steps 6 --precision fp32 --graphs off
+bench_pair 8 512 fp16
+for batch in 512 128; do
+  for depth in 14 32 8; do
+    [ "$batch" = 512 ] && [ "$depth" = 8 ] && continue  # measured first
+    for precision in fp32 tf32 bf16; do bench_pair $depth $batch $precision; done
+  done
+done
+run_bench "torch d8 b512 fp32 contiguous" 90 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
+  --size 200 --steps 6 --precision fp32 --memory-format contiguous
+run_bench "torch d8 b512 tf32 compile" 150 python3 bench/torch_train.py --device cuda --depth 8 --batch 512 \
+  --size 200 --steps 6 --precision tf32 --compile
