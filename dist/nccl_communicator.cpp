@@ -46,7 +46,7 @@ class NcclCommunicator : public Communicator {
                        " puts every rank on one GPU; with --comm nccl each rank takes GPU local_rank % devices "
                        "(unset it; narrow the GPUs with CUDA_VISIBLE_DEVICES)");
     int devices = 0;
-    check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
+    check_cuda(cudaGetDeviceCount(&devices), "--comm nccl: no usable CUDA device (cudaGetDeviceCount)");
     if (devices == 0) throw UsageError("--comm nccl: no CUDA device is visible on rank " + std::to_string(rank()));
     // One GPU per rank: the local rank picks it (CUDA_VISIBLE_DEVICES narrows the choice first).
     device_ = host_->local_rank() % devices;
