@@ -55,57 +55,75 @@ __device__ void combine_groups(const ChannelTile& tile, double& a, double& b) {
   __syncthreads();  // shared memory is reused by the next tile
 }
 
+// The two per-channel sums the reductions take, element by element: `channel(c, first)` gives a
+// channel's constants (first = index of its first element), `add` adds element i's two terms.
+// x - shift and (x - shift)^2, the shift being the channel's first value: keeps the variance free
+// of cancellation.
 template <typename T>
-__global__ void channel_partial_moments_nhwc(const T* x, int n, int channels, size_t plane, double* partials) {
-  const int s = blockIdx.x, splits = gridDim.x;
-  for (int c0 = 0; c0 < channels; c0 += blockDim.x) {
-    const ChannelTile tile(c0, channels);
-    const int c = tile.channel();
-    double sum = 0, squares = 0;
-    if (tile.active()) {
-      const double shift = to_float(x[c]);  // the channel's first value, as in NCHW
-      for (int sample = s; sample < n; sample += splits) {
-        const T* p = x + size_t(sample) * plane * channels + c;
-        for (size_t row = tile.group; row < plane; row += tile.groups) {
-          const double d = double(to_float(p[row * channels])) - shift;
-          sum += d;
-          squares += d * d;
-        }
-      }
-    }
-    combine_groups(tile, sum, squares);
-    if (int(threadIdx.x) < tile.tile) {
-      partials[(size_t(c) * splits + s) * 2] = sum;
-      partials[(size_t(c) * splits + s) * 2 + 1] = squares;
-    }
+struct MomentTerms {
+  const T* x;
+  __device__ double channel(int, size_t first) const { return to_float(x[first]); }
+  __device__ void add(double shift, size_t i, double& sum, double& squares) const {
+    const double d = double(to_float(x[i])) - shift;
+    sum += d;
+    squares += d * d;
+  }
+};
+
+// g = dy * [relu_output > 0] (or dy), and g * xhat.
+template <typename T>
+struct BatchnormBackwardTerms {
+  const T *dy, *relu_output, *x;
+  const float *mean, *invstd;
+  struct Channel {
+    double mean, invstd;
+  };
+  __device__ Channel channel(int c, size_t) const { return {mean[c], invstd[c]}; }
+  __device__ void add(const Channel& ch, size_t i, double& sum_g, double& sum_gx) const {
+    const double g = (relu_output && to_float(relu_output[i]) <= 0.0f) ? 0.0 : double(to_float(dy[i]));
+    sum_g += g;
+    sum_gx += g * (double(to_float(x[i])) - ch.mean) * ch.invstd;
+  }
+};
+
+// NCHW: block (c, s) sums the terms over samples s, s + S, ... of channel c, into
+// partials[(c * S + s) * 2 + {0, 1}].
+template <typename Terms>
+__global__ void channel_partials_nchw(Terms terms, int n, int channels, size_t plane, double* partials) {
+  const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
+  const auto channel = terms.channel(c, size_t(c) * plane);
+  double a = 0, b = 0;
+  for (int sample = s; sample < n; sample += splits) {
+    const size_t base = (size_t(sample) * channels + c) * plane;
+    for (size_t i = threadIdx.x; i < plane; i += blockDim.x) terms.add(channel, base + i, a, b);
+  }
+  a = block_sum(a);
+  b = block_sum(b);
+  if (threadIdx.x == 0) {
+    partials[(size_t(c) * splits + s) * 2] = a;
+    partials[(size_t(c) * splits + s) * 2 + 1] = b;
   }
 }
 
-template <typename T>
-__global__ void batchnorm_backward_partials_nhwc(const T* dy, const T* relu_output, const T* x, const float* mean,
-                                                 const float* invstd, int n, int channels, size_t plane,
-                                                 double* partials) {
+// NHWC: block s covers every channel of samples s, s + S, ..., a tile of channels at a time.
+template <typename Terms>
+__global__ void channel_partials_nhwc(Terms terms, int n, int channels, size_t plane, double* partials) {
   const int s = blockIdx.x, splits = gridDim.x;
   for (int c0 = 0; c0 < channels; c0 += blockDim.x) {
     const ChannelTile tile(c0, channels);
     const int c = tile.channel();
-    double sum_g = 0, sum_gx = 0;
+    double a = 0, b = 0;
     if (tile.active()) {
-      const double m = mean[c], is = invstd[c];
+      const auto channel = terms.channel(c, size_t(c));
       for (int sample = s; sample < n; sample += splits) {
         const size_t base = size_t(sample) * plane * channels + c;
-        for (size_t row = tile.group; row < plane; row += tile.groups) {
-          const size_t i = base + row * channels;
-          const double g = (relu_output && to_float(relu_output[i]) <= 0.0f) ? 0.0 : double(to_float(dy[i]));
-          sum_g += g;
-          sum_gx += g * (double(to_float(x[i])) - m) * is;
-        }
+        for (size_t row = tile.group; row < plane; row += tile.groups) terms.add(channel, base + row * channels, a, b);
       }
     }
-    combine_groups(tile, sum_g, sum_gx);
+    combine_groups(tile, a, b);
     if (int(threadIdx.x) < tile.tile) {
-      partials[(size_t(c) * splits + s) * 2] = sum_g;
-      partials[(size_t(c) * splits + s) * 2 + 1] = sum_gx;
+      partials[(size_t(c) * splits + s) * 2] = a;
+      partials[(size_t(c) * splits + s) * 2 + 1] = b;
     }
   }
 }
@@ -121,29 +139,6 @@ __global__ void batchnorm_backward_apply_nhwc(const T* dy, const T* relu_output,
     const double xhat = (double(to_float(x[i])) - mean[c]) * is;
     dx[i] = from_float<T>(float(gamma_is * (double(g) - means[2 * c] - xhat * means[2 * c + 1])));
     if (dresidual) dresidual[i] = from_float<T>(accumulate_residual ? to_float(dresidual[i]) + g : g);
-  }
-}
-
-// Block (c, s) sums x - shift and (x - shift)^2 over samples s, s + S, ... of channel c. The
-// shift (the channel's first value) keeps the variance free of cancellation.
-template <typename T>
-__global__ void channel_partial_moments(const T* x, int n, int channels, size_t plane, double* partials) {
-  const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
-  const double shift = to_float(x[size_t(c) * plane]);
-  double sum = 0, squares = 0;
-  for (int sample = s; sample < n; sample += splits) {
-    const T* p = x + (size_t(sample) * channels + c) * plane;
-    for (size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-      double d = double(to_float(p[i])) - shift;
-      sum += d;
-      squares += d * d;
-    }
-  }
-  sum = block_sum(sum);
-  squares = block_sum(squares);
-  if (threadIdx.x == 0) {
-    partials[(size_t(c) * splits + s) * 2] = sum;
-    partials[(size_t(c) * splits + s) * 2 + 1] = squares;
   }
 }
 
@@ -176,30 +171,6 @@ __global__ void channel_finish_sums(const T* x, const double* partials, int spli
   const double shift = to_float(x[size_t(c) * plane]);
   sums[c] = sum + count * shift;
   sums[channels + c] = squares + 2 * shift * sum + count * shift * shift;
-}
-
-// g = dy * [relu_output > 0] (or dy); sums of g and g * xhat per block, as above.
-template <typename T>
-__global__ void batchnorm_backward_partials(const T* dy, const T* relu_output, const T* x, const float* mean,
-                                            const float* invstd, int n, int channels, size_t plane,
-                                            double* partials) {
-  const int c = blockIdx.x, s = blockIdx.y, splits = gridDim.y;
-  const double m = mean[c], is = invstd[c];
-  double sum_g = 0, sum_gx = 0;
-  for (int sample = s; sample < n; sample += splits) {
-    const size_t base = (size_t(sample) * channels + c) * plane;
-    for (size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-      const double g = (relu_output && to_float(relu_output[base + i]) <= 0.0f) ? 0.0 : double(to_float(dy[base + i]));
-      sum_g += g;
-      sum_gx += g * (double(to_float(x[base + i])) - m) * is;
-    }
-  }
-  sum_g = block_sum(sum_g);
-  sum_gx = block_sum(sum_gx);
-  if (threadIdx.x == 0) {
-    partials[(size_t(c) * splits + s) * 2] = sum_g;
-    partials[(size_t(c) * splits + s) * 2 + 1] = sum_gx;
-  }
 }
 
 __global__ void batchnorm_backward_finish(const double* partials, int splits, int channels, double count,
@@ -343,17 +314,17 @@ double* channel_reduction_result(double* scratch, int n, int channels, bool chan
 }
 
 namespace {
-// Per-channel partial sums of x - shift and its square: NCHW (channels x splits blocks) or NHWC
-// (splits blocks); both leave partials[(c * splits + s) * 2 + {0, 1}].
-template <typename T>
-int launch_partial_moments(const T* x, int n, int channels, size_t plane, bool channels_last, double* scratch,
-                           cudaStream_t stream) {
+// Per-channel partial sums of `terms` in NCHW (channels x splits blocks) or NHWC (splits blocks);
+// returns the splits.
+template <typename Terms>
+int launch_channel_partials(Terms terms, int n, int channels, size_t plane, bool channels_last, double* scratch,
+                            cudaStream_t stream) {
   const int splits = channel_splits(n, channels, channels_last);
   if (channels_last)
-    channel_partial_moments_nhwc<T><<<unsigned(splits), kThreads, 0, stream>>>(x, n, channels, plane, scratch);
+    channel_partials_nhwc<<<unsigned(splits), kThreads, 0, stream>>>(terms, n, channels, plane, scratch);
   else
-    channel_partial_moments<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(x, n, channels,
-                                                                                                  plane, scratch);
+    channel_partials_nchw<<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(terms, n, channels,
+                                                                                               plane, scratch);
   DASNET_CUDA_CHECK_LAUNCH();
   return splits;
 }
@@ -363,7 +334,7 @@ template <typename T>
 void launch_channel_statistics(const T* x, float* mean, float* var, int n, int channels, size_t plane,
                                bool channels_last, double* scratch, cudaStream_t stream) {
   if (n <= 0 || channels <= 0) return;
-  const int splits = launch_partial_moments(x, n, channels, plane, channels_last, scratch, stream);
+  const int splits = launch_channel_partials(MomentTerms<T>{x}, n, channels, plane, channels_last, scratch, stream);
   // The shift was the channel's first value: at c * plane (NCHW) or c (NHWC).
   channel_finish_moments<T><<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       x, scratch, splits, channels, double(n) * double(plane), channels_last ? 1 : plane, mean, var);
@@ -379,7 +350,7 @@ void launch_channel_sums(const T* x, int n, int channels, size_t plane, bool cha
     DASNET_CUDA_CHECK(cudaMemsetAsync(result, 0, size_t(channels) * 2 * sizeof(double), stream));
     return;
   }
-  const int splits = launch_partial_moments(x, n, channels, plane, channels_last, scratch, stream);
+  const int splits = launch_channel_partials(MomentTerms<T>{x}, n, channels, plane, channels_last, scratch, stream);
   channel_finish_sums<T><<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       x, scratch, splits, channels, double(n) * double(plane), channels_last ? 1 : plane, result);
   DASNET_CUDA_CHECK_LAUNCH();
@@ -392,14 +363,8 @@ void launch_batchnorm_backward_sums(const T* dy, const T* relu_output, const T* 
                                     cudaStream_t stream) {
   // n == 0 still runs: dgamma, dbeta and the sums become 0 (as on the CPU), not left stale.
   if (n < 0 || channels <= 0) return;
-  const int splits = channel_splits(n, channels, channels_last);
-  if (channels_last)
-    batchnorm_backward_partials_nhwc<T><<<unsigned(splits), kThreads, 0, stream>>>(dy, relu_output, x, mean, invstd,
-                                                                                   n, channels, plane, scratch);
-  else
-    batchnorm_backward_partials<T><<<dim3(unsigned(channels), unsigned(splits)), kThreads, 0, stream>>>(
-        dy, relu_output, x, mean, invstd, n, channels, plane, scratch);
-  DASNET_CUDA_CHECK_LAUNCH();
+  const int splits = launch_channel_partials(BatchnormBackwardTerms<T>{dy, relu_output, x, mean, invstd}, n, channels,
+                                            plane, channels_last, scratch, stream);
   batchnorm_backward_finish<<<unsigned((channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       scratch, splits, channels, divisor, dgamma, dbeta, channel_reduction_result(scratch, n, channels, channels_last));
   DASNET_CUDA_CHECK_LAUNCH();
