@@ -165,7 +165,21 @@ struct CudnnConvolutions::Impl {
     }
   };
 
-  // Call after the search's scratch is freed: the workspace may need most of that memory.
+  // Times every candidate with one cudnnFind*AlgorithmEx call, `find(count, &returned, results,
+  // scratch, scratch_bytes)`, and keeps the best. The search scratch is freed before settle()
+  // allocates the chosen workspace, which may need most of that memory.
+  template <typename Perf, typename Find>
+  void search(ConvPlan& plan, int count, Direction d, DType dtype, const Shape& xs, Find find) {
+    std::vector<Perf> results(std::max(count, 1));
+    int returned = 0;
+    {
+      SearchWorkspace scratch(options.workspace_limit_bytes);
+      find(count, &returned, results.data(), scratch.data, scratch.bytes);
+    }
+    const Perf& best = choose(results, returned, d, dtype, xs);
+    settle(plan, int(best.algo), best.memory, best.mathType, d, dtype, xs);
+  }
+
   void settle(ConvPlan& plan, int algorithm, size_t memory, cudnnMathType_t math, Direction d, DType dtype,
               const Shape& xs) {
     // fp32: keep FMA math. A result reported with CUDNN_DEFAULT_MATH would, set on the
@@ -219,17 +233,15 @@ void CudnnConvolutions::forward(const ConvGeometry& g, const Tensor& x, const fl
   bool fresh = false;
   ConvPlan& plan = s.plan_for(Direction::Forward, g, x.dtype, x.layout, x.shape, y.shape, &fresh);
   if (fresh) {
-    int count = 0, returned = 0;
+    int count = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(s.handle, &count));
-    std::vector<cudnnConvolutionFwdAlgoPerf_t> results(std::max(count, 1));
-    {
-      Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
-      DASNET_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(s.handle, plan.x, x.data, plan.w, w, plan.conv,
-                                                                plan.y, y.data, count, &returned, results.data(),
-                                                                search.data, search.bytes));
-    }
-    const auto& best = s.choose(results, returned, Direction::Forward, x.dtype, x.shape);
-    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::Forward, x.dtype, x.shape);
+    s.search<cudnnConvolutionFwdAlgoPerf_t>(
+        plan, count, Direction::Forward, x.dtype, x.shape,
+        [&](int n, int* returned, cudnnConvolutionFwdAlgoPerf_t* results, void* scratch, size_t bytes) {
+          DASNET_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(s.handle, plan.x, x.data, plan.w, w, plan.conv,
+                                                                    plan.y, y.data, n, returned, results, scratch,
+                                                                    bytes));
+        });
   }
   const float one = 1.0f, zero = 0.0f;
   DASNET_CUDNN_CHECK(cudnnConvolutionForward(s.handle, &one, plan.x, x.data, plan.w, w, plan.conv,
@@ -243,26 +255,23 @@ void CudnnConvolutions::backward_data(const ConvGeometry& g, const Tensor& dy, c
   bool fresh = false;
   ConvPlan& plan = s.plan_for(Direction::BackwardData, g, dx.dtype, dx.layout, dx.shape, dy.shape, &fresh);
   if (fresh) {
-    int count = 0, returned = 0;
+    int count = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(s.handle, &count));
-    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> results(std::max(count, 1));
     float* search_output = dx.data;
     void* temporary = nullptr;
     if (accumulate) {  // the search overwrites its output: keep dx intact
       search_output = scratch;
       if (!search_output) search_output = static_cast<float*>(temporary = device_allocate(dx.numel() * 4, "search"));
     }
-    cudnnStatus_t status;
-    {
-      Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
-      status = cudnnFindConvolutionBackwardDataAlgorithmEx(s.handle, plan.w, w, plan.y, dy.data, plan.conv, plan.x,
-                                                           search_output, count, &returned, results.data(),
-                                                           search.data, search.bytes);
-    }
-    if (temporary) cudaFree(temporary);
-    DASNET_CUDNN_CHECK(status);
-    const auto& best = s.choose(results, returned, Direction::BackwardData, dx.dtype, dx.shape);
-    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardData, dx.dtype, dx.shape);
+    s.search<cudnnConvolutionBwdDataAlgoPerf_t>(
+        plan, count, Direction::BackwardData, dx.dtype, dx.shape,
+        [&](int n, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* results, void* search_scratch, size_t bytes) {
+          const cudnnStatus_t status = cudnnFindConvolutionBackwardDataAlgorithmEx(
+              s.handle, plan.w, w, plan.y, dy.data, plan.conv, plan.x, search_output, n, returned, results,
+              search_scratch, bytes);
+          if (temporary) cudaFree(temporary);
+          DASNET_CUDNN_CHECK(status);
+        });
   }
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   DASNET_CUDNN_CHECK(cudnnConvolutionBackwardData(s.handle, &one, plan.w, w, plan.y, dy.data, plan.conv,
@@ -275,17 +284,15 @@ void CudnnConvolutions::backward_weights(const ConvGeometry& g, const Tensor& x,
   bool fresh = false;
   ConvPlan& plan = s.plan_for(Direction::BackwardWeights, g, x.dtype, x.layout, x.shape, dy.shape, &fresh);
   if (fresh) {
-    int count = 0, returned = 0;
+    int count = 0;
     DASNET_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(s.handle, &count));
-    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> results(std::max(count, 1));
-    {
-      Impl::SearchWorkspace search(s.options.workspace_limit_bytes);
-      DASNET_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(s.handle, plan.x, x.data, plan.y, dy.data,
-                                                                       plan.conv, plan.w, dw, count, &returned,
-                                                                       results.data(), search.data, search.bytes));
-    }
-    const auto& best = s.choose(results, returned, Direction::BackwardWeights, x.dtype, x.shape);
-    s.settle(plan, int(best.algo), best.memory, best.mathType, Direction::BackwardWeights, x.dtype, x.shape);
+    s.search<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        plan, count, Direction::BackwardWeights, x.dtype, x.shape,
+        [&](int n, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* results, void* scratch, size_t bytes) {
+          DASNET_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(s.handle, plan.x, x.data, plan.y,
+                                                                           dy.data, plan.conv, plan.w, dw, n,
+                                                                           returned, results, scratch, bytes));
+        });
   }
   const float one = 1.0f, zero = 0.0f;
   DASNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(s.handle, &one, plan.x, x.data, plan.y, dy.data, plan.conv,
