@@ -26,7 +26,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda_backend.h"
-#include "tests/require_cuda.h"
+#include "tests/cuda_test_util.h"
 #include "kernels/cuda/device_convert.h"
 #endif
 
@@ -41,6 +41,7 @@ TEST(CudaBackend, NotBuilt) { GTEST_SKIP() << "no CUDA device: this build has no
 
 using testing::LayerHarness;
 using testing::max_relative_error;
+using testing::options_for;
 
 // The issue's bounds: fp32 1e-5, tf32 5e-3, bf16 2e-2 (relative to the largest value); fp16
 // (3 more mantissa bits than bf16) 1e-2.
@@ -54,12 +55,6 @@ double tolerance(CudaPrecision p) {
   return 0;
 }
 
-CudaOptions options_for(CudaPrecision p, bool deterministic = false) {
-  CudaOptions o;
-  o.precision = p;
-  o.deterministic = deterministic;
-  return o;
-}
 
 void compare_with_reference(const std::function<std::unique_ptr<Layer>()>& make, std::vector<Shape> shapes,
                             const CudaOptions& options, bool training = true) {

@@ -17,7 +17,7 @@
 
 #if DASNET_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
-#include "tests/require_cuda.h"
+#include "tests/cuda_test_util.h"
 #endif
 
 namespace dasnet {
@@ -30,18 +30,13 @@ TEST(CudaTrainer, NotBuilt) { GTEST_SKIP() << "no CUDA device: this build has no
 #else
 
 using testing::max_relative_error;
+using testing::options_for;
 
 struct Trained {
   std::vector<float> params, state;
   long graph_replays = 0;
 };
 
-CudaOptions deterministic(CudaPrecision precision = CudaPrecision::Fp32) {
-  CudaOptions options;
-  options.precision = precision;
-  options.deterministic = true;
-  return options;
-}
 
 // Two epochs of ResNet-8 on 24x24 synthetic images, batch 16 (the last batch of each epoch is
 // smaller: a second batch size for the graphs to handle), deterministic cuDNN algorithms. Runs
@@ -84,7 +79,7 @@ Trained train(CudaBackend& cuda, bool graphs, Communicator* comm, bool sync_batc
 TEST(CudaTrainer, GraphsTrainTheSameWeightsAsPlainLaunches) {
   DASNET_REQUIRE_CUDA();
   for (CudaPrecision precision : {CudaPrecision::Fp32, CudaPrecision::Bf16}) {
-    CudaBackend cuda(deterministic(precision));
+    CudaBackend cuda(options_for(precision, true));
     Trained plain = train(cuda, false, nullptr), graphed = train(cuda, true, nullptr);
     EXPECT_EQ(plain.graph_replays, 0);
     // 6 steps per epoch (5 full, 1 of 8); the first steps of each batch size run plainly.
@@ -106,7 +101,7 @@ TEST(CudaNccl, OneRankTrainingEqualsTrainingWithoutSync) {
   if (launcher_world_size() > 1) GTEST_SKIP() << "started with several ranks: this test is for one";
   auto comm = one_rank_nccl();
   ASSERT_TRUE(comm->asynchronous());
-  CudaBackend cuda(deterministic());
+  CudaBackend cuda(options_for(CudaPrecision::Fp32, true));
   Trained plain = train(cuda, false, nullptr), nccl = train(cuda, false, comm.get());
   EXPECT_EQ(nccl.graph_replays, 0) << "data-parallel steps run plainly";
   // The average over one rank is the gradient itself.
@@ -119,7 +114,7 @@ TEST(CudaNccl, OneRankSynchronizedBatchNormEqualsLocalBatchNorm) {
   if (!have_nccl()) GTEST_SKIP() << "no NCCL: this build of dasnet has none";
   if (launcher_world_size() > 1) GTEST_SKIP() << "started with several ranks: this test is for one";
   auto comm = one_rank_nccl();
-  CudaBackend cuda(deterministic());
+  CudaBackend cuda(options_for(CudaPrecision::Fp32, true));
   Trained plain = train(cuda, false, nullptr), synchronized = train(cuda, false, comm.get(), true);
   // Synchronized statistics come from double sums: equal up to float rounding.
   EXPECT_LE(max_relative_error(synchronized.params, plain.params), 1e-4);

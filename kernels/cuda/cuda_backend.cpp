@@ -749,12 +749,9 @@ void CudaBackend::finish_optimizer_step() {
 }
 
 std::vector<double> CudaBackend::optimizer_state() {
-  State& s = *state_;
-  if (!s.loss_scale.data) return {};
-  cuda::LossScaleState state{};
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(&state, s.loss_scale.data, sizeof state, cudaMemcpyDeviceToHost, s.stream));
-  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-  return {state.scale, double(state.clean_steps), double(state.skipped_steps)};
+  if (!state_->loss_scale.data) return {};
+  const LossScale current = loss_scale();
+  return {current.scale, double(current.clean_steps), double(current.skipped_steps)};
 }
 
 void CudaBackend::restore_optimizer_state(const std::vector<double>& saved) {
@@ -774,7 +771,7 @@ CudaBackend::LossScale CudaBackend::loss_scale() {
   cuda::LossScaleState state{};
   DASNET_CUDA_CHECK(cudaMemcpyAsync(&state, s.loss_scale.data, sizeof state, cudaMemcpyDeviceToHost, s.stream));
   DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-  return {state.scale, state.skipped_steps};
+  return {state.scale, state.clean_steps, state.skipped_steps};
 }
 
 double CudaBackend::sum_squares(const float* x, size_t count) {

@@ -126,9 +126,11 @@ class CudaBackend : public Backend {
   // fp16: {scale, clean steps, skipped steps}; empty otherwise.
   std::vector<double> optimizer_state() override;
   void restore_optimizer_state(const std::vector<double>& state) override;
-  // fp16: the current loss scale and the steps skipped for overflow so far (waits for the device).
+  // fp16: the current loss scale, the clean steps since it last changed and the steps skipped for
+  // overflow so far (waits for the device).
   struct LossScale {
     double scale = 1;
+    long clean_steps = 0;
     long skipped_steps = 0;
   };
   LossScale loss_scale();
