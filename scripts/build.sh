@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Configures and builds dasnet (Release) in build/ with every core.
+# Configures and builds dasnet (Release) in build/ with every core. ccache, where installed,
+# caches compiles across clones and rebuilds (it is optional; nothing else changes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+            -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build "$root/build" -j"$(nproc)"
