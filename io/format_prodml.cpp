@@ -117,7 +117,9 @@ ReadPlan plan_prodml(const h5::File& f) {
   plan.info.channel_spacing_m = spacing * metres_per_unit(unit);
   auto start_locus = raw.attr_number_if("StartLocusIndex");
   if (!start_locus) start_locus = acq.attr_number_if("StartLocusIndex");
-  plan.info.distance_start_m = start_locus.value_or(0) * plan.info.channel_spacing_m;
+  plan.info.first_locus = static_cast<int64_t>(std::llround(start_locus.value_or(0)));
+  plan.info.distance_start_m = plan.info.first_locus * plan.info.channel_spacing_m;
+  plan.info.distance_units = unit;
   if (auto gauge = first_positive_attr(acq, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *gauge;
   else if (auto g2 = first_positive_attr(raw, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *g2;
 
@@ -187,6 +189,7 @@ ReadPlan plan_gdr(const h5::File& f) {
   const std::string unit = acq.attr_string_if("SpatialSamplingIntervalUnit").value_or("m");
   plan.info.channel_spacing_m =
       require_positive(acq, "SpatialSamplingInterval", acq.attr_number("SpatialSamplingInterval")) * metres_per_unit(unit);
+  plan.info.distance_units = unit;
   if (auto gauge = first_positive_attr(acq, {"GaugeLength"})) plan.info.gauge_length_m = *gauge;
   plan.info.units = acq.attr_string_if("UnitOfMeasure").value_or("");
   if (plan.info.units.empty()) plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";

@@ -120,8 +120,16 @@ ReadPlan plan_optodas(const h5::File& f) {
   if (f.is_dataset("/header/channels")) {
     const h5::Node channels = f.dataset("/header/channels");
     const auto ch = channels.numbers_in(0, std::min<hsize_t>(2, channels.element_count()));
-    if (!ch.empty()) plan.info.distance_start_m = ch[0] * dx;
-    if (ch.size() == 2) plan.info.channel_spacing_m = require_positive(channels, "channel stride", ch[1] - ch[0]) * dx;
+    if (!ch.empty()) {
+      plan.info.distance_start_m = ch[0] * dx;
+      plan.info.first_locus = static_cast<int64_t>(std::llround(ch[0]));
+    }
+    if (ch.size() == 2) {
+      // OptoDAS may keep every Nth sensing point: the stored channels' index step.
+      const double stride = require_positive(channels, "channel stride", ch[1] - ch[0]);
+      plan.info.channel_spacing_m = stride * dx;
+      plan.info.channel_step = static_cast<size_t>(std::llround(stride));
+    }
   }
   if (f.is_dataset("/header/gaugeLength")) plan.info.gauge_length_m = f.dataset("/header/gaugeLength").scalar_number();
 
@@ -137,6 +145,7 @@ ReadPlan plan_optodas(const h5::File& f) {
   }
   if (!std::isfinite(scale) || scale == 0) f.fail("/header/dataScale", "unusable scale " + std::to_string(scale));
   plan.info.scale_factor = scale;
+  plan.info.scale_stated = f.is_dataset("/header/dataScale") || f.is_dataset("/header/sensitivities");
   plan.info.units = unit.empty() ? unknown_units_for(plan.info.raw_type) : unit;
   return plan;
 }
@@ -204,6 +213,7 @@ ReadPlan plan_febus(const h5::File& f) {
   plan.info.data_path = p.data;
   plan.info.raw_type = data.element_type();
   plan.info.stored_order = "block x time x channel";
+  plan.info.time_axis = 1;
   plan.info.num_channels = static_cast<size_t>(dims[2]);
   plan.info.num_samples = static_cast<size_t>(dims[0]) * plan.block_keep;
   plan.info.sampling_rate_hz = 1.0 / dt_s;

@@ -143,6 +143,11 @@ TEST_F(DasReaders, Prodml20TimeMajorChunked) {
   EXPECT_EQ(info.stored_order, "time x channel");
   EXPECT_EQ(info.start_time_ns, spec.start_ns);
   EXPECT_NEAR(info.distance_start_m, 10 * spec.spacing_m, 1e-9);
+  EXPECT_EQ(info.first_locus, 10);
+  EXPECT_EQ(info.distance_units, "m");
+  EXPECT_FALSE(info.processed);
+  EXPECT_EQ(info.record_count, 1u);
+  EXPECT_EQ(info.time_axis, 0);
   EXPECT_EQ(info.units, "(nm/m)/s");
   expect_fixture_values(read_das(file), 1.0);
   expect_window_matches_full(file);
@@ -191,10 +196,17 @@ TEST_F(DasReaders, OptoDasAppliesDataScaleAndSensitivity) {
   EXPECT_NEAR(info.channel_spacing_m, spec.spacing_m, 1e-9);  // stride 2 x dx
   EXPECT_NEAR(info.distance_start_m, 100 * spec.spacing_m / 2, 1e-9);
   EXPECT_DOUBLE_EQ(info.scale_factor, data_scale / sensitivity);
+  EXPECT_TRUE(info.scale_stated);
+  EXPECT_EQ(info.channel_step, 2u);  // every 2nd sensing point kept
+  EXPECT_EQ(info.first_locus, 100);
   EXPECT_EQ(info.units, "strain/s");
   EXPECT_NEAR(static_cast<double>(info.start_time_ns - spec.start_ns), 0.0, 1000.0);
   const DasRecord rec = read_das(file);
   expect_fixture_values(rec, data_scale / sensitivity);
+  EXPECT_EQ(rec.channel_step, 2u);
+  ReadWindow w;
+  w.first_channel = 3;
+  EXPECT_EQ(read_das(file, w).first_locus, 106);  // locus of stored channel 3
   expect_window_matches_full(file);
 }
 
@@ -286,6 +298,26 @@ TEST_F(DasReaders, DetectionIgnoresTheExtension) {
   EXPECT_EQ(detect_das_format(mat), "dsi-mat");
 }
 
+TEST_F(DasReaders, ProcessedProductsAreRefusedUnlessAllowed) {
+  DasInfo info;
+  info.source = "x.h5";
+  info.data_path = "/band";
+  EXPECT_NO_THROW(require_raw_data(info, false, "--allow-processed"));
+  info.processed = true;
+  info.product = "FBE band 1";
+  expect_error([&] { require_raw_data(info, false, "--allow-processed"); }, "x.h5", "FBE band 1");
+  expect_error([&] { require_raw_data(info, false, "--allow-processed"); }, "x.h5", "--allow-processed");
+  EXPECT_NO_THROW(require_raw_data(info, true, "--allow-processed"));
+}
+
+TEST_F(DasReaders, SingleRecordFilesRefuseOtherRecords) {
+  const std::string file = path("one.h5");
+  fx::write_prodml(file, fx::Spec{});
+  ReadWindow w;
+  w.record = 1;
+  expect_error([&] { read_das(file, w); }, file, "holds 1 record");
+}
+
 TEST_F(DasReaders, NonFiniteSamplesAreKeptAndCounted) {
   fx::Spec spec;
   const std::string file = path("nan.hdf5");
@@ -294,6 +326,7 @@ TEST_F(DasReaders, NonFiniteSamplesAreKeptAndCounted) {
   fx::set_sample(file, "/data_product/data", 9, 0, std::numeric_limits<double>::infinity());
   const DasRecord rec = read_das(file);
   EXPECT_EQ(rec.non_finite_count, 2u);
+  EXPECT_EQ(rec.non_finite_channel_count, 0u);
   EXPECT_TRUE(std::isnan(rec.at(3, 5)));
   EXPECT_TRUE(std::isinf(rec.at(0, 9)));
   ReadWindow w;
