@@ -26,42 +26,60 @@ std::string first_child_with_prefix(const h5::File& f, const std::string& group,
 }  // namespace
 
 // ---- Terra15 --------------------------------------------------------------------------
-// data_product/data (time x channel), data_product/posix_time (seconds, one per sample), dt
-// (v4) or dt_computer (v5+) and dx as root attributes. The file preallocates frames: rows past
-// the last written time carry posix_time 0 and are not data.
+// Version 4: /<data_product>/data (the group named by the root attribute data_product, e.g.
+// "velocity"); versions 5 and 6: /data_product/data. Time x channel, with posix_time (the
+// computer clock) and gps_time (seconds, one per sample) beside the data; dt (v4) or
+// dt_computer (v5+), dx, sensing_range_start as root attributes. The file preallocates frames:
+// rows past the last written time carry time 0 and are not data.
+//
+// The sample interval is the interrogator's (dt_computer = frame interval, e.g. 5 / pulse_rate),
+// not the mean step of the per-frame stamps, which jitter by a frame. The start is gps_time[0]
+// when the file says GPS was locked (gps_locked), else the computer clock posix_time[0].
 
-bool is_terra15(const h5::File& f) {
-  if (!f.is_dataset("/data_product/data")) return false;
-  return f.group("/").has_attr("file_version") || f.group("/data_product").has_attr("file_version");
+namespace {
+std::string terra15_group(const h5::File& f) {
+  if (f.is_dataset("/data_product/data")) return "/data_product";
+  if (!f.group("/").has_attr("data_product")) return "";
+  const std::string product = "/" + f.group("/").attr_string("data_product");
+  return f.is_dataset(product + "/data") ? product : "";
 }
 
-ReadPlan plan_terra15(const h5::File& f) {
-  const h5::Node root = f.group("/");
-  const h5::Node data = f.dataset("/data_product/data");
-  ReadPlan plan;
-  plan.info.format_version = root.attr_text_if("file_version").value_or("");
-  describe_matrix(plan, data, 0);
-
-  const h5::Node times = f.dataset("/data_product/posix_time");
-  const auto tdims = times.shape();
-  if (tdims.size() != 1 || tdims[0] < plan.info.num_samples)
-    times.fail("expected one time per sample (" + std::to_string(plan.info.num_samples) + ")");
-  // Last written sample: scan back from the end in blocks (memory stays bounded).
-  size_t valid = plan.info.num_samples;
+// Rows with a time stamp: scans back from the end in blocks (memory stays bounded).
+size_t terra15_written_rows(const h5::Node& times, size_t rows) {
+  size_t valid = rows;
   constexpr size_t kBlock = 65536;
   while (valid > 0) {
     const size_t begin = valid > kBlock ? valid - kBlock : 0;
     const auto block = times.numbers_in(begin, valid - begin);
     size_t k = block.size();
     while (k > 0 && !(block[k - 1] > 0)) --k;
-    if (k > 0) {
-      valid = begin + k;
-      break;
-    }
+    if (k > 0) return begin + k;
     valid = begin;
   }
-  if (valid == 0) times.fail("empty data: no sample has a time stamp");
-  plan.info.num_samples = valid;
+  times.fail("empty data: no sample has a time stamp");
+}
+}  // namespace
+
+bool is_terra15(const h5::File& f) {
+  const h5::Node root = f.group("/");
+  if (!root.has_attr("file_version")) return false;
+  return !terra15_group(f).empty();
+}
+
+ReadPlan plan_terra15(const h5::File& f) {
+  const h5::Node root = f.group("/");
+  const std::string group = terra15_group(f);
+  const h5::Node data = f.dataset(group + "/data");
+  ReadPlan plan;
+  plan.info.format_version = root.attr_text_if("file_version").value_or("");
+  describe_matrix(plan, data, 0);
+
+  const bool gps_locked = root.attr_bool_if("gps_locked").value_or(false) && f.is_dataset(group + "/gps_time");
+  const h5::Node times = f.dataset(group + (gps_locked ? "/gps_time" : "/posix_time"));
+  const auto tdims = times.shape();
+  if (tdims.size() != 1 || tdims[0] < plan.info.num_samples)
+    times.fail("expected one time per sample (" + std::to_string(plan.info.num_samples) + ")");
+  plan.info.num_samples = terra15_written_rows(times, plan.info.num_samples);
   plan.info.start_time_ns = seconds_to_ns(times.number_at(0));
 
   auto dt = root.attr_number_if("dt_computer");

@@ -221,6 +221,9 @@ void write_prodml(const std::string& path, const Spec& spec, const std::string& 
   w.attr_text(acq, v20 ? "SpatialSamplingIntervalUnit" : "SpatialSamplingInterval.uom", "m");
   w.attr(acq, v20 ? "GaugeLength" : "MeasuredGaugeLength", spec.gauge_m);
   w.attr_text(acq, "MeasurementStartTime", iso(spec.start_ns));
+  w.attr_text(acq, "uuid", "00000000-0000-0000-0000-000000000001");
+  w.attr(acq, "PulseRate", 10000.0);  // DASCore's PRODML test requires these and uuid
+  w.attr(acq, "PulseWidth", 20.0);
   w.group(raw);
   w.attr_int(raw, "NumberOfLoci", static_cast<int64_t>(spec.channels));
   w.attr_text(raw, "RawDataUnit", "(nm/m)/s");
@@ -240,25 +243,36 @@ void write_prodml(const std::string& path, const Spec& spec, const std::string& 
   for (size_t t = 0; t < spec.samples; ++t)
     times[t] = spec.start_ns / 1000 + static_cast<int64_t>(std::llround(t * 1e6 / spec.rate_hz));
   w.dataset(raw + "/RawDataTime", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());
+  if (v20) {
+    w.attr_text(raw + "/RawDataTime", "PartStartTime", iso(times.front() * 1000));
+    w.attr_text(raw + "/RawDataTime", "PartEndTime", iso(times.back() * 1000));
+  }
 }
 
-void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows) {
+void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows, int version) {
   Writer w(path);
-  w.attr_int("/", "file_version", 5);
-  w.attr("/", "dt_computer", 1.0 / spec.rate_hz);
+  w.attr_int("/", "file_version", version);
+  w.attr("/", version >= 5 ? "dt_computer" : "dt", 1.0 / spec.rate_hz);
   w.attr("/", "dx", spec.spacing_m);
   w.attr("/", "gauge_length", spec.gauge_m);
   w.attr("/", "sensing_range_start", 30.0);
+  w.attr_int("/", "nx", static_cast<int64_t>(spec.channels));
+  w.attr_int("/", "gps_locked", 0);
+  // Root attributes DASCore's Terra15 test looks for.
+  w.attr("/", "acoustic_bandwidth_end", spec.rate_hz / 2);
+  w.attr("/", "amplifier_incoming_current", 105.0);
+  w.attr("/", "file_start_computer_time", spec.start_ns / 1e9);
   w.attr_text("/", "data_product", "velocity", true);
   w.attr_text("/", "data_product_units", "m/s", true);
-  w.group("/data_product");
+  const std::string group = version >= 5 ? "/data_product" : "/velocity";
+  w.group(group);
   const size_t rows = spec.samples + unwritten_rows;
-  write_matrix(w, "/data_product/data", H5T_IEEE_F32LE, rows, spec.channels,
+  write_matrix(w, group + "/data", H5T_IEEE_F32LE, rows, spec.channels,
                [&](size_t t, size_t c) { return t < spec.samples ? value(c, t) * 1e-6 : 0.0; });
   std::vector<double> posix(rows, 0.0);
   for (size_t t = 0; t < spec.samples; ++t) posix[t] = spec.start_ns / 1e9 + t / spec.rate_hz;
-  w.doubles("/data_product/posix_time", posix);
-  w.doubles("/data_product/gps_time", posix);
+  w.doubles(group + "/posix_time", posix);
+  w.doubles(group + "/gps_time", posix);
 }
 
 void write_optodas(const std::string& path, const Spec& spec, double data_scale, double sensitivity) {

@@ -38,7 +38,8 @@ void write_prodml(const std::string& path, const Spec& spec, const std::string& 
                   bool time_major = true, size_t chunk_rows = 0);
 // Terra15 v5: posix_time per sample, dt_computer and dx; `unwritten_rows` preallocated rows
 // with time 0 follow the data (they are not part of the record).
-void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows = 3);
+// Version 4 keeps the data in a group named by the data_product attribute ("velocity").
+void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows = 3, int version = 5);
 // ASN OptoDAS: int16 data, dataScale and sensitivities; record = value * data_scale / sensitivity.
 void write_optodas(const std::string& path, const Spec& spec, double data_scale, double sensitivity);
 // Febus A1: `blocks` 3-D blocks of `block_rows` new rows each plus `overlap_rows` rows of the
