@@ -45,5 +45,19 @@ TEST_F(CliUsage, ParseErrorsExitTwo) {
   EXPECT_EQ(run("train --help").exit_code, 0);
 }
 
+// Flags of a training small enough for a test (under a second on one core).
+const char* kTinyTraining =
+    "train --depth 2 --synthetic-per-class 8 --image-height 16 --image-width 16 --epochs 1 --no-progress";
+
+// libgomp crashed (SIGSEGV) when asked for 100000 threads: they are capped to the cores.
+TEST_F(CliUsage, ThreadsAreCappedToTheCores) {
+  const CommandResult r = run(std::string(kTinyTraining) + " --threads 100000");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--threads 100000 is more than the"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("100000 threads"), std::string::npos) << r.out;
+  expect_usage_error(std::string(kTinyTraining) + " --threads -2", "--threads");
+  expect_usage_error("sweep run spec.toml --ledger l.db --threads -2", "--threads");
+}
+
 }  // namespace
 }  // namespace dasnet
