@@ -134,7 +134,7 @@ struct TrainCommand {
         auto p = predict_p_usable(*net, model_config.mode, reference_images.data(), int(references.size()));
         line = "  P(usable):";
         for (size_t i = 0; i < references.size(); ++i) {
-          m.reference_p_usable.push_back({references[i].name, p[i]});
+          m.p_usable.push_back({references[i].name, p[i]});
           char item[96];
           std::snprintf(item, sizeof item, " %s %.3f%s", references[i].name.c_str(), p[i],
                         references[i].accepts(p[i]) ? "" : "*");
