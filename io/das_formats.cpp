@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "io/das_read_plan.h"
+#include "io/input_path.h"
 
 namespace dasnet {
 namespace detail {
@@ -81,6 +82,7 @@ const FormatEntry& find_format(const h5::File& file) {
 }
 
 std::unique_ptr<h5::File> open_file(const std::string& path) {
+  require_input_path(path);
   h5::silence_errors();
   if (H5Fis_hdf5(path.c_str()) <= 0) refuse_non_hdf5(path);
   return std::make_unique<h5::File>(path);

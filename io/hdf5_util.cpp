@@ -10,6 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "io/input_path.h"
+
 namespace dasnet::h5 {
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -390,6 +392,7 @@ std::optional<std::string> Node::attr_text_if(const std::string& attr) const {
 // ---- File ------------------------------------------------------------------------------
 
 File::File(const std::string& path) : path_(path) {
+  require_input_path(path);
   silence_errors();
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 < 0) throw std::runtime_error(path + ": cannot open (missing or unreadable file)");

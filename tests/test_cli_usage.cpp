@@ -3,9 +3,13 @@
 // or a hang.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
+#include "io/input_path.h"
 #include "tests/cli_runner.h"
 #include "tests/das_fixtures.h"
 
@@ -57,6 +61,41 @@ TEST_F(CliUsage, ThreadsAreCappedToTheCores) {
   EXPECT_EQ(r.out.find("100000 threads"), std::string::npos) << r.out;
   expect_usage_error(std::string(kTinyTraining) + " --threads -2", "--threads");
   expect_usage_error("sweep run spec.toml --ledger l.db --threads -2", "--threads");
+}
+
+// Opening a FIFO blocked forever (inspect, train --data, eval --checkpoint...); a directory was
+// "an empty file". Both are now refused before anything opens them, naming the path (exit 1).
+TEST_F(CliUsage, FifoAndFolderInputsAreRefused) {
+  const std::string fifo = scratch_ + "/pipe.h5", folder = scratch_ + "/folder.h5";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  fs::create_directories(folder);
+  for (const std::string& input : {fifo, folder}) {
+    const std::string what = input == fifo ? "a FIFO" : "a directory";
+    for (const std::string& args :
+         {"inspect " + input, std::string(kTinyTraining) + " --data " + input, "eval --checkpoint " + input,
+          std::string(kTinyTraining) + " --resume " + input, std::string(kTinyTraining) + " --reference " + input,
+          "dataset info " + input, "dataset build " + input + " -o " + scratch_ + "/set.h5", "label " + input,
+          "sweep run " + input + " --ledger " + scratch_ + "/ledger.db"}) {
+      const CommandResult r = run_dasnet(args, scratch_, 60);
+      EXPECT_EQ(r.exit_code, 1) << "dasnet " << args << " (124: it hung)\n" << r.err;
+      EXPECT_NE(r.err.find(input + ": " + what), std::string::npos) << "dasnet " << args << "\n" << r.err;
+    }
+  }
+}
+
+TEST(InputPath, FoldersPassOnlyWhereFoldersAreMeant) {
+  const std::string dir = fixtures::make_temp_dir("input-path");
+  const std::string file = dir + "/record.h5";
+  fixtures::write_bytes(file, "x");
+  EXPECT_NO_THROW(require_input_path(file));
+  EXPECT_NO_THROW(require_input_path(file, InputKind::file_or_folder));
+  EXPECT_NO_THROW(require_input_path(dir, InputKind::file_or_folder));
+  EXPECT_THROW(require_input_path(dir), std::runtime_error);
+  EXPECT_THROW(require_input_path(dir + "/missing.h5", InputKind::file_or_folder), std::runtime_error);
+  const std::string fifo = dir + "/pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(require_input_path(fifo, InputKind::file_or_folder), std::runtime_error);
+  fs::remove_all(dir);
 }
 
 }  // namespace

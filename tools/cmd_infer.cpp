@@ -125,7 +125,9 @@ void add_infer_command(CLI::App& app) {
     const auto job_started = Clock::now();
 
     std::vector<uint64_t> file_bytes;
-    for (const auto& f : cmd->files) file_bytes.push_back(std::filesystem::file_size(f));
+    // A FIFO or a folder weighs nothing here; opening it fails that file alone (io/input_path.h).
+    for (const auto& f : cmd->files)
+      file_bytes.push_back(std::filesystem::is_regular_file(f) ? std::filesystem::file_size(f) : 0);
     const std::vector<size_t> my_files = deal_files_by_size(file_bytes, ranks)[size_t(rank)];
     double all_files_bytes = 0;
     for (uint64_t b : file_bytes) all_files_bytes += double(b);
