@@ -126,7 +126,7 @@ ReadPlan plan_prodml(const h5::File& f) {
   // Values.
   plan.info.units = raw.attr_string_if("RawDataUnit").value_or(data.attr_string_if("RawDataUnit").value_or(""));
   if (plan.info.units.empty() || lower(plan.info.units) == "unknown")
-    plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
+    plan.info.units = unknown_units_for(plan.info.raw_type);
 
   // Time: ISO strings first (vendors agree on them), the integer microseconds of
   // RawDataTime otherwise.
@@ -192,7 +192,7 @@ ReadPlan plan_gdr(const h5::File& f) {
   plan.info.distance_units = unit;
   if (auto gauge = first_positive_attr(acq, {"GaugeLength"})) plan.info.gauge_length_m = *gauge;
   plan.info.units = acq.attr_string_if("UnitOfMeasure").value_or("");
-  if (plan.info.units.empty()) plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
+  if (plan.info.units.empty()) plan.info.units = unknown_units_for(plan.info.raw_type);
 
   // DasTimeArray: integer nanoseconds since the epoch, one per sample.
   const h5::Node times = f.dataset("/DasRawData/DasTimeArray");
