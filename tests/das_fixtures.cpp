@@ -101,8 +101,19 @@ class Writer {
       check(H5Awrite(a.get(), t.get(), s.c_str()), "attr " + name);
     }
   }
-  void attr_texts(const std::string& object, const std::string& name, const std::vector<std::string>& items) {
+  void attr_texts(const std::string& object, const std::string& name, const std::vector<std::string>& items,
+                  bool variable = false) {
     Handle o = open(object);
+    if (variable) {  // an array of variable-length strings, as h5py writes a list of str
+      std::vector<const char*> ptrs;
+      for (const auto& item : items) ptrs.push_back(item.c_str());
+      const hsize_t n = items.size();
+      Handle space(H5Screate_simple(1, &n, nullptr));
+      Handle t = string_type(0);
+      Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+      check(H5Awrite(a.get(), t.get(), ptrs.data()), "attr " + name);
+      return;
+    }
     size_t width = 1;
     for (const auto& s : items) width = std::max(width, s.size());
     std::vector<char> buf(items.size() * width, '\0');
@@ -400,20 +411,22 @@ void write_neubrex(const std::string& path, const Spec& spec) {
   w.attr("/Acoustic", "DistanceDecimationFilter", 0);
 }
 
-void write_gdr(const std::string& path, const Spec& spec) {
+void write_gdr(const std::string& path, const Spec& spec, const std::vector<std::string>& dimensions) {
   Writer w(path);
   w.group("/DasMetadata/Interrogator/Acquisition");
-  w.attr_text("/DasMetadata", "MetadataStandard", "DAS-RCN v1.10");
-  w.attr_text("/DasMetadata", "RawDataStandard", "PRODML v2.2");
+  // Variable-length text, as h5py writes it (DASCore compares these as str).
+  w.attr_text("/DasMetadata", "MetadataStandard", "DAS-RCN v1.10", true);
+  w.attr_text("/DasMetadata", "RawDataStandard", "PRODML v2.2", true);
+  w.attr_text("/DasMetadata/Interrogator", "SerialNumber", "GDR-TEST", true);
   const std::string acq = "/DasMetadata/Interrogator/Acquisition";
   w.attr(acq, "GaugeLength", spec.gauge_m);
-  w.attr_text(acq, "GaugeLengthUnit", "m");
+  w.attr_text(acq, "GaugeLengthUnit", "m", true);
   w.attr(acq, "SpatialSamplingInterval", spec.spacing_m);
-  w.attr_text(acq, "SpatialSamplingIntervalUnit", "m");
-  w.attr_text(acq, "UnitOfMeasure", "strain rate");
+  w.attr_text(acq, "SpatialSamplingIntervalUnit", "m", true);
+  w.attr_text(acq, "UnitOfMeasure", "strain/s", true);
   write_matrix(w, "/DasRawData/RawData", H5T_IEEE_F32LE, spec.channels, spec.samples,
                [](size_t c, size_t t) { return value(c, t); });
-  w.attr_texts("/DasRawData/RawData", "DasDimensions", {"locus", "time"});
+  w.attr_texts("/DasRawData/RawData", "DasDimensions", dimensions, true);
   std::vector<int64_t> times(spec.samples);
   for (size_t t = 0; t < spec.samples; ++t) times[t] = spec.start_ns + static_cast<int64_t>(std::llround(t * 1e9 / spec.rate_hz));
   w.dataset("/DasRawData/DasTimeArray", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());

@@ -56,7 +56,9 @@ void write_febus(const std::string& path, const Spec& spec, size_t blocks, size_
 void write_ap_sensing(const std::string& path, const Spec& spec);
 void write_silixa_h5(const std::string& path, const Spec& spec);
 void write_neubrex(const std::string& path, const Spec& spec);
-void write_gdr(const std::string& path, const Spec& spec);
+// DasDimensions as given (an array of names; the data is locus x time).
+void write_gdr(const std::string& path, const Spec& spec,
+               const std::vector<std::string>& dimensions = {"locus", "time"});
 
 // Byte-level helpers for corruption tests.
 void copy_file(const std::string& from, const std::string& to);

@@ -329,9 +329,30 @@ TEST_F(DasReaders, Gdr) {
   expect_common(info, spec);
   EXPECT_EQ(info.start_time_ns, spec.start_ns);
   EXPECT_EQ(info.stored_order, "channel x time");
-  EXPECT_EQ(info.units, "strain rate");
+  EXPECT_EQ(info.units, "strain/s");
   expect_fixture_values(read_das(file), 1.0);
   expect_window_matches_full(file);
+}
+
+TEST_F(DasReaders, GdrDimensionsInAnySpelling) {
+  fx::Spec spec;
+  const std::vector<std::vector<std::string>> spellings = {
+      {"locus", "time"}, {"Locus", "Time"}, {"locus, time"}, {"[locus time]"}, {"locus", "time", "strain rate"},
+      {"measured depth", "time (ns)"}, {"channel", "time_ns"}};
+  for (const auto& dims : spellings) {
+    const std::string file = path("gdr_" + std::to_string(&dims - spellings.data()) + ".h5");
+    fx::write_gdr(file, spec, dims);
+    const DasInfo info = inspect_das(file);
+    EXPECT_EQ(info.time_axis, 1) << dims[0];
+    EXPECT_EQ(info.num_channels, spec.channels) << dims[0];
+    expect_fixture_values(read_das(file), 1.0);
+  }
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"time", "time"},
+                                               std::vector<std::string>{"x", "y"}, std::vector<std::string>{"locus"}}) {
+    const std::string file = path("gdr_bad.h5");
+    fx::write_gdr(file, spec, bad);
+    expect_error([&] { inspect_das(file); }, file, "DasDimensions");
+  }
 }
 
 TEST_F(DasReaders, DetectionIgnoresTheExtension) {

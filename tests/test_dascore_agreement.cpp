@@ -106,6 +106,9 @@ const std::vector<AgreementCase>& cases() {
          fx::write_febus(p, small_spec(), 3, 37, 3, layout);
        },
        0, "", nullptr, kFloatSecondsSlackNs},
+      {"synthetic_gdr", nullptr, [](const std::string& p) { fx::write_gdr(p, small_spec()); }},
+      {"synthetic_gdr_three_dimension_names", nullptr,
+       [](const std::string& p) { fx::write_gdr(p, small_spec(), {"locus", "time", "strain rate"}); }},
       {"synthetic_neubrex", nullptr, [](const std::string& p) { fx::write_neubrex(p, small_spec()); }},
   };
   return table;
