@@ -32,6 +32,10 @@ void describe_matrix(ReadPlan& plan, const h5::Node& data, int time_axis) {
   plan.info.time_axis = time_axis;
 }
 
+std::string unknown_units_for(const std::string& raw_type) {
+  return raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
+}
+
 double require_positive(const h5::Node& where, const std::string& what, double value) {
   if (!std::isfinite(value) || value <= 0) where.fail(what + " must be a positive number, found " + std::to_string(value));
   return value;
@@ -54,7 +58,7 @@ constexpr FormatEntry kFormats[] = {
     {"prodml", is_prodml, plan_prodml},
     {"terra15", is_terra15, plan_terra15},
     {"optodas", is_optodas, plan_optodas},
-    {"febus", is_febus, plan_febus},
+    {"febus", is_febus, plan_febus, plan_febus_record},
     {"ap_sensing", is_ap_sensing, plan_ap_sensing},
     {"neubrex", is_neubrex, plan_neubrex},
     {"silixa_h5", is_silixa_h5, plan_silixa_h5},

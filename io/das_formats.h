@@ -46,7 +46,7 @@ struct DasInfo {
   double scale_factor = 1.0;     // physical = raw * scale_factor
   std::string raw_type;          // element type as stored: "int16", "int32", "float32", "float64"
   // What real files hold beyond a plain matrix (copied into DasRecord):
-  int time_axis = 0;             // the stored axis that is time (0: time first); blocks: 1
+  int time_axis = 0;             // the stored axis that is time (0: time first; Febus blocks: 0)
   size_t channel_step = 1;       // stored channel k is locus first_locus + k * channel_step
   int64_t first_locus = 0;       // locus index of the first stored channel (may be negative)
   std::string distance_units = "m";  // as the file states them; "" when it gives channel numbers only

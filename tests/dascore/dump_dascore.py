@@ -5,7 +5,7 @@
 usage: dump_dascore.py OUT.h5 IN...
 
 For input k, group /file<k> holds attribute `path` and either `error` (DASCore's message when it
-cannot read the file) or, per patch j of dascore.spool(IN) in spool order, a group p<j> with:
+cannot read the file) or, per patch j of dascore.read(IN) in its order, a group p<j> with:
   data            the samples as DASCore returns them (its dtype, its dim order)
   dims            "time,distance" etc.
   <dim>_min/_max/_step/_len  per coordinate: time in integer ns since the epoch (step in ns),
@@ -59,8 +59,9 @@ def main(out_path, inputs):
             group = out.create_group(f"file{k}")
             group.attrs["path"] = path
             try:
-                spool = dc.spool(path)
-                patches = list(spool)
+                # dascore.read is the format's reader; dascore.spool adds its own merging,
+                # which drops the first row of a Febus block (a known slip).
+                patches = list(dc.read(path))
                 if not patches:
                     raise ValueError("DASCore found no patch in the file")
                 for j, patch in enumerate(patches):
