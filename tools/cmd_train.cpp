@@ -108,7 +108,7 @@ struct TrainCommand {
     std::printf("data: %s: %zu training, %zu validation images\n", data.describe().c_str(), train_set->size(),
                 val_set->size());
     std::printf("backend %s, %d threads; batch %d, lr %g, momentum %g, %s schedule, epochs %d..%d\n",
-                backend_impl->name().c_str(), omp_get_max_threads(), train.batch_size, train.optimizer.lr,
+                backend_impl->describe().c_str(), omp_get_max_threads(), train.batch_size, train.optimizer.lr,
                 train.optimizer.momentum, schedule_name(train.optimizer.schedule).c_str(), trainer.epochs_done() + 1,
                 train.epochs);
     if (data_parallel)
