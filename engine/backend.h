@@ -2,8 +2,10 @@
 // so a layer is written once and runs wherever a backend exists. All pointers are backend
 // memory (host for the CPU backends, device for CUDA); per-channel vectors are float arrays.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/channel_reducer.h"
@@ -32,6 +34,41 @@ struct LossTotals {
   long correct = 0;     // argmax (or all bits, multilabel) equals the label
 };
 
+class Backend;
+
+// Backend memory owned by one holder and released when it goes (tiny-cuda-nn's GPUMemory): move
+// only, so a throw anywhere between allocation and use leaks nothing. It must not outlive the
+// backend that allocated it.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Buffer&& other) noexcept { swap(other); }
+  Buffer& operator=(Buffer&& other) noexcept {
+    Buffer(std::move(other)).swap(*this);
+    return *this;
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { reset(); }
+
+  float* data() const { return data_; }
+  size_t size() const { return count_; }  // floats
+  explicit operator bool() const { return data_ != nullptr; }
+  void reset() noexcept;  // releases the memory now
+
+ private:
+  friend class Backend;
+  Buffer(Backend* owner, float* data, size_t count) : owner_(owner), data_(data), count_(count) {}
+  void swap(Buffer& other) noexcept {
+    std::swap(owner_, other.owner_);
+    std::swap(data_, other.data_);
+    std::swap(count_, other.count_);
+  }
+  Backend* owner_ = nullptr;
+  float* data_ = nullptr;
+  size_t count_ = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -42,9 +79,14 @@ class Backend {
   // device communicators that must order collectives after them. Null: ops are done on return.
   virtual void* native_stream() { return nullptr; }
 
-  // Memory. allocate() returns zeroed, 64-byte aligned memory.
-  virtual float* allocate(size_t count) = 0;
-  virtual void release(float* p) = 0;
+  // Memory: zeroed, 64-byte aligned `count` floats, released when the buffer goes.
+  Buffer allocate(size_t count) {
+    Buffer buffer(this, allocate_memory(count), count);
+    ++live_buffers_;
+    return buffer;
+  }
+  // Buffers of this backend not yet released (leak checks in tests).
+  long live_buffers() const { return live_buffers_; }
   virtual void copy_to_host(float* host, const float* src, size_t count) = 0;
   virtual void copy_from_host(float* dst, const float* host, size_t count) = 0;
   virtual void copy(float* dst, const float* src, size_t count) = 0;
@@ -135,7 +177,27 @@ class Backend {
 
   // Sum of squares (for diagnostics and divergence checks), returned on the host.
   virtual double sum_squares(const float* x, size_t count) = 0;
+
+ protected:
+  // What allocate() and Buffer call: the memory itself. release_memory must not throw (it runs
+  // in destructors): a backend that must wait for queued work first reports nothing.
+  virtual float* allocate_memory(size_t count) = 0;
+  virtual void release_memory(float* p) noexcept = 0;
+
+ private:
+  friend class Buffer;
+  std::atomic<long> live_buffers_{0};
 };
+
+inline void Buffer::reset() noexcept {
+  if (data_) {
+    owner_->release_memory(data_);
+    --owner_->live_buffers_;
+  }
+  owner_ = nullptr;
+  data_ = nullptr;
+  count_ = 0;
+}
 
 // Checks that labels fit the output mode and K, for every backend's loss; throws UsageError
 // naming the offending sample.

@@ -41,9 +41,9 @@ class Layer {
   virtual void declare(ParameterSet&, const std::string& /*name*/) {}
   // ... and give them their initial values (host copies, in declaration order).
   virtual void initialize(Rng&, const ParameterSet&, std::vector<float>& /*host_params*/) const {}
-  // Allocate small per-layer buffers (e.g. saved batch statistics) once the backend is known.
+  // Allocate small per-layer buffers (e.g. saved batch statistics) once the backend is known;
+  // they release themselves with the layer.
   virtual void bind(Backend&, const std::vector<Shape>& /*inputs*/) {}
-  virtual void unbind(Backend&) {}
 
   virtual void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) = 0;
   // din[i] is null when input i needs no gradient; accumulate[i] says add instead of overwrite.

@@ -21,12 +21,6 @@ Network::Network(Shape sample_shape) {
   tensors_.push_back({sample_shape, Layout::NCHW, DType::F32, -1, {}});
 }
 
-Network::~Network() {
-  for (auto& node : nodes_)
-    if (backend_) node.layer->unbind(*backend_);
-  if (arena_) backend_->release(arena_);
-}
-
 int Network::add(const std::string& name, std::unique_ptr<Layer> layer, std::vector<int> inputs) {
   std::vector<Shape> shapes;
   for (int t : inputs) {
@@ -242,8 +236,7 @@ size_t Network::planned_bytes(int batch, bool training) { return make_plan(batch
 
 void Network::ensure_arena(size_t bytes) {
   if (bytes <= arena_bytes_) return;
-  if (arena_) backend_->release(arena_);
-  arena_ = nullptr;
+  arena_.reset();  // before the larger one: peak memory stays the new size
   arena_bytes_ = 0;
   arena_ = backend_->allocate(bytes / sizeof(float) + 16);
   arena_bytes_ = bytes;
@@ -251,7 +244,7 @@ void Network::ensure_arena(size_t bytes) {
 
 Tensor Network::view(int tensor, size_t offset, int n) const {
   Tensor t;
-  t.data = reinterpret_cast<float*>(reinterpret_cast<char*>(arena_) + offset);
+  t.data = reinterpret_cast<float*>(reinterpret_cast<char*>(arena_.data()) + offset);
   t.shape = tensors_[tensor].shape;
   t.shape.n = n;
   t.layout = tensors_[tensor].layout;
@@ -318,7 +311,7 @@ void Network::backward() {
       din.push_back(plan.grad_offset[t] != kNone ? &grads[t] : nullptr);
     }
     ctx.scratch = plan.scratch_offset[i] != kNone
-                      ? reinterpret_cast<float*>(reinterpret_cast<char*>(arena_) + plan.scratch_offset[i])
+                      ? reinterpret_cast<float*>(reinterpret_cast<char*>(arena_.data()) + plan.scratch_offset[i])
                       : nullptr;
     node.layer->backward(ctx, in, values[node.output], grads[node.output], din, plan.accumulate[i]);
     if (profiling_) backward_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

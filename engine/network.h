@@ -15,7 +15,7 @@ namespace dasnet {
 class Network {
  public:
   explicit Network(Shape sample_shape);
-  ~Network();
+  ~Network() = default;
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
@@ -101,7 +101,7 @@ class Network {
   Backend* backend_ = nullptr;
   bool recompute_ = true;
   Plan plans_[2];  // [0] inference, [1] training
-  float* arena_ = nullptr;
+  Buffer arena_;
   size_t arena_bytes_ = 0;
   int current_n_ = 0;
   bool have_training_forward_ = false;

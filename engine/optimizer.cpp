@@ -59,12 +59,10 @@ Sgd::Sgd(Backend& backend, ParameterSet& params, const OptimizerConfig& config)
   }
 }
 
-Sgd::~Sgd() { backend_.release(velocity_); }
-
 void Sgd::step(float lr) {
   backend_.unscale_gradients(params_.grads(), params_.parameter_count());
   for (const auto& r : ranges_)
-    backend_.sgd_update(params_.params() + r.offset, params_.grads() + r.offset, velocity_ + r.offset, r.count, lr,
+    backend_.sgd_update(params_.params() + r.offset, params_.grads() + r.offset, velocity_.data() + r.offset, r.count, lr,
                         config_.momentum, r.decay ? config_.weight_decay : 0.0f, config_.nesterov);
   backend_.finish_optimizer_step();
 }

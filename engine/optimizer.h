@@ -32,11 +32,10 @@ float learning_rate(const OptimizerConfig& c, int epoch, int step_in_epoch, int 
 class Sgd {
  public:
   Sgd(Backend& backend, ParameterSet& params, const OptimizerConfig& config);
-  ~Sgd();
   Sgd(const Sgd&) = delete;
   Sgd& operator=(const Sgd&) = delete;
   void step(float lr);
-  float* velocity() const { return velocity_; }  // backend memory, parameter_count() floats
+  float* velocity() const { return velocity_.data(); }  // backend memory, parameter_count() floats
 
  private:
   struct Range {
@@ -46,7 +45,7 @@ class Sgd {
   Backend& backend_;
   ParameterSet& params_;
   OptimizerConfig config_;
-  float* velocity_ = nullptr;
+  Buffer velocity_;
   std::vector<Range> ranges_;  // consecutive slots with the same decay rule, merged
 };
 

@@ -19,21 +19,10 @@ size_t ParameterSet::add_state(const std::string& name, size_t count, float init
 }
 
 void ParameterSet::allocate(Backend& backend) {
-  release();
-  backend_ = &backend;
   params_ = backend.allocate(total_params_);
   grads_ = backend.allocate(total_params_);
   state_ = backend.allocate(total_state_);
-  for (const auto& s : state_slots_) backend.fill(state_ + s.offset, s.count, s.initial);
-}
-
-void ParameterSet::release() {
-  if (!backend_) return;
-  backend_->release(params_);
-  backend_->release(grads_);
-  backend_->release(state_);
-  params_ = grads_ = state_ = nullptr;
-  backend_ = nullptr;
+  for (const auto& s : state_slots_) backend.fill(state() + s.offset, s.count, s.initial);
 }
 
 const ParamSlot* ParameterSet::find(const std::string& name) const {

@@ -35,8 +35,6 @@ class ParameterSet {
 
   // Allocates params, grads and state on the backend (state filled with its initial values).
   void allocate(Backend& backend);
-  void release();
-  ~ParameterSet() { release(); }
 
   size_t parameter_count() const { return total_params_; }
   size_t state_count() const { return total_state_; }
@@ -47,19 +45,18 @@ class ParameterSet {
   const ParamSlot* find(const std::string& name) const;
   const StateSlot* find_state(const std::string& name) const;
 
-  float* params() const { return params_; }
-  float* grads() const { return grads_; }
-  float* state() const { return state_; }
-  float* param(size_t slot) const { return params_ + slots_[slot].offset; }
-  float* grad(size_t slot) const { return grads_ + slots_[slot].offset; }
-  float* state(size_t slot) const { return state_ + state_slots_[slot].offset; }
+  float* params() const { return params_.data(); }
+  float* grads() const { return grads_.data(); }
+  float* state() const { return state_.data(); }
+  float* param(size_t slot) const { return params() + slots_[slot].offset; }
+  float* grad(size_t slot) const { return grads() + slots_[slot].offset; }
+  float* state(size_t slot) const { return state() + state_slots_[slot].offset; }
 
  private:
   std::vector<ParamSlot> slots_;
   std::vector<StateSlot> state_slots_;
   size_t total_params_ = 0, total_state_ = 0;
-  Backend* backend_ = nullptr;
-  float *params_ = nullptr, *grads_ = nullptr, *state_ = nullptr;
+  Buffer params_, grads_, state_;
 };
 
 }  // namespace dasnet

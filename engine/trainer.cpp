@@ -62,18 +62,12 @@ std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* 
   const int k = net.output_count();
   Backend& backend = net.backend();
   const Tensor& logits = net.forward(images, count, false);
-  float* probs = backend.allocate(size_t(count) * k);
-  Tensor p{probs, logits.shape, Layout::NCHW};
+  Buffer probs = backend.allocate(size_t(count) * k);
+  Tensor p{probs.data(), logits.shape, Layout::NCHW};
   std::vector<int> labels(count, 0);
   std::vector<float> host(size_t(count) * k);
-  try {
-    backend.loss(mode, logits, labels.data(), nullptr, &p);
-    backend.copy_to_host(host.data(), probs, host.size());
-  } catch (...) {
-    backend.release(probs);
-    throw;
-  }
-  backend.release(probs);
+  backend.loss(mode, logits, labels.data(), nullptr, &p);
+  backend.copy_to_host(host.data(), probs.data(), host.size());
   std::vector<float> result(count);
   for (int i = 0; i < count; ++i) result[i] = host[size_t(i) * k + (k == 1 ? 0 : 1)];
   return result;
@@ -92,35 +86,29 @@ EvalResult evaluate(Network& net, OutputMode mode, const DataSource& data, int b
   Batch batch;
   std::vector<float> probs_host;
   Backend& backend = net.backend();
-  float* probs = backend.allocate(size_t(batch_size) * k);
+  Buffer probs = backend.allocate(size_t(batch_size) * k);
   double loss_sum = 0;
   long correct = 0;
-  try {
-    while (loader.next(batch)) {
-      const int n = batch.count();
-      const Tensor& logits = net.forward(batch.images.data(), n, false);
-      Tensor p{probs, logits.shape, Layout::NCHW};
-      LossTotals t = backend.loss(mode, logits, batch.labels.data(), nullptr, &p);
-      loss_sum += t.loss_sum;
-      correct += t.correct;
-      probs_host.resize(size_t(n) * k);
-      backend.copy_to_host(probs_host.data(), probs, probs_host.size());
-      for (int i = 0; i < n; ++i) {
-        if (!r.confusion.empty()) {
-          const float* pi = &probs_host[size_t(i) * k];
-          int predicted = mode == OutputMode::Sigmoid ? (pi[0] > 0.5f) : int(std::max_element(pi, pi + k) - pi);
-          r.confusion[size_t(batch.labels[i]) * r.classes + predicted]++;
-        }
-        r.labels.push_back(batch.labels[i]);
+  while (loader.next(batch)) {
+    const int n = batch.count();
+    const Tensor& logits = net.forward(batch.images.data(), n, false);
+    Tensor p{probs.data(), logits.shape, Layout::NCHW};
+    LossTotals t = backend.loss(mode, logits, batch.labels.data(), nullptr, &p);
+    loss_sum += t.loss_sum;
+    correct += t.correct;
+    probs_host.resize(size_t(n) * k);
+    backend.copy_to_host(probs_host.data(), probs.data(), probs_host.size());
+    for (int i = 0; i < n; ++i) {
+      if (!r.confusion.empty()) {
+        const float* pi = &probs_host[size_t(i) * k];
+        int predicted = mode == OutputMode::Sigmoid ? (pi[0] > 0.5f) : int(std::max_element(pi, pi + k) - pi);
+        r.confusion[size_t(batch.labels[i]) * r.classes + predicted]++;
       }
-      if (keep_probabilities) r.probabilities.insert(r.probabilities.end(), probs_host.begin(), probs_host.end());
-      r.count += n;
+      r.labels.push_back(batch.labels[i]);
     }
-  } catch (...) {
-    backend.release(probs);
-    throw;
+    if (keep_probabilities) r.probabilities.insert(r.probabilities.end(), probs_host.begin(), probs_host.end());
+    r.count += n;
   }
-  backend.release(probs);
   if (!keep_probabilities) r.labels.clear();
   r.loss = r.count ? loss_sum / r.count : 0;
   r.accuracy = r.count ? double(correct) / r.count : 0;

@@ -19,7 +19,7 @@ void require_nchw(const Tensor& t, const char* op) {
 }
 }  // namespace
 
-float* ReferenceCpuBackend::allocate(size_t count) {
+float* ReferenceCpuBackend::allocate_memory(size_t count) {
   size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
   if (bytes == 0) bytes = 64;
   void* p = std::aligned_alloc(64, bytes);
@@ -27,7 +27,7 @@ float* ReferenceCpuBackend::allocate(size_t count) {
   std::memset(p, 0, bytes);
   return static_cast<float*>(p);
 }
-void ReferenceCpuBackend::release(float* p) { std::free(p); }
+void ReferenceCpuBackend::release_memory(float* p) noexcept { std::free(p); }
 void ReferenceCpuBackend::copy_to_host(float* host, const float* src, size_t count) {
   if (count) std::memcpy(host, src, count * sizeof(float));
 }

@@ -9,8 +9,6 @@ class ReferenceCpuBackend : public Backend {
  public:
   std::string name() const override { return "reference"; }
 
-  float* allocate(size_t count) override;
-  void release(float* p) override;
   void copy_to_host(float* host, const float* src, size_t count) override;
   void copy_from_host(float* dst, const float* host, size_t count) override;
   void copy(float* dst, const float* src, size_t count) override;
@@ -56,6 +54,10 @@ class ReferenceCpuBackend : public Backend {
   void sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr, float momentum,
                   float weight_decay, bool nesterov) override;
   double sum_squares(const float* x, size_t count) override;
+
+ protected:
+  float* allocate_memory(size_t count) override;
+  void release_memory(float* p) noexcept override;
 };
 
 // Index of element (n, c, h, w) in a tensor of shape s stored with layout l.

@@ -37,15 +37,7 @@ void BatchNorm::initialize(Rng&, const ParameterSet& ps, std::vector<float>& hos
 }
 
 void BatchNorm::bind(Backend& backend, const std::vector<Shape>&) {
-  if (bound_) return;
-  bound_ = &backend;
-  saved_ = backend.allocate(size_t(5) * channels_);
-}
-
-void BatchNorm::unbind(Backend& backend) {
-  if (saved_) backend.release(saved_);
-  saved_ = nullptr;
-  bound_ = nullptr;
+  if (!saved_) saved_ = backend.allocate(size_t(5) * channels_);
 }
 
 void BatchNorm::forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) {

@@ -18,7 +18,6 @@ class BatchNorm : public Layer {
   void declare(ParameterSet& ps, const std::string& name) override;
   void initialize(Rng& rng, const ParameterSet& ps, std::vector<float>& host) const override;
   void bind(Backend& backend, const std::vector<Shape>& in) override;
-  void unbind(Backend& backend) override;
   void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
   void backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out, const Tensor& dout,
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
@@ -39,16 +38,15 @@ class BatchNorm : public Layer {
   float momentum_, eps_;
   size_t gamma_slot_ = 0, beta_slot_ = 0, mean_slot_ = 0, var_slot_ = 0;
   // Per-channel vectors on the backend: batch mean/var, invstd, scale, shift of the last forward.
-  float* saved_ = nullptr;
+  Buffer saved_;
   // Synchronized batchnorm: mean and biased variance over every rank's batch into batch_mean()
   // and batch_var(); returns the global value count.
   long global_statistics(ChannelReducer& reducer, Backend& backend, const Tensor& x);
-  Backend* bound_ = nullptr;
-  float* batch_mean() const { return saved_; }
-  float* batch_var() const { return saved_ + channels_; }
-  float* invstd() const { return saved_ + 2 * channels_; }
-  float* scale() const { return saved_ + 3 * channels_; }
-  float* shift() const { return saved_ + 4 * channels_; }
+  float* batch_mean() const { return saved_.data(); }
+  float* batch_var() const { return saved_.data() + channels_; }
+  float* invstd() const { return saved_.data() + 2 * channels_; }
+  float* scale() const { return saved_.data() + 3 * channels_; }
+  float* shift() const { return saved_.data() + 4 * channels_; }
 };
 
 }  // namespace dasnet

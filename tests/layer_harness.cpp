@@ -32,17 +32,11 @@ LayerHarness::LayerHarness(Backend& backend, Layer& layer, std::vector<Shape> sh
   scratch_ = backend.allocate(largest);
 }
 
-LayerHarness::~LayerHarness() {
-  layer_.unbind(backend_);
-  for (float* p : owned_) backend_.release(p);
-  backend_.release(scratch_);
-}
-
 Tensor LayerHarness::make(const Shape& s, Layout layout, DType dtype) {
   Tensor t;
   const size_t floats = storage_floats(s.numel(), dtype);
-  t.data = backend_.allocate(floats + kGuardFloats);
-  owned_.push_back(t.data);
+  owned_.push_back(backend_.allocate(floats + kGuardFloats));
+  t.data = owned_.back().data();
   t.shape = s;
   t.layout = layout;
   t.dtype = dtype;
@@ -109,7 +103,7 @@ void LayerHarness::backward(const std::vector<float>& projection, std::vector<st
                             std::vector<float>& param_grads, bool training, bool accumulate) {
   forward(training);
   backend_.from_nchw(projection.data(), dout_);
-  LayerContext ctx{backend_, ps_, training, scratch_};
+  LayerContext ctx{backend_, ps_, training, scratch_.data()};
   std::vector<const Tensor*> in;
   std::vector<Tensor*> din;
   for (size_t i = 0; i < in_.size(); ++i) {

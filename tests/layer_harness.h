@@ -11,7 +11,6 @@ namespace dasnet::testing {
 class LayerHarness {
  public:
   LayerHarness(Backend& backend, Layer& layer, std::vector<Shape> input_shapes, uint64_t seed);
-  ~LayerHarness();
 
   std::vector<std::vector<float>> inputs;  // host NCHW, one per input
   std::vector<float> params;               // host copy of the layer's parameters
@@ -36,8 +35,8 @@ class LayerHarness {
   std::vector<Shape> shapes_;
   std::vector<Tensor> in_, din_;
   Tensor out_, dout_;
-  float* scratch_ = nullptr;
-  std::vector<float*> owned_;
+  Buffer scratch_;
+  std::vector<Buffer> owned_;
   // Each tensor is allocated at its element type's size, followed by a poisoned guard.
   static constexpr size_t kGuardFloats = 64;
   Tensor make(const Shape& s, Layout layout, DType dtype);

@@ -228,9 +228,10 @@ TEST(CudaVsReference, Losses) {
     Backend* backends[2] = {reference.get(), &cuda};
     for (int b = 0; b < 2; ++b) {
       Backend& be = *backends[b];
-      Tensor z{be.allocate(logits.size()), {n, c.k, 1, 1}, Layout::NCHW};
-      Tensor dz{be.allocate(logits.size()), z.shape, Layout::NCHW};
-      Tensor p{be.allocate(logits.size()), z.shape, Layout::NCHW};
+      Buffer memory[3] = {be.allocate(logits.size()), be.allocate(logits.size()), be.allocate(logits.size())};
+      Tensor z{memory[0].data(), {n, c.k, 1, 1}, Layout::NCHW};
+      Tensor dz{memory[1].data(), z.shape, Layout::NCHW};
+      Tensor p{memory[2].data(), z.shape, Layout::NCHW};
       be.copy_from_host(z.data, logits.data(), logits.size());
       be.fill(dz.data, dz.numel(), std::nanf(""));
       be.fill(p.data, p.numel(), std::nanf(""));
@@ -239,17 +240,16 @@ TEST(CudaVsReference, Losses) {
       probs[b].resize(logits.size());
       be.copy_to_host(grads[b].data(), dz.data, dz.numel());
       be.copy_to_host(probs[b].data(), p.data, p.numel());
-      for (float* q : {z.data, dz.data, p.data}) be.release(q);
     }
     EXPECT_NEAR(totals[1].loss_sum, totals[0].loss_sum, 1e-9 * std::fabs(totals[0].loss_sum) + 1e-12);
     EXPECT_EQ(totals[1].correct, totals[0].correct);
     EXPECT_LE(max_relative_error(grads[1], grads[0]), 1e-6);
     EXPECT_LE(max_relative_error(probs[1], probs[0]), 1e-6);
   }
-  Tensor z{cuda.allocate(4), {2, 2, 1, 1}, Layout::NCHW};
+  Buffer logits = cuda.allocate(4);
+  Tensor z{logits.data(), {2, 2, 1, 1}, Layout::NCHW};
   std::vector<int> bad{0, 5};
   EXPECT_THROW(cuda.loss(OutputMode::Softmax, z, bad.data(), nullptr, nullptr), UsageError);
-  cuda.release(z.data);
 }
 
 TEST(CudaVsReference, SgdAndSumSquares) {
@@ -266,7 +266,8 @@ TEST(CudaVsReference, SgdAndSumSquares) {
     Backend* backends[2] = {reference.get(), &cuda};
     for (int b = 0; b < 2; ++b) {
       Backend& be = *backends[b];
-      float *dp = be.allocate(count), *dg = be.allocate(count), *dv = be.allocate(count);
+      Buffer params = be.allocate(count), grads = be.allocate(count), velocity = be.allocate(count);
+      float *dp = params.data(), *dg = grads.data(), *dv = velocity.data();
       be.copy_from_host(dp, p.data(), count);
       be.copy_from_host(dg, g.data(), count);
       be.copy_from_host(dv, v.data(), count);
@@ -275,7 +276,6 @@ TEST(CudaVsReference, SgdAndSumSquares) {
       be.copy_to_host(out[b].data(), dp, count);
       be.copy_to_host(out[b].data() + count, dv, count);
       squares[b] = be.sum_squares(dp, count);
-      for (float* q : {dp, dg, dv}) be.release(q);
     }
     EXPECT_LE(max_relative_error(out[1], out[0]), 1e-6);
     EXPECT_NEAR(squares[1], squares[0], 1e-9 * squares[0]);
@@ -343,8 +343,8 @@ TEST(CudaBackend, OutOfMemoryIsACleanError) {
     EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("batch"), std::string::npos) << e.what();
   }
-  float* p = cuda.allocate(16);
-  cuda.release(p);
+  EXPECT_TRUE(cuda.allocate(16));
+  EXPECT_EQ(cuda.live_buffers(), 0);
 }
 
 struct StepResult {

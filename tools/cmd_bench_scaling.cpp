@@ -69,9 +69,8 @@ struct BenchScaling {
     ParameterSet& ps = net->params();
     DataParallelSync sync(comm, ps.grads(), ps.parameter_count(), dist.sync_options());
     net->set_gradient_ready([&](size_t o, size_t c) { sync.gradient_ready(o, c); });
-    std::vector<float> velocity(ps.parameter_count());
     Backend& b = *backend_impl;
-    float* v = b.allocate(ps.parameter_count());
+    Buffer velocity = b.allocate(ps.parameter_count());
     double input = 0, forward = 0, backward = 0, wait = 0, optimizer = 0;
     int timed = 0, epoch = 0;
     Batch batch_data;
@@ -94,7 +93,7 @@ struct BenchScaling {
       auto t4 = Clock::now();
       // As Sgd::step: fp16 loss scaling unscales and checks the gradients around the update.
       b.unscale_gradients(ps.grads(), ps.parameter_count());
-      b.sgd_update(ps.params(), ps.grads(), v, ps.parameter_count(), 1e-4f, 0.9f, 0, false);
+      b.sgd_update(ps.params(), ps.grads(), velocity.data(), ps.parameter_count(), 1e-4f, 0.9f, 0, false);
       b.finish_optimizer_step();
       auto t5 = Clock::now();
       if (step == 0) {  // warm-up: plans memory, first touches
@@ -108,7 +107,6 @@ struct BenchScaling {
     }
     const double elapsed = seconds_since(start);
     net->set_gradient_ready(nullptr);
-    b.release(v);
     double sums[7] = {timed * double(batch) / elapsed, elapsed / timed, input / timed, forward / timed,
                       backward / timed, wait / timed, optimizer / timed};
     comm.all_reduce_sum(sums, 7);
@@ -125,14 +123,14 @@ struct BenchScaling {
     auto backend_impl = backend.create();
     comm.set_compute_stream(backend_impl->native_stream());
     const size_t capacity = size_t(1) << 22;
-    float* buffer = backend_impl->allocate(capacity);
-    backend_impl->fill(buffer, capacity, 1.0f);
+    Buffer buffer = backend_impl->allocate(capacity);
+    backend_impl->fill(buffer.data(), capacity, 1.0f);
     for (size_t floats = 256; floats <= capacity; floats *= 4) {
       double best = 1e30;
       for (int rep = 0; rep < 5; ++rep) {
         comm.barrier();
         auto t = Clock::now();
-        comm.all_reduce(buffer, floats, ReduceOp::Sum);
+        comm.all_reduce(buffer.data(), floats, ReduceOp::Sum);
         double s = seconds_since(t);
         double worst = s;  // summed over the ranks: their mean time
         comm.all_reduce_sum(&worst, 1);
@@ -140,7 +138,6 @@ struct BenchScaling {
       }
       samples.push_back({comm.size(), double(floats * sizeof(float)), best});
     }
-    backend_impl->release(buffer);
     return samples;
   }
 

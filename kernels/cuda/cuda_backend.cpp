@@ -86,6 +86,34 @@ namespace {
 
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 
+// A CUDA handle (stream, event, cuBLAS handle, graph) destroyed with its holder; errors while
+// destroying are not reported (destructors do not throw).
+template <typename Handle, auto Destroy>
+class UniqueHandle {
+ public:
+  UniqueHandle() = default;
+  UniqueHandle(const UniqueHandle&) = delete;
+  UniqueHandle& operator=(const UniqueHandle&) = delete;
+  ~UniqueHandle() { reset(); }
+  Handle get() const { return handle_; }
+  operator Handle() const { return handle_; }
+  Handle* out() {  // for the create call: any previous handle is destroyed first
+    reset();
+    return &handle_;
+  }
+  void reset() {
+    if (handle_) (void)Destroy(handle_);
+    handle_ = nullptr;
+  }
+
+ private:
+  Handle handle_ = nullptr;
+};
+using UniqueStream = UniqueHandle<cudaStream_t, cudaStreamDestroy>;
+using UniqueEvent = UniqueHandle<cudaEvent_t, cudaEventDestroy>;
+using UniqueBlas = UniqueHandle<cublasHandle_t, cublasDestroy>;
+using UniqueGraphExec = UniqueHandle<cudaGraphExec_t, cudaGraphExecDestroy>;
+
 // Grow-only pinned host buffer: host inputs pass through it so that copies are truly
 // asynchronous and a captured graph has a fixed address to copy from.
 template <typename T>
@@ -93,6 +121,12 @@ struct PinnedBuffer {
   T* data = nullptr;
   size_t count = 0;
   size_t reallocations = 0;  // a captured graph copies from the old address
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (data) cudaFreeHost(data);
+  }
   void ensure(size_t needed, bool capturing, const char* what) {
     if (needed <= count) return;
     if (capturing)
@@ -104,18 +138,21 @@ struct PinnedBuffer {
     DASNET_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&data), needed * sizeof(T)));
     count = needed;
   }
-  void release() {
-    if (data) cudaFreeHost(data);
-    data = nullptr;
-  }
 };
 
-// Grow-only device buffer for small scratch (reduction partials, labels).
+// Grow-only device buffer for small scratch (reduction partials, labels). Its holder waits for
+// the stream before it goes (cudaFree does not wait for kernels on non-blocking streams).
 template <typename T>
 struct DeviceBuffer {
   T* data = nullptr;
   size_t count = 0;
   size_t reallocations = 0;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (data) cudaFree(data);
+  }
   // `stream`: where kernels that may still use the old buffer are queued (waited for before it is freed).
   void ensure(size_t needed, bool capturing, const char* what, cudaStream_t stream) {
     if (needed <= count) return;
@@ -130,10 +167,6 @@ struct DeviceBuffer {
     count = 0;
     data = static_cast<T*>(device_allocate(needed * sizeof(T), what));
     count = needed;
-  }
-  void release() {
-    if (data) cudaFree(data);
-    data = nullptr;
   }
 };
 
@@ -225,11 +258,13 @@ void require_layout(const Tensor& t, Layout expected, const char* op) {
 
 }  // namespace
 
+// Every member releases itself, in the reverse of this order, after ~State has waited for the
+// stream: a constructor that throws half-way leaks nothing.
 struct CudaBackend::State {
   int device = 0;
-  cudaStream_t stream = nullptr;
-  cublasHandle_t blas = nullptr;
-  void* blas_workspace = nullptr;
+  UniqueStream stream;
+  UniqueBlas blas;
+  DeviceBuffer<char> blas_workspace;
   std::unique_ptr<cuda::CudnnConvolutions> convolutions;
   DeviceBuffer<double> reduction_scratch;
   DeviceBuffer<double> results;  // [0..1] loss totals, [2] sum of squares
@@ -244,7 +279,7 @@ struct CudaBackend::State {
   PinnedBuffer<int> staged_labels;
   PinnedBuffer<double> staged_results;
   PinnedBuffer<float> staged_learning_rate;
-  cudaEvent_t images_consumed = nullptr;  // the last copy out of staged_images finished
+  UniqueEvent images_consumed;  // the last copy out of staged_images finished
   bool images_pending = false;
   // Graph capture.
   bool capturing = false;
@@ -254,8 +289,21 @@ struct CudaBackend::State {
   int captured_label_count = 0;
   OutputMode captured_mode = OutputMode::Softmax;
   int captured_outputs = 0;
-  cudaGraphExec_t graph = nullptr;
+  UniqueGraphExec graph;
+  std::vector<float*> frees_after_capture;  // buffers that went while a graph was being captured
   size_t allocations = 0;  // allocate() and release() calls
+
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (stream) cudaStreamSynchronize(stream);  // queued work may still use the buffers
+    free_deferred();
+  }
+  void free_deferred() {
+    for (float* p : frees_after_capture) cudaFree(p);
+    frees_after_capture.clear();
+  }
 };
 
 CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_(std::make_unique<State>()) {
@@ -272,14 +320,14 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
                                    "H200); ") + prop.name + " is " + std::to_string(prop.major) + "." +
                        std::to_string(prop.minor) + ": use fp32");
   }
-  DASNET_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
-  DASNET_CUDA_CHECK(cudaEventCreateWithFlags(&s.images_consumed, cudaEventDisableTiming));
-  DASNET_CUBLAS_CHECK(cublasCreate(&s.blas));
+  DASNET_CUDA_CHECK(cudaStreamCreateWithFlags(s.stream.out(), cudaStreamNonBlocking));
+  DASNET_CUDA_CHECK(cudaEventCreateWithFlags(s.images_consumed.out(), cudaEventDisableTiming));
+  DASNET_CUBLAS_CHECK(cublasCreate(s.blas.out()));
   DASNET_CUBLAS_CHECK(cublasSetStream(s.blas, s.stream));
   // An explicit workspace (set after the stream, which resets it) keeps cuBLAS from allocating
   // inside a graph capture.
-  s.blas_workspace = device_allocate(kCublasWorkspaceBytes, "the cuBLAS workspace");
-  DASNET_CUBLAS_CHECK(cublasSetWorkspace(s.blas, s.blas_workspace, kCublasWorkspaceBytes));
+  s.blas_workspace.ensure(kCublasWorkspaceBytes, false, "the cuBLAS workspace", s.stream);
+  DASNET_CUBLAS_CHECK(cublasSetWorkspace(s.blas, s.blas_workspace.data, kCublasWorkspaceBytes));
   DASNET_CUBLAS_CHECK(cublasSetMathMode(
       s.blas, options.precision == CudaPrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   cuda::ConvolutionOptions conv;
@@ -301,28 +349,7 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   }
 }
 
-CudaBackend::~CudaBackend() {
-  State& s = *state_;
-  // No throwing here: report nothing, release what exists.
-  if (s.stream) cudaStreamSynchronize(s.stream);
-  if (s.graph) cudaGraphExecDestroy(s.graph);
-  s.convolutions.reset();
-  s.reduction_scratch.release();
-  s.results.release();
-  s.labels.release();
-  s.learning_rate.release();
-  s.images_fp32.release();
-  s.weights_working.release();
-  s.loss_scale.release();
-  s.staged_images.release();
-  s.staged_labels.release();
-  s.staged_results.release();
-  s.staged_learning_rate.release();
-  if (s.images_consumed) cudaEventDestroy(s.images_consumed);
-  if (s.blas) cublasDestroy(s.blas);
-  if (s.blas_workspace) cudaFree(s.blas_workspace);
-  if (s.stream) cudaStreamDestroy(s.stream);
-}
+CudaBackend::~CudaBackend() = default;
 
 std::string CudaBackend::name() const {
   cudaDeviceProp prop{};
@@ -339,7 +366,7 @@ size_t CudaBackend::workspace_bytes() const { return state_->convolutions->works
 
 // --- Memory -------------------------------------------------------------------------------
 
-float* CudaBackend::allocate(size_t count) {
+float* CudaBackend::allocate_memory(size_t count) {
   if (state_->capturing) throw std::logic_error("CUDA backend: allocation inside a graph capture");
   float* p = static_cast<float*>(device_allocate(count * sizeof(float), "activations or parameters"));
   ++state_->allocations;
@@ -347,13 +374,17 @@ float* CudaBackend::allocate(size_t count) {
   return p;
 }
 
-void CudaBackend::release(float* p) {
-  if (!p) return;
-  if (state_->capturing) throw std::logic_error("CUDA backend: release inside a graph capture");
+void CudaBackend::release_memory(float* p) noexcept {
+  State& s = *state_;
+  ++s.allocations;
+  // A capture (a step that threw half-way) must not see a free: it happens after end_capture.
+  if (s.capturing) {
+    s.frees_after_capture.push_back(p);
+    return;
+  }
   // Work still queued may use p: finish it first (release is rare: arena growth, teardown).
-  DASNET_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
-  DASNET_CUDA_CHECK(cudaFree(p));
-  ++state_->allocations;
+  cudaStreamSynchronize(s.stream);
+  cudaFree(p);
 }
 
 void CudaBackend::copy_to_host(float* host, const float* src, size_t count) {
@@ -806,10 +837,12 @@ void CudaBackend::end_capture() {
   if (!s.capturing) throw std::logic_error("end_capture without begin_capture");
   s.capturing = false;
   cudaGraph_t graph = nullptr;
-  DASNET_CUDA_CHECK(cudaStreamEndCapture(s.stream, &graph));
-  cudaError_t status = cudaGraphInstantiateWithFlags(&s.graph, graph, 0);  // same call in CUDA 11.4 to 13
+  const cudaError_t ended = cudaStreamEndCapture(s.stream, &graph);
+  s.free_deferred();
+  DASNET_CUDA_CHECK(ended);
+  cudaError_t status = cudaGraphInstantiateWithFlags(s.graph.out(), graph, 0);  // same call in CUDA 11.4 to 13
   cudaGraphDestroy(graph);
-  if (status != cudaSuccess) s.graph = nullptr;  // has_graph() must not see a failed instantiation
+  if (status != cudaSuccess) s.graph.reset();  // has_graph() must not see a failed instantiation
   DASNET_CUDA_CHECK(status);
 }
 
@@ -824,8 +857,7 @@ size_t CudaBackend::memory_generation() const {
 }
 
 void CudaBackend::drop_graph() {
-  if (state_->graph) DASNET_CUDA_CHECK(cudaGraphExecDestroy(state_->graph));
-  state_->graph = nullptr;
+  state_->graph.reset();
 }
 
 LossTotals CudaBackend::replay(const float* images_nchw, size_t image_count, const int* labels, int label_count,

@@ -64,8 +64,6 @@ class CudaBackend : public Backend {
   void* native_stream() override;
   const CudaOptions& options() const { return options_; }
 
-  float* allocate(size_t count) override;
-  void release(float* p) override;
   void copy_to_host(float* host, const float* src, size_t count) override;
   void copy_from_host(float* dst, const float* host, size_t count) override;
   void copy(float* dst, const float* src, size_t count) override;
@@ -152,6 +150,10 @@ class CudaBackend : public Backend {
   // Waits for all work of this backend (tests and benchmarks).
   void synchronize();
   size_t workspace_bytes() const;
+
+ protected:
+  float* allocate_memory(size_t count) override;
+  void release_memory(float* p) noexcept override;
 
  private:
   // The weights a convolution on x uses: w itself (fp32), or w rounded into the 16-bit buffer.
