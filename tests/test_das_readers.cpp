@@ -518,7 +518,7 @@ TEST(DasRealFiles, Terra15Version5) {
 
 TEST_F(DasReaders, MissingAndNonHdf5FilesNameTheFile) {
   const std::string missing = path("nope.h5");
-  expect_error([&] { detect_das_format(missing); }, missing, "cannot open");
+  expect_error([&] { detect_das_format(missing); }, missing, "no such file");
   const std::string text = path("notes.h5");
   fx::write_bytes(text, "time,channel,value\n0,0,1\n");
   expect_error([&] { detect_das_format(text); }, text, "not an HDF5 file");
