@@ -19,9 +19,11 @@ fi
 
 if [ -f "$here/pip-packages.txt" ]; then
   need=()
-  while read -r pkg; do
+  # A line is "package [module]": the module to look for when its name differs from the package's.
+  while read -r pkg module; do
     [ -z "$pkg" ] || [[ "$pkg" == \#* ]] && continue
-    python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${pkg%%[<>=]*}') is None)" 2>/dev/null || need+=("$pkg")
+    module=${module:-${pkg%%[<>=]*}}
+    python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$module') is None)" 2>/dev/null || need+=("$pkg")
   done < "$here/pip-packages.txt"
   if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: pip install ${need[*]}"

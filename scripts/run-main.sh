@@ -2,7 +2,8 @@
 # The main job on a fresh Debian 12 machine: install what is missing, build, then train the
 # study's best configuration (ResNet-14, batch 128, lr 0.001, grayscale, K = 2) on a data set
 # cut from a synthetic DAS record, printing per-epoch metrics, P(usable) of the four reference
-# images, and the final accuracy. EPOCHS, PER_CLASS and WORK override the defaults.
+# images, and the final accuracy; then a usable-energy map and one HTML page of the run
+# (dasnet report --metrics). EPOCHS, PER_CLASS and WORK override the defaults.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -20,4 +21,12 @@ mkdir -p "$work"
 "$dasnet" train --data "$work/dataset.h5" --reference "$work/reference.h5" \
   --depth 14 --batch-size 128 --lr 0.001 --outputs 2 --epochs "$epochs" \
   --metrics "$work/metrics.jsonl" --checkpoint-dir "$work/checkpoints"
-"$dasnet" eval --checkpoint "$work/checkpoints/epoch_$(printf %04d "$epochs").h5" --data "$work/dataset.h5" --split test
+final="$work/checkpoints/epoch_$(printf %04d "$epochs").h5"
+"$dasnet" eval --checkpoint "$final" --data "$work/dataset.h5" --split test
+# The final model's usable-energy map of two minutes of a record it never saw (another seed),
+# and one page with the curves, the references per epoch, Table 1 and the map.
+[ -f "$work/map_record.h5" ] || "$dasnet" synth --channels 400 --duration 120 --vehicles 2 --seed 2 -o "$work/map_record.h5"
+"$dasnet" infer "$final" "$work/map_record.h5" -o "$work/maps" --no-progress
+"$dasnet" report --metrics "$work/metrics.jsonl" --reference "$work/reference.h5" \
+  --map "$work/maps/map_record.pmap.h5" -o "$work/summary"
+echo "checkpoints: $work/checkpoints  metrics: $work/metrics.jsonl  page: $work/summary/summary.html"

@@ -81,10 +81,9 @@ void write_references_json(const std::string& path, const std::vector<ReferenceR
   out << j.dump();
 }
 
-std::string default_report_script() {
-  if (const char* dir = std::getenv("DASNET_PLOTS_DIR"))
-    return (std::filesystem::path(dir) / "sweep_report.py").string();
-  return DASNET_PLOTS_SCRIPT;
+std::string default_plots_script(const std::string& name) {
+  if (const char* dir = std::getenv("DASNET_PLOTS_DIR")) return (std::filesystem::path(dir) / name).string();
+  return (std::filesystem::path(DASNET_PLOTS_DIR) / name).string();
 }
 
 namespace {
@@ -95,22 +94,21 @@ std::string quoted(const std::string& s) {
 }
 }  // namespace
 
-void run_report_script(const std::string& script, const std::string& runs_csv, const std::string& references_json,
-                       const std::string& out_dir, const std::string& formats) {
+void run_plots_script(const std::string& script, const std::vector<std::pair<std::string, std::string>>& flags) {
   if (!std::filesystem::exists(script))
     throw UsageError("--script " + script + ": the plotting script is missing (set DASNET_PLOTS_DIR or --script)");
   if (std::system("command -v python3 >/dev/null 2>&1") != 0)
     throw std::runtime_error("python3 is not on PATH: the figures need Python 3 with matplotlib "
-                             "(python3 -m pip install -r scripts/pip-packages.txt); runs.csv is written");
-  const std::string command = "python3 " + quoted(script) + " --runs " + quoted(runs_csv) + " --references " +
-                              quoted(references_json) + " --out " + quoted(out_dir) + " --formats " + quoted(formats);
+                             "(python3 -m pip install -r scripts/pip-packages.txt); the data files are written");
+  std::string command = "python3 " + quoted(script);
+  for (const auto& [flag, value] : flags) command += " " + flag + " " + quoted(value);
   std::fflush(stdout);  // our lines before the script's
   int status = std::system(command.c_str());
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     throw std::runtime_error(script + " failed (exit " + std::to_string(code) + ")" +
-                             (code == 3 ? ": matplotlib is missing: python3 -m pip install matplotlib "
-                                          "(or: python3 -m pip install -r scripts/pip-packages.txt)"
+                             (code == 3 ? ": a Python package is missing (named above): "
+                                          "python3 -m pip install -r scripts/pip-packages.txt"
                                         : ""));
   }
 }

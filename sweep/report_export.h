@@ -1,8 +1,10 @@
 // Data behind the sweep report: one CSV row per (trial, epoch) with the nine dimensions, the
 // metrics and the reference probabilities (HiPlot and pandas read it as is), the reference
-// images as JSON, and the call of the plotting script (tools/plots/sweep_report.py).
+// images as JSON, and the call of the plotting scripts (tools/plots/sweep_report.py, and
+// tools/plots/run_summary.py for the page of a single training run).
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sweep/ledger.h"
@@ -16,12 +18,11 @@ size_t write_runs_csv(const std::string& path, const Ledger& ledger, const std::
 void write_references_json(const std::string& path, const std::vector<ReferenceRange>& ranges,
                            const std::string& reference_set_path);
 
-// The plotting script: --script if given, else $DASNET_PLOTS_DIR/sweep_report.py, else the
-// source tree's tools/plots/sweep_report.py.
-std::string default_report_script();
-// Runs `python3 SCRIPT --runs CSV --references JSON --out DIR`; throws with the script's message
-// (e.g. how to install matplotlib) when it fails or python3 is missing.
-void run_report_script(const std::string& script, const std::string& runs_csv, const std::string& references_json,
-                       const std::string& out_dir, const std::string& formats);
+// A plotting script of tools/plots by file name: $DASNET_PLOTS_DIR/<name> when set, else the
+// source tree's tools/plots/<name>.
+std::string default_plots_script(const std::string& name);
+// Runs `python3 SCRIPT --flag value ...`; throws with the script's message (e.g. how to install
+// matplotlib) when it fails or python3 is missing.
+void run_plots_script(const std::string& script, const std::vector<std::pair<std::string, std::string>>& flags);
 
 }  // namespace dasnet

@@ -44,4 +44,18 @@ inline Run dasnet(const std::string& args, const std::string& dir) {
 
 inline bool have_matplotlib() { return std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0; }
 
+// Opens `page` in headless Chromium (tests/browser/check_page.py) and writes a screenshot
+// beside it. Exit code 0: the page is fine; 1: blank, an image did not load, or a console error
+// (the reasons are in `out`); 77: Chromium or websocket-client is missing.
+inline Run open_in_browser(const std::string& page, int min_images) {
+  const std::string log = page + ".browser.txt";
+  const std::string command = "python3 \"" + std::string(DASNET_SOURCE_DIR) + "/tests/browser/check_page.py\" \"" +
+                              page + "\" --screenshot \"" + page + ".png\" --min-images " +
+                              std::to_string(min_images) + " >\"" + log + "\" 2>&1";
+  int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(log)};
+}
+
+constexpr int kBrowserMissing = 77;
+
 }  // namespace dasnet::sweep_testing

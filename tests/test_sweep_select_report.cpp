@@ -147,6 +147,57 @@ TEST(SweepReport, FiguresHaveRealContent) {
     ++images;
   EXPECT_EQ(images, 4u);
   EXPECT_NE(html.find("Models matching every reference range (2)"), std::string::npos);
+  auto seen = sweep_testing::open_in_browser(dir + "/out/report.html", 4);
+  if (seen.code == sweep_testing::kBrowserMissing) GTEST_SKIP() << seen.out << ": report.html not opened in a browser";
+  EXPECT_EQ(seen.code, 0) << seen.out;
+}
+
+// The checker itself fails on what a user would see as broken.
+TEST(BrowserCheck, FailsOnABlankPageAMissingImageAndAConsoleError) {
+  auto dir = scratch_dir("browser");
+  sweep_testing::write_text(dir + "/blank.html", "<!doctype html><html><body></body></html>");
+  sweep_testing::write_text(dir + "/image.html", "<html><body><p>text</p><img alt='lost' src='lost.png'></body></html>");
+  sweep_testing::write_text(dir + "/console.html", "<html><body><p>text</p><script>console.error('boom')</script></body></html>");
+  sweep_testing::write_text(dir + "/fine.html", "<html><body><p>text</p></body></html>");
+  auto fine = sweep_testing::open_in_browser(dir + "/fine.html", 0);
+  if (fine.code == sweep_testing::kBrowserMissing) GTEST_SKIP() << fine.out;
+  EXPECT_EQ(fine.code, 0) << fine.out;
+  auto blank = sweep_testing::open_in_browser(dir + "/blank.html", 0);
+  EXPECT_EQ(blank.code, 1) << blank.out;
+  EXPECT_NE(blank.out.find("blank"), std::string::npos) << blank.out;
+  auto image = sweep_testing::open_in_browser(dir + "/image.html", 1);
+  EXPECT_EQ(image.code, 1) << image.out;
+  EXPECT_NE(image.out.find("image did not load: lost"), std::string::npos) << image.out;
+  auto console = sweep_testing::open_in_browser(dir + "/console.html", 0);
+  EXPECT_EQ(console.code, 1) << console.out;
+  EXPECT_NE(console.out.find("console.error: boom"), std::string::npos) << console.out;
+}
+
+// One training run's page: curves, the references per epoch, Table 1 and a usable-energy map,
+// as a user opens it.
+TEST(RunSummary, TrainingRunPageOpensInABrowser) {
+  auto dir = scratch_dir("run_summary");
+  for (const char* step : {"synth --channels 400 --duration 120 --vehicles 2 --seed 1 -o rec.h5",
+                           "dataset build rec.h5 --per-class 24 --seed 1 -o ds.h5", "dataset reference -o ref.h5",
+                           "train --data ds.h5 --reference ref.h5 --depth 2 --batch-size 16 --epochs 2 "
+                           "--metrics m.jsonl --checkpoint-dir ck --no-progress",
+                           "infer ck/epoch_0002.h5 rec.h5 -o maps --no-progress"}) {
+    auto r = dasnet(step, dir);
+    ASSERT_EQ(r.code, 0) << step << "\n" << r.out;
+  }
+  auto refused = dasnet("report --map maps/rec.pmap.h5 -o out", dir);
+  EXPECT_EQ(refused.code, 2) << refused.out;
+  if (!sweep_testing::have_matplotlib()) GTEST_SKIP() << "matplotlib is missing: the page is not tested";
+  auto r = dasnet("report --metrics m.jsonl --reference ref.h5 --map maps/rec.pmap.h5 -o out", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* name : {"run_curves", "run_references", "run_map_rec"})
+    EXPECT_GT(png_pixel_std(dir + "/out/" + name + ".png"), 10.0) << name;
+  std::string html = read_text(dir + "/out/summary.html");
+  EXPECT_NE(html.find("Table 1"), std::string::npos);
+  EXPECT_NE(html.find("<td>saturated</td><td>0.2 - 0.3</td>"), std::string::npos) << html.substr(0, 2000);
+  auto seen = sweep_testing::open_in_browser(dir + "/out/summary.html", 3);
+  if (seen.code == sweep_testing::kBrowserMissing) GTEST_SKIP() << seen.out << ": summary.html not opened in a browser";
+  EXPECT_EQ(seen.code, 0) << seen.out;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// dasnet report: the sweep's figures (PNG, SVG) and one self-contained HTML page.
+// dasnet report: the figures (PNG, SVG) and one self-contained HTML page of a sweep (--ledger) or
+// of a single training run (--metrics, optionally with the usable-energy maps of dasnet infer).
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -11,17 +12,43 @@
 
 namespace dasnet {
 
+namespace {
+
+struct Report {
+  std::string ledger, metrics, out_dir, script, reference, formats = "png,svg";
+  std::vector<std::string> ranges, maps;
+  bool csv_only = false;
+};
+
+// The page of one training run: its metrics, the reference images and any maps.
+void report_run(const Report& cmd, const std::vector<ReferenceRange>& ranges) {
+  std::filesystem::create_directories(cmd.out_dir);
+  const std::string refs = (std::filesystem::path(cmd.out_dir) / "references.json").string();
+  write_references_json(refs, ranges, cmd.reference);
+  if (cmd.csv_only) return;
+  std::vector<std::pair<std::string, std::string>> flags{
+      {"--metrics", cmd.metrics}, {"--references", refs}, {"--out", cmd.out_dir}, {"--formats", cmd.formats}};
+  for (const auto& map : cmd.maps) flags.emplace_back("--map", map);
+  run_plots_script(cmd.script.empty() ? default_plots_script("run_summary.py") : cmd.script, flags);
+  std::printf("wrote %s/summary.html\n", cmd.out_dir.c_str());
+}
+
+}  // namespace
+
 void add_report_command(CLI::App& app) {
-  struct Report {
-    std::string ledger, out_dir, script, reference, formats = "png,svg";
-    std::vector<std::string> ranges;
-    bool csv_only = false;
-  };
   auto cmd = std::make_shared<Report>();
-  CLI::App* sub = app.add_subcommand("report", "Figures and an HTML page of a sweep (needs python3 + matplotlib)");
-  sub->add_option("--ledger", cmd->ledger, "Sweep ledger")->required()->check(CLI::ExistingFile);
+  CLI::App* sub = app.add_subcommand(
+      "report", "Figures and an HTML page of a sweep or of one training run (needs python3 + matplotlib)");
+  auto* ledger = sub->add_option("--ledger", cmd->ledger, "Sweep ledger: report.html")->check(CLI::ExistingFile);
+  auto* metrics = sub->add_option("--metrics", cmd->metrics, "Metrics of one dasnet train run: summary.html")
+                      ->check(CLI::ExistingFile)
+                      ->excludes(ledger);
+  sub->add_option("--map", cmd->maps, "With --metrics: usable-energy maps to draw (dasnet infer's .pmap.h5)")
+      ->check(CLI::ExistingFile)
+      ->needs(metrics);
   sub->add_option("-o,--out", cmd->out_dir, "Output folder")->required();
-  sub->add_option("--reference", cmd->reference, "Reference set to draw (default: the spec's data.reference)");
+  sub->add_option("--reference", cmd->reference,
+                  "Reference set to draw (default with --ledger: the spec's data.reference)");
   sub->add_option("--range", cmd->ranges, "Expected range name=min:max (as in dasnet select)");
   sub->add_option("--formats", cmd->formats, "Figure formats")->capture_default_str();
   sub->add_option("--script", cmd->script, "Plotting script (default tools/plots/sweep_report.py)");
@@ -29,6 +56,8 @@ void add_report_command(CLI::App& app) {
   sub->callback([cmd] {
     auto ranges = study_reference_ranges();
     for (const auto& f : cmd->ranges) apply_range_flag(ranges, f);
+    if (!cmd->metrics.empty()) return report_run(*cmd, ranges);
+    if (cmd->ledger.empty()) throw UsageError("report: give --ledger (a sweep) or --metrics (one training run)");
     Ledger ledger(cmd->ledger);
     std::filesystem::create_directories(cmd->out_dir);
     const std::string runs = (std::filesystem::path(cmd->out_dir) / "runs.csv").string();
@@ -49,8 +78,8 @@ void add_report_command(CLI::App& app) {
     std::printf("wrote %s (%zu (trial, epoch) rows; HiPlot and pandas read it)\n", runs.c_str(), rows);
     if (cmd->csv_only) return;
     if (rows == 0) throw std::runtime_error(cmd->ledger + ": no epochs recorded yet: nothing to plot");
-    run_report_script(cmd->script.empty() ? default_report_script() : cmd->script, runs, refs, cmd->out_dir,
-                      cmd->formats);
+    run_plots_script(cmd->script.empty() ? default_plots_script("sweep_report.py") : cmd->script,
+                     {{"--runs", runs}, {"--references", refs}, {"--out", cmd->out_dir}, {"--formats", cmd->formats}});
     std::printf("wrote %s/report.html\n", cmd->out_dir.c_str());
   });
 }

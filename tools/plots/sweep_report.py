@@ -243,6 +243,16 @@ def curves(rows, out, formats):
     return save(fig, out, "curves", formats)
 
 
+def embedded_figures(figures):
+    """HTML of (title, PNG path) figures, each PNG embedded as base64 so the page stands alone."""
+    parts = []
+    for title, path in figures:
+        with open(path, "rb") as f:
+            data = base64.b64encode(f.read()).decode("ascii")
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>")
+    return parts
+
+
 def write_html(out, rows, refs, figures):
     states = {}
     for r in rows:
@@ -267,10 +277,7 @@ def write_html(out, rows, refs, figures):
                      + "".join(f"<td>{r['p_' + n]:.3f}</td>" for n in names)
                      + f"<td>{r['distance']:.3f}</td><td>{r['val_accuracy']:.4f}</td></tr>")
     parts.append("</table>")
-    for title, path in figures:
-        with open(path, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>")
+    parts += embedded_figures(figures)
     parts.append("<p>Data: runs.csv (one row per trial and epoch; HiPlot and pandas read it).</p></body></html>")
     with open(os.path.join(out, "report.html"), "w") as f:
         f.write("\n".join(parts))
