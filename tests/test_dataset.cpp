@@ -14,6 +14,7 @@
 #include "io/hdf5_util.h"
 #include "io/reference_set.h"
 #include "io/synth_file.h"
+#include "cli_runner.h"
 
 namespace dasnet {
 namespace {
@@ -262,6 +263,26 @@ TEST(ReferenceSet, FourImagesRoundTripWithTheirRanges) {
   auto same = synthetic_reference_set(o);
   EXPECT_EQ(same[2].image, refs[2].image);
   EXPECT_THROW(load_reference_set(temp_path("missing_ref.h5")), std::runtime_error);
+  std::remove(path.c_str());
+}
+
+// Why every model calls the saturated reference usable (issue 13): by the rule's own spectral
+// tests the image is waves, more clearly than the coherent one (its energy below 50 Hz is ~100x
+// the mean above, against ~6x), and the std test that sets saturated patches apart cannot see a
+// min-max scaled image. The data sets hold only noise and waves, so a model that learned the
+// rule has every reason to answer "waves".
+TEST(ReferenceSet, SpectralTestsCallTheSaturatedReferenceWaves) {
+  const std::string path = temp_path("ref_rule.h5");
+  save_reference_set(path, synthetic_reference_set(ReferenceBuildOptions{}));
+  auto r = testing::run_dasnet("label --reference " + path, ::testing::TempDir());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto line_of = [&](const std::string& name) {
+    size_t at = r.out.find("\n" + name + " ");
+    return at == std::string::npos ? std::string() : r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(line_of("white_noise").find(" noise "), std::string::npos) << r.out;
+  EXPECT_NE(line_of("coherent_waves").find(" waves "), std::string::npos) << r.out;
+  EXPECT_NE(line_of("saturated").find(" waves "), std::string::npos) << r.out;
   std::remove(path.c_str());
 }
 

@@ -1,6 +1,11 @@
 // dasnet label: applies the study's spectral labeling rule to every non-overlapping patch of DAS
 // records; prints label counts and, for synthetic records, a confusion table against the truth.
+// With --reference it applies the rule's spectral tests to the images of a reference set instead,
+// which shows what a model trained on the rule's classes should call each reference.
+#include <algorithm>
 #include <cstdio>
+#include <limits>
+#include <numeric>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -8,6 +13,7 @@
 #include "engine/tensor.h"
 #include "io/labeling.h"
 #include "io/record_patches.h"
+#include "io/reference_set.h"
 #include "io/synth_file.h"
 #include "tools/commands.h"
 #include "tools/label_flags.h"
@@ -28,17 +34,57 @@ void add_label_rule_flags(CLI::App* cmd, LabelRule& rule) {
   cmd->add_option("--bins", rule.bins, "Leading spectrum bins the rule uses")->capture_default_str();
 }
 
+namespace {
+
+// The rule's spectral tests on each reference image. The images are min-max scaled, so each
+// channel's mean is removed (undoing the scaling's offset) and the std test, which needs raw
+// counts, is skipped; the fraction of pixels at the image's minimum or maximum shows clipping.
+void label_references(const std::string& path, double rate_hz, LabelRule rule) {
+  rule.saturation_std = std::numeric_limits<double>::infinity();
+  std::printf("%s: the rule's spectral tests at %g Hz (std test skipped: the images are scaled)\n", path.c_str(),
+              rate_hz);
+  std::printf("%-18s %-6s %9s %9s %12s %9s\n", "reference", "label", "low max", "high min", "below/above", "clipped");
+  for (const auto& ref : load_reference_set(path)) {
+    const int h = ref.shape.h, w = ref.shape.w;
+    std::vector<float> plane(ref.image.begin(), ref.image.begin() + long(h) * w);
+    auto [lo, hi] = std::minmax_element(plane.begin(), plane.end());
+    const float lowest = *lo, highest = *hi;
+    size_t clipped = 0;
+    for (float v : plane) clipped += v <= lowest || v >= highest;
+    for (int r = 0; r < h; ++r) {
+      float* row = plane.data() + size_t(r) * w;
+      const double mean = std::accumulate(row, row + w, 0.0) / w;
+      for (int t = 0; t < w; ++t) row[t] = float(row[t] - mean);
+    }
+    PatchVerdict v = PatchLabeler(h, w, rate_hz, rule).classify(plane.data(), size_t(w));
+    std::printf("%-18s %-6s %9.4f %9.4f %12.1f %8.1f%%\n", ref.name.c_str(), patch_label_name(v.label),
+                v.low_band_max, v.high_band_min, v.below_split_max / std::max(v.above_split_mean, 1e-30),
+                100.0 * double(clipped) / double(plane.size()));
+  }
+}
+
+}  // namespace
+
 void add_label_command(CLI::App& app) {
   struct Args {
     std::vector<std::string> files;
     int patch_channels = 200, patch_samples = 200;
     LabelRule rule;
-    std::string csv;
+    std::string csv, reference;
+    double reference_rate_hz = 500;
     bool quiet = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("label", "Label the patches of DAS records with the study's spectral rule");
-  cmd->add_option("files", args->files, "DAS record files")->required();
+  auto* files = cmd->add_option("files", args->files, "DAS record files");
+  auto* reference = cmd->add_option("--reference", args->reference,
+                                    "Instead of records: the spectral tests on a reference set's images")
+                        ->check(CLI::ExistingFile)
+                        ->excludes(files);
+  cmd->add_option("--reference-rate", args->reference_rate_hz, "With --reference: sampling rate of the images, Hz")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(reference);
   cmd->add_option("--patch-channels", args->patch_channels, "Patch height (channels)")->capture_default_str();
   cmd->add_option("--patch-samples", args->patch_samples, "Patch width (time samples)")->capture_default_str();
   add_label_rule_flags(cmd, args->rule);
@@ -47,6 +93,8 @@ void add_label_command(CLI::App& app) {
   cmd->callback([args] {
     if (args->patch_channels < 1 || args->patch_samples < 2) throw UsageError("--patch-channels/--patch-samples too small");
     if (args->rule.bins < 1) throw UsageError("--bins must be positive");
+    if (!args->reference.empty()) return label_references(args->reference, args->reference_rate_hz, args->rule);
+    if (args->files.empty()) throw UsageError("label: give DAS record files or --reference");
     std::ofstream csv;
     if (!args->csv.empty()) {
       csv.open(args->csv);
