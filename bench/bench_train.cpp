@@ -108,5 +108,8 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {  // a bad flag or DASNET_CPU_ISA
     std::fprintf(stderr, "bench_train: %s\n", e.what());
     return 2;
+  } catch (const std::exception& e) {  // no device, out of memory, a failing kernel
+    std::fprintf(stderr, "bench_train: %s\n", e.what());
+    return 1;
   }
 }

@@ -256,6 +256,9 @@ void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& 
   c.stream.wait();
 }
 #else
+size_t FastCpuBackend::conv_accumulate_scratch(const Shape& dx) const {
+  return ReferenceCpuBackend::conv_accumulate_scratch(dx);  // the reference accumulates in place
+}
 void FastCpuBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
   ReferenceCpuBackend::conv_forward(g, x, w, y);
 }

@@ -120,7 +120,7 @@ SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanit
 # --- Dependencies that may be missing (no network: only what .gpu-deps carried) ------------
 # CHECK_CUDA_ARCHITECTURES: e.g. 90 to dry-run this script on a machine without a GPU (tests skip).
 CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="${CHECK_CUDA_ARCHITECTURES:-native}"
-            -DDASNET_WITH_MPI=OFF -DDASNET_FUZZ=OFF)
+            -DDASNET_WITH_MPI=OFF -DDASNET_FUZZ=OFF -DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON)  # the engine, its tests, bench_train: no HDF5, SQLite, toml++ needed
 [ -n "$CUDNN_ROOT" ] && CMAKE_ARGS+=(-DCUDNN_ROOT="$CUDNN_ROOT")
 if [ -d .gpu-deps/include ]; then
   CMAKE_ARGS+=(-DCMAKE_CXX_FLAGS="-I$ROOT/.gpu-deps/include" -DCMAKE_INCLUDE_PATH="$ROOT/.gpu-deps/include")
