@@ -18,10 +18,12 @@
 #include "engine/cuda_graph_step.h"
 #include "engine/resnet.h"
 #include "engine/trainer.h"
+#include "kernels/cpu_isa.h"
 
 using namespace dasnet;
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   int depth = 14, batch = 128, size = 200, steps = 3;
   std::string mode = "train", backend_name = "cpu";
   bool fuse = true, recompute = true, profile = false, graphs = true;
@@ -89,12 +91,22 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "{\"engine\": \"dasnet\", \"mode\": \"%s\", \"depth\": %d, \"batch\": %d, \"size\": %d, \"threads\": %d, "
-      "\"fuse\": %s, \"recompute\": %s, \"backend\": \"%s\", \"precision\": \"%s\", \"layout\": \"%s\", "
+      "\"fuse\": %s, \"recompute\": %s, \"backend\": \"%s\", \"isa\": \"%s\", \"precision\": \"%s\", \"layout\": \"%s\", "
       "\"graphs\": %s, \"samples_per_s\": %.2f, \"step_seconds\": %.4f, \"planned_mb\": %.0f, \"peak_mb\": %.0f}\n",
       mode.c_str(), depth, batch, size, omp_get_max_threads(), fuse ? "true" : "false", recompute ? "true" : "false",
-      backend_name.c_str(), precision.c_str(), layout_name(backend->activation_layout(16)),
+      backend_name.c_str(), cpu_isa_name(cpu_isa()), precision.c_str(), layout_name(backend->activation_layout(16)),
       (graphs && kind == BackendKind::Cuda && train) ? "true" : "false",
       batch * steps / seconds, seconds / steps, net->planned_bytes(batch, train) / 1048576.0, peak_memory_mb());
   if (profile) std::fprintf(stderr, "per layer kind, %d timed steps:\n%s", steps, net->profile_report().c_str());
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {  // a bad flag or DASNET_CPU_ISA
+    std::fprintf(stderr, "bench_train: %s\n", e.what());
+    return 2;
+  }
 }

@@ -73,6 +73,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // name() and what the backend chose for this machine (the CPU's ISA and layout), for logs.
+  virtual std::string describe() const { return name(); }
   // Asynchronous backends (CUDA): the stream their ops are queued on (a cudaStream_t), for
   // device communicators that must order collectives after them. Null: ops are done on return.
   virtual void* native_stream() { return nullptr; }

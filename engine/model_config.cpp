@@ -1,6 +1,6 @@
 #include "engine/model_config.h"
 
-#include <nlohmann/json.hpp>
+#include "engine/records_json.h"
 
 namespace dasnet {
 
@@ -58,30 +58,13 @@ BlockType parse_block_type(const std::string& name) {
   throw UsageError("--block: unknown block type '" + name + "' (valid: basic, bottleneck)");
 }
 
-std::string ModelConfig::to_json() const {
-  nlohmann::json j{{"depth", depth},          {"block", block_type_name(block)},
-                   {"width", width},          {"bottleneck_width", bottleneck_width},
-                   {"in_channels", in_channels}, {"height", height},
-                   {"image_width", image_width}, {"outputs", outputs},
-                   {"mode", output_mode_name(mode)}, {"fuse", fuse}};
-  return j.dump();
-}
+std::string ModelConfig::to_json() const { return nlohmann::json(*this).dump(); }
 
 ModelConfig ModelConfig::from_json(const std::string& text) {
   ModelConfig m;
   try {
-    auto j = nlohmann::json::parse(text);
-    m.depth = j.at("depth");
-    m.block = parse_block_type(j.at("block"));
-    m.width = j.at("width");
-    m.bottleneck_width = j.at("bottleneck_width");
-    m.in_channels = j.at("in_channels");
-    m.height = j.at("height");
-    m.image_width = j.at("image_width");
-    m.outputs = j.at("outputs");
-    m.mode = parse_output_mode(j.at("mode"), m.outputs);
-    m.fuse = j.value("fuse", true);
-  } catch (const nlohmann::json::exception& e) {
+    m = nlohmann::json::parse(text).get<ModelConfig>();
+  } catch (const std::exception& e) {
     throw std::runtime_error(std::string("model configuration is not valid: ") + e.what());
   }
   m.validate();

@@ -19,14 +19,17 @@ struct Shape {
   }
 };
 
-// Memory order of an activation. NCHW8c keeps 8 consecutive channels innermost (oneDNN's
-// nChw8c): one AVX2 register per pixel for per-channel work, and what oneDNN's convolutions
-// run fastest on. Only used when the channel count is a multiple of 8. NHWC (channels last) is
+// Memory order of an activation. NCHW8c / NCHW16c keep 8 / 16 consecutive channels innermost
+// (oneDNN's nChw8c / nChw16c): one AVX2 / AVX-512 register per pixel for per-channel work, and
+// what oneDNN's convolutions run fastest on for that ISA. Only used when the channel count is a
+// multiple of the block. NHWC (channels last) is
 // what GPU tensor cores convolve natively (the CUDA backend's layout for tensor-core math).
-enum class Layout { NCHW, NCHW8c, NHWC };
+enum class Layout { NCHW, NCHW8c, NHWC, NCHW16c };
 
-inline int channel_block(Layout l) { return l == Layout::NCHW8c ? 8 : 1; }
-inline const char* layout_name(Layout l) { return l == Layout::NCHW8c ? "nchw8c" : l == Layout::NHWC ? "nhwc" : "nchw"; }
+inline int channel_block(Layout l) { return l == Layout::NCHW8c ? 8 : l == Layout::NCHW16c ? 16 : 1; }
+inline const char* layout_name(Layout l) {
+  return l == Layout::NCHW8c ? "nchw8c" : l == Layout::NCHW16c ? "nchw16c" : l == Layout::NHWC ? "nhwc" : "nchw";
+}
 
 // Element type of an activation or activation gradient. Parameters, their gradients, batchnorm
 // statistics and the logits are always fp32; a mixed-precision backend (CUDA bf16 or fp16) keeps

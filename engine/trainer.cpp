@@ -6,9 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <nlohmann/json.hpp>
-
 #include "engine/cuda_graph_step.h"
+#include "engine/records_json.h"
 #include "io/loader.h"
 
 namespace dasnet {
@@ -21,63 +20,37 @@ void TrainConfig::validate() const {
   optimizer.validate();
 }
 
-std::string TrainConfig::to_json() const {
-  const auto& o = optimizer;
-  nlohmann::json j{{"epochs", epochs},
-                   {"batch_size", batch_size},
-                   {"seed", seed},
-                   {"lr", o.lr},
-                   {"momentum", o.momentum},
-                   {"weight_decay", o.weight_decay},
-                   {"nesterov", o.nesterov},
-                   {"schedule", schedule_name(o.schedule)},
-                   {"step_size", o.step_size},
-                   {"gamma", o.gamma},
-                   {"warmup_epochs", o.warmup_epochs},
-                   {"lr_scaling", linear_lr_scaling ? "linear" : "none"}};
-  return j.dump();
+void to_json(nlohmann::json& j, const TrainConfig& c) {
+  j = c.optimizer;
+  j["epochs"] = c.epochs;
+  j["batch_size"] = c.batch_size;
+  j["seed"] = c.seed;
+  j["lr_scaling"] = c.linear_lr_scaling ? "linear" : "none";
 }
+
+void from_json(const nlohmann::json& j, TrainConfig& c) {
+  const TrainConfig defaults;
+  c.optimizer = j.get<OptimizerConfig>();
+  c.epochs = j.value("epochs", defaults.epochs);
+  c.batch_size = j.value("batch_size", defaults.batch_size);
+  c.seed = j.value("seed", defaults.seed);
+  const auto scaling = j.value("lr_scaling", std::string("none"));
+  if (scaling != "linear" && scaling != "none")
+    throw std::runtime_error("lr_scaling '" + scaling + "' is not valid (valid: linear, none)");
+  c.linear_lr_scaling = scaling == "linear";
+}
+
+std::string TrainConfig::to_json() const { return nlohmann::json(*this).dump(); }
 
 TrainConfig TrainConfig::from_json(const std::string& text) {
-  TrainConfig c;
   try {
-    auto j = nlohmann::json::parse(text);
-    c.epochs = j.at("epochs");
-    c.batch_size = j.at("batch_size");
-    c.seed = j.at("seed");
-    c.optimizer.lr = j.at("lr");
-    c.optimizer.momentum = j.at("momentum");
-    c.optimizer.weight_decay = j.at("weight_decay");
-    c.optimizer.nesterov = j.at("nesterov");
-    c.optimizer.schedule = parse_schedule(j.at("schedule"));
-    c.optimizer.step_size = j.at("step_size");
-    c.optimizer.gamma = j.at("gamma");
-    c.optimizer.warmup_epochs = j.at("warmup_epochs");
-    c.linear_lr_scaling = j.value("lr_scaling", std::string("none")) == "linear";
-  } catch (const nlohmann::json::exception& e) {
+    return nlohmann::json::parse(text).get<TrainConfig>();
+  } catch (const std::exception& e) {
     throw std::runtime_error(std::string("training configuration is not valid: ") + e.what());
   }
-  return c;
 }
 
-std::string EpochMetrics::to_json() const {
-  nlohmann::json j{{"epoch", epoch},
-                   {"epochs", epochs},
-                   {"lr", lr},
-                   {"train_samples", train_samples},
-                   {"train_loss", train_loss},
-                   {"train_accuracy", train_accuracy},
-                   {"val_samples", val_samples},
-                   {"val_loss", val_loss},
-                   {"val_accuracy", val_accuracy},
-                   {"epoch_seconds", epoch_seconds},
-                   {"samples_per_s", samples_per_s},
-                   {"peak_memory_mb", peak_memory_mb},
-                   {"ranks", ranks},
-                   {"skipped_steps", skipped_steps}};
-  for (const auto& [name, p] : reference_p_usable) j["p_usable"][name] = p;
-  return j.dump();
-}
+std::string EpochMetrics::to_json() const { return nlohmann::json(*this).dump(); }
 
 double peak_memory_mb() {
   struct rusage usage {};

@@ -39,6 +39,13 @@ struct TrainingState {
   std::vector<std::string> param_names;  // slot names, for readers of the checkpoint
 };
 
+// Reference name -> P(usable), in the order the references were given; JSON: an object.
+struct ReferenceProbabilities : std::vector<std::pair<std::string, double>> {
+  using vector::vector;
+  using vector::operator=;
+};
+
+// One line of the metrics file (JSON form: engine/records_json.h).
 struct EpochMetrics {
   int epoch = 0;  // 1-based
   int epochs = 0;
@@ -51,7 +58,7 @@ struct EpochMetrics {
   double peak_memory_mb = 0;
   int ranks = 1;  // data-parallel ranks: samples, loss, accuracy and samples/s are over all of them
   long skipped_steps = 0;  // fp16 loss scaling: steps left out because their gradients overflowed
-  std::vector<std::pair<std::string, float>> reference_p_usable;  // filled by callers that evaluate references
+  ReferenceProbabilities p_usable;  // filled by callers that evaluate references
   std::string to_json() const;
 };
 

@@ -34,7 +34,9 @@ class InferenceRun {
       : job_(job), comm_(connect(job.dist_timeout_s)), rank_(comm_->rank()), ranks_(comm_->size()),
         leader_(rank_ == 0), who_(ranks_ > 1 ? "rank " + std::to_string(rank_) + ": " : ""),
         progress_(*comm_, job.dist_timeout_s) {
-    for (const auto& f : job.files) file_bytes_.push_back(std::filesystem::file_size(f));
+    // A FIFO or a folder weighs nothing here; opening it fails that file alone (io/input_path.h).
+    for (const auto& f : job.files)
+      file_bytes_.push_back(std::filesystem::is_regular_file(f) ? std::filesystem::file_size(f) : 0);
     my_files_ = deal_files_by_size(file_bytes_, ranks_)[size_t(rank_)];
     for (uint64_t b : file_bytes_) all_files_bytes_ += double(b);
   }

@@ -9,6 +9,7 @@
 
 #include "dasnet/build_config.h"
 #include "io/hdf5_util.h"
+#include "io/input_path.h"
 
 namespace dasnet {
 
@@ -68,7 +69,7 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
 
 TrainingState load_checkpoint(const std::string& path) {
   h5::silence_errors();
-  if (!std::filesystem::exists(path)) throw std::runtime_error("checkpoint " + path + ": no such file");
+  require_input_path(path);
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw std::runtime_error("checkpoint " + path + ": not an HDF5 file (corrupt or truncated?)");
   const h5::File file(path);

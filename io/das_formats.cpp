@@ -3,6 +3,7 @@
 #include "io/das_formats.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 
 #include "io/das_read_plan.h"
+#include "io/input_path.h"
 
 namespace dasnet {
 namespace detail {
@@ -27,6 +29,11 @@ void describe_matrix(ReadPlan& plan, const h5::Node& data, int time_axis) {
   plan.info.num_samples = static_cast<size_t>(dims[time_axis]);
   plan.info.num_channels = static_cast<size_t>(dims[1 - time_axis]);
   plan.info.stored_order = time_axis == 0 ? "time x channel" : "channel x time";
+  plan.info.time_axis = time_axis;
+}
+
+std::string unknown_units_for(const std::string& raw_type) {
+  return raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
 }
 
 double require_positive(const h5::Node& where, const std::string& what, double value) {
@@ -40,6 +47,8 @@ struct FormatEntry {
   const char* name;
   bool (*matches)(const h5::File&);
   ReadPlan (*plan)(const h5::File&);
+  // Formats whose files hold several records (PRODML FBE bands) plan record k with this.
+  ReadPlan (*plan_record)(const h5::File&, size_t record) = nullptr;
 };
 
 // Most specific layouts first: GDR also carries PRODML-like attributes, and Neubrex and
@@ -49,7 +58,7 @@ constexpr FormatEntry kFormats[] = {
     {"prodml", is_prodml, plan_prodml},
     {"terra15", is_terra15, plan_terra15},
     {"optodas", is_optodas, plan_optodas},
-    {"febus", is_febus, plan_febus},
+    {"febus", is_febus, plan_febus, plan_febus_record},
     {"ap_sensing", is_ap_sensing, plan_ap_sensing},
     {"neubrex", is_neubrex, plan_neubrex},
     {"silixa_h5", is_silixa_h5, plan_silixa_h5},
@@ -77,16 +86,20 @@ const FormatEntry& find_format(const h5::File& file) {
 }
 
 std::unique_ptr<h5::File> open_file(const std::string& path) {
+  require_input_path(path);
   h5::silence_errors();
   if (H5Fis_hdf5(path.c_str()) <= 0) refuse_non_hdf5(path);
   return std::make_unique<h5::File>(path);
 }
 
-ReadPlan make_plan(const h5::File& file) {
+ReadPlan make_plan(const h5::File& file, size_t record = 0) {
   const FormatEntry& entry = find_format(file);
-  ReadPlan plan = entry.plan(file);
+  if (record > 0 && entry.plan_record == nullptr)
+    throw std::runtime_error(file.path() + ": record " + std::to_string(record) + " requested; the file holds 1 record");
+  ReadPlan plan = entry.plan_record ? entry.plan_record(file, record) : entry.plan(file);
   plan.info.format = entry.name;
   plan.info.source = file.path();
+  plan.info.record_index = record;
   if (plan.info.num_channels == 0 || plan.info.num_samples == 0)
     throw std::runtime_error(file.path() + ": " + plan.info.data_path + ": empty data");
   return plan;
@@ -213,17 +226,16 @@ std::string detect_das_format(const std::string& path) {
   return detail::find_format(*file).name;
 }
 
-DasInfo inspect_das(const std::string& path) {
+DasInfo inspect_das(const std::string& path, size_t record) {
   auto file = detail::open_file(path);
-  return detail::make_plan(*file).info;
+  return detail::make_plan(*file, record).info;
 }
 
-DasRecord read_das(const std::string& path, const ReadWindow& window) {
-  using namespace detail;
-  auto file = open_file(path);
-  const ReadPlan plan = make_plan(*file);
-  const DasInfo& info = plan.info;
+namespace detail {
+namespace {
 
+// Checks `window` against the data and resolves kAll; returns {c0, nc, t0, nt}.
+std::array<size_t, 4> resolve_window(const std::string& path, const DasInfo& info, const ReadWindow& window) {
   if (window.first_channel >= info.num_channels || window.first_sample >= info.num_samples)
     throw std::runtime_error(path + ": window starts outside the data (channel " +
                              std::to_string(window.first_channel) + ", sample " + std::to_string(window.first_sample) +
@@ -240,7 +252,11 @@ DasRecord read_das(const std::string& path, const ReadWindow& window) {
   if (nc > kMaxRecordValues / nt)
     throw std::runtime_error(path + ": window of " + std::to_string(nc) + " x " + std::to_string(nt) +
                              " samples is too large to hold in memory; read it in smaller windows");
+  return {c0, nc, t0, nt};
+}
 
+// The record's metadata for channels [c0, c0 + nc) x samples [t0, t0 + nt) of `info`.
+DasRecord record_metadata(const DasInfo& info, size_t c0, size_t nc, size_t t0, size_t nt) {
   DasRecord rec;
   rec.num_channels = nc;
   rec.num_samples = nt;
@@ -257,41 +273,83 @@ DasRecord read_das(const std::string& path, const ReadWindow& window) {
   rec.scale_factor = info.scale_factor;
   rec.raw_type = info.raw_type;
   rec.format = info.format;
-  rec.source = path;
-  rec.data.resize(nc * nt);
+  rec.source = info.source;
+  rec.channel_step = info.channel_step;
+  rec.first_locus = info.first_locus + static_cast<int64_t>(c0 * info.channel_step);
+  rec.distance_units = info.distance_units;
+  rec.processed = info.processed;
+  rec.product = info.product;
+  rec.record_index = info.record_index;
+  return rec;
+}
 
-  const h5::Node probe = file->dataset(info.data_path);
+// Scales the samples and counts non-finite samples and channels with no finite sample.
+void scale_and_count(DasRecord& rec) {
+  const float scale = static_cast<float>(rec.scale_factor);
+  size_t non_finite = 0, dead_channels = 0;
+  for (size_t c = 0; c < rec.num_channels; ++c) {
+    float* row = rec.data.data() + c * rec.num_samples;
+    size_t bad = 0;
+    for (size_t t = 0; t < rec.num_samples; ++t) {
+      if (scale != 1.0f) row[t] *= scale;
+      bad += !std::isfinite(row[t]);
+    }
+    non_finite += bad;
+    dead_channels += bad == rec.num_samples;
+  }
+  rec.non_finite_count = non_finite;
+  rec.non_finite_channel_count = dead_channels;
+}
+
+// Reads the samples of `rec`'s window from the file into rec.data (unscaled).
+void read_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
+  const DasInfo& info = plan.info;
+  const size_t c0 = rec.first_channel, nc = rec.num_channels, t0 = rec.first_sample, nt = rec.num_samples;
+  rec.data.resize(nc * nt);
+  const h5::Node probe = file.dataset(info.data_path);
   const auto chunk = probe.chunk_shape();
   const int time_axis = plan.rank == 3 ? 1 : plan.time_axis;
   const size_t rows = rows_per_read(chunk, time_axis, nc);
-  h5::Handle data = open_samples(*file, plan, chunk, element_bytes_of(info.raw_type), nc);
+  h5::Handle data = open_samples(file, plan, chunk, element_bytes_of(info.raw_type), nc);
 
   if (plan.rank == 2 && plan.time_axis == 1) {
-    read_channel_major(*file, plan, data.get(), c0, nc, t0, nt, rows, rec.data.data());
-  } else {
-    std::vector<unsigned char> staging;
-    for (size_t done = 0; done < nt;) {
-      // Logical sample -> stored (block, row); a read never crosses a block boundary.
-      const size_t t = t0 + done;
-      size_t block = 0, row = t, room = nt - done;
-      if (plan.rank == 3) {
-        block = t / plan.block_keep;
-        row = plan.block_skip + t % plan.block_keep;
-        room = std::min(room, plan.block_keep - t % plan.block_keep);
-      }
-      const size_t take = std::min(rows, room);
-      read_time_major_rows(*file, plan, data.get(), block, row, take, c0, nc, staging, rec.data.data(), nt, done);
-      done += take;
+    read_channel_major(file, plan, data.get(), c0, nc, t0, nt, rows, rec.data.data());
+    return;
+  }
+  std::vector<unsigned char> staging;
+  for (size_t done = 0; done < nt;) {
+    // Logical sample -> stored (block, row); a read never crosses a block boundary.
+    const size_t t = t0 + done;
+    size_t block = 0, row = t, room = nt - done;
+    if (plan.rank == 3) {
+      block = t / plan.block_keep;
+      row = plan.block_skip + t % plan.block_keep;
+      room = std::min(room, plan.block_keep - t % plan.block_keep);
     }
+    const size_t take = std::min(rows, room);
+    read_time_major_rows(file, plan, data.get(), block, row, take, c0, nc, staging, rec.data.data(), nt, done);
+    done += take;
   }
+}
 
-  const float scale = static_cast<float>(info.scale_factor);
-  size_t non_finite = 0;
-  for (float& v : rec.data) {
-    if (scale != 1.0f) v *= scale;
-    non_finite += !std::isfinite(v);
-  }
-  rec.non_finite_count = non_finite;
+}  // namespace
+}  // namespace detail
+
+void require_raw_data(const DasInfo& info, bool allow_processed, const std::string& allow_flag) {
+  if (!info.processed || allow_processed) return;
+  throw std::runtime_error(info.source + ": " + info.data_path + ": a processed product (" + info.product +
+                           "), not raw DAS data; it is refused here (pass " + allow_flag + " to use it anyway)");
+}
+
+DasRecord read_das(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  auto file = open_file(path);
+  const ReadPlan plan = make_plan(*file, window.record);
+  const auto [c0, nc, t0, nt] = resolve_window(path, plan.info, window);
+  DasRecord rec = record_metadata(plan.info, c0, nc, t0, nt);
+  rec.source = path;
+  read_samples(*file, plan, rec);
+  scale_and_count(rec);
   return rec;
 }
 

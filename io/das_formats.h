@@ -44,7 +44,18 @@ struct DasInfo {
   double gauge_length_m = 0;     // 0 where the file does not say
   std::string units;             // of the values after scale_factor
   double scale_factor = 1.0;     // physical = raw * scale_factor
-  std::string raw_type;          // element type as stored: "int16", "float32", ...
+  std::string raw_type;          // element type as stored: "int16", "int32", "float32", "float64"
+  // What real files hold beyond a plain matrix (copied into DasRecord):
+  int time_axis = 0;             // the stored axis that is time (0: time first; Febus blocks: 0)
+  size_t channel_step = 1;       // stored channel k is locus first_locus + k * channel_step
+  int64_t first_locus = 0;       // locus index of the first stored channel (may be negative)
+  std::string distance_units = "m";  // as the file states them; "" when it gives channel numbers only
+  bool scale_stated = false;     // scale_factor comes from the file (else 1: values as stored)
+  bool processed = false;        // a processed product (FBE band, PSD in dB), not raw data
+  std::string product;           // what the processed product is ("" for raw data)
+  size_t record_index = 0;       // this record of the file's records (FBE: one per band)
+  size_t record_count = 1;       // records the file holds
+  std::string record_name;       // e.g. "Fbe[0]/FbeData[2]"; "" for single-record files
 
   double duration_s() const { return sampling_rate_hz > 0 ? num_samples / sampling_rate_hz : 0; }
   // UTC time of the last sample.
@@ -61,12 +72,17 @@ struct ReadWindow {
   size_t num_channels = kAll;  // kAll: through the last channel
   size_t first_sample = 0;
   size_t num_samples = kAll;   // kAll: through the last sample
+  size_t record = 0;           // which record of a multi-record file (DasInfo::record_count)
 };
 
 // The format name of the file at `path`, decided from its content.
 std::string detect_das_format(const std::string& path);
 
-DasInfo inspect_das(const std::string& path);
+DasInfo inspect_das(const std::string& path, size_t record = 0);
+
+// Refuses processed products (FBE bands, PSD) where raw data is needed, e.g. for training:
+// throws naming the file, the product and the flag that allows it, unless `allow_processed`.
+void require_raw_data(const DasInfo& info, bool allow_processed, const std::string& allow_flag);
 
 // Reads `window` as float32 channels x time, scaled to physical units where the format says
 // how. NaN/Inf samples are kept as they are and counted in DasRecord::non_finite_count so that

@@ -20,6 +20,9 @@ struct ReadPlan {
 // raw type, data path and stored order of `plan` for a matrix with time on `time_axis`.
 void describe_matrix(ReadPlan& plan, const h5::Node& data, int time_axis);
 
+// Units of samples whose file names none: "counts" for integers, "unknown" for floats.
+std::string unknown_units_for(const std::string& raw_type);
+
 // Throws "<file>: <object>: <problem>" unless `value` is finite and > 0.
 double require_positive(const h5::Node& where, const std::string& what, double value);
 
@@ -35,6 +38,7 @@ bool is_optodas(const h5::File& f);
 ReadPlan plan_optodas(const h5::File& f);
 bool is_febus(const h5::File& f);
 ReadPlan plan_febus(const h5::File& f);
+ReadPlan plan_febus_record(const h5::File& f, size_t record);  // one record per zone
 bool is_ap_sensing(const h5::File& f);
 ReadPlan plan_ap_sensing(const h5::File& f);
 bool is_silixa_h5(const h5::File& f);

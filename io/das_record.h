@@ -25,6 +25,14 @@ struct DasRecord {
   double distance_start_m = 0;   // distance along the fibre of the first channel read
   size_t first_channel = 0;      // index in the file of the first channel read
   size_t first_sample = 0;       // index in the file of the first sample read
+  // What real files hold beyond a plain matrix (io/das_formats.h DasInfo has the same fields):
+  size_t channel_step = 1;         // stored channel k is fibre locus first_locus + k * channel_step
+  int64_t first_locus = 0;         // locus index of the file's first channel (PRODML may be < 0)
+  std::string distance_units = "m";  // as the file states them; "" when it gives channel numbers only
+  bool processed = false;          // a processed product (FBE band, PSD), not raw strain (rate)
+  std::string product;             // what the processed product is, e.g. "FBE band 2 (9.28-50.3 Hz)"
+  size_t record_index = 0;         // which record of a file that holds several (FBE bands)
+  size_t non_finite_channel_count = 0;  // channels read whose every sample is NaN/Inf
   float at(size_t ch, size_t t) const { return data[ch * num_samples + t]; }
 };
 

@@ -220,6 +220,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
   std::vector<WindowRef> windows;
   for (size_t f = 0; f < o.records.size(); ++f) {
     DasInfo info = inspect_das(o.records[f]);
+    require_raw_data(info, o.allow_processed, "--allow-processed");
     Rng origin(derive_seed(o.seed, kOrigins * 1000003 + f));
     size_t ch0 = info.num_channels >= size_t(h) ? origin.below(info.num_channels % size_t(h) + 1) : 0;
     size_t t0 = info.num_samples >= size_t(w) ? origin.below(info.num_samples % size_t(w) + 1) : 0;

@@ -44,6 +44,7 @@ struct DatasetBuildOptions {
   ImageColor color = ImageColor::gray;
   LabelRule rule;
   int deflate_level = 4;
+  bool allow_processed = false;  // processed products (FBE, PSD) are refused unless set
   // (accepted patches, needed patches, scanned patches), after each window.
   std::function<void(size_t, size_t, size_t)> progress;
   void validate() const;  // throws UsageError

@@ -15,16 +15,23 @@ std::string lower(std::string s) {
   return s;
 }
 
-// "time, locus" as one string or as an array of names -> lower-case names.
+// Dimension names as files spell them: an array of names (["time", "locus"]) or one string
+// ("time, locus", "[time locus]", "locus,time"). Array elements are names as they stand
+// (they may hold spaces: "measured depth"); one string is split at commas, else at spaces.
 std::vector<std::string> dimension_names(const h5::Node& node, const std::string& attr) {
+  std::vector<std::string> entries = node.attr_strings(attr);
+  const bool one_string = entries.size() == 1;
   std::vector<std::string> names;
-  for (const std::string& entry : node.attr_strings(attr)) {
+  for (const std::string& entry : entries) {
+    const bool has_comma = entry.find(',') != std::string::npos;
     std::string word;
     for (char c : entry + ",") {
-      if (c == ',' || c == ' ' || c == '[' || c == ']' || c == '\'' || c == '"') {
+      const bool cut = c == ',' || (one_string && !has_comma && c == ' ');
+      if (cut) {
+        while (!word.empty() && word.back() == ' ') word.pop_back();
         if (!word.empty()) names.push_back(lower(word));
         word.clear();
-      } else {
+      } else if (c != '[' && c != ']' && c != '\'' && c != '"' && !(word.empty() && c == ' ')) {
         word += c;
       }
     }
@@ -32,16 +39,29 @@ std::vector<std::string> dimension_names(const h5::Node& node, const std::string
   return names;
 }
 
-// The stored axis that is time, from dimension names like ("time", "locus").
+bool names_time(const std::string& name) { return name.find("time") != std::string::npos; }
+
+bool names_space(const std::string& name) {
+  for (const char* word : {"locus", "loci", "distance", "channel", "depth", "fiber", "fibre", "position"})
+    if (name.find(word) != std::string::npos) return true;
+  return false;
+}
+
+// The stored axis that is time, from dimension names like ("time", "locus"). Names that are
+// neither time nor space (a third name some files add) are ignored; exactly one of each must
+// remain, and time must name one of the two axes.
 int time_axis_from_names(const h5::Node& data, const std::string& attr) {
   const auto names = dimension_names(data, attr);
-  if (names.size() != 2) data.fail("attribute '" + attr + "' should name 2 dimensions, found " + std::to_string(names.size()));
-  for (int axis = 0; axis < 2; ++axis) {
-    const std::string& other = names[1 - axis];
-    if (names[axis].rfind("time", 0) == 0 && (other == "locus" || other == "distance" || other == "channel"))
-      return axis;
+  std::string listed;
+  for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n;
+  int time_at = -1, space_at = -1, times = 0, spaces = 0;
+  for (int k = 0; k < static_cast<int>(names.size()); ++k) {
+    if (names_time(names[k])) ++times, time_at = k;
+    else if (names_space(names[k])) ++spaces, space_at = k;
   }
-  data.fail("attribute '" + attr + "' = (" + names[0] + ", " + names[1] + ") is not (time, locus) or (locus, time)");
+  if (times != 1 || spaces != 1 || time_at > 1 || space_at > 1)
+    data.fail("attribute '" + attr + "' = (" + listed + ") does not name one time and one locus axis of the 2-D data");
+  return time_at;
 }
 
 double metres_per_unit(const std::string& unit) {
@@ -117,14 +137,16 @@ ReadPlan plan_prodml(const h5::File& f) {
   plan.info.channel_spacing_m = spacing * metres_per_unit(unit);
   auto start_locus = raw.attr_number_if("StartLocusIndex");
   if (!start_locus) start_locus = acq.attr_number_if("StartLocusIndex");
-  plan.info.distance_start_m = start_locus.value_or(0) * plan.info.channel_spacing_m;
+  plan.info.first_locus = static_cast<int64_t>(std::llround(start_locus.value_or(0)));
+  plan.info.distance_start_m = plan.info.first_locus * plan.info.channel_spacing_m;
+  plan.info.distance_units = unit;
   if (auto gauge = first_positive_attr(acq, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *gauge;
   else if (auto g2 = first_positive_attr(raw, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *g2;
 
   // Values.
   plan.info.units = raw.attr_string_if("RawDataUnit").value_or(data.attr_string_if("RawDataUnit").value_or(""));
   if (plan.info.units.empty() || lower(plan.info.units) == "unknown")
-    plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
+    plan.info.units = unknown_units_for(plan.info.raw_type);
 
   // Time: ISO strings first (vendors agree on them), the integer microseconds of
   // RawDataTime otherwise.
@@ -187,9 +209,10 @@ ReadPlan plan_gdr(const h5::File& f) {
   const std::string unit = acq.attr_string_if("SpatialSamplingIntervalUnit").value_or("m");
   plan.info.channel_spacing_m =
       require_positive(acq, "SpatialSamplingInterval", acq.attr_number("SpatialSamplingInterval")) * metres_per_unit(unit);
+  plan.info.distance_units = unit;
   if (auto gauge = first_positive_attr(acq, {"GaugeLength"})) plan.info.gauge_length_m = *gauge;
   plan.info.units = acq.attr_string_if("UnitOfMeasure").value_or("");
-  if (plan.info.units.empty()) plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
+  if (plan.info.units.empty()) plan.info.units = unknown_units_for(plan.info.raw_type);
 
   // DasTimeArray: integer nanoseconds since the epoch, one per sample.
   const h5::Node times = f.dataset("/DasRawData/DasTimeArray");

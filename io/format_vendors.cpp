@@ -1,5 +1,5 @@
 // Vendor layouts that store one matrix plus their own metadata conventions: Terra15, ASN
-// OptoDAS, Febus A1, AP Sensing, Silixa H5 and Neubrex.
+// OptoDAS, AP Sensing, Silixa H5 and Neubrex (Febus A1: io/format_febus.cpp).
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -8,60 +8,62 @@
 #include "io/das_time.h"
 
 namespace dasnet::detail {
-namespace {
-
-std::string unknown_units_for(const std::string& raw_type) {
-  return raw_type.rfind("float", 0) == 0 ? "unknown" : "counts";
-}
-
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-std::string first_child_with_prefix(const h5::File& f, const std::string& group, const char* prefix) {
-  if (!f.is_group(group)) return "";
-  for (const std::string& name : f.children(group))
-    if (starts_with(name, prefix)) return name;
-  return "";
-}
-
-}  // namespace
 
 // ---- Terra15 --------------------------------------------------------------------------
-// data_product/data (time x channel), data_product/posix_time (seconds, one per sample), dt
-// (v4) or dt_computer (v5+) and dx as root attributes. The file preallocates frames: rows past
-// the last written time carry posix_time 0 and are not data.
+// Version 4: /<data_product>/data (the group named by the root attribute data_product, e.g.
+// "velocity"); versions 5 and 6: /data_product/data. Time x channel, with posix_time (the
+// computer clock) and gps_time (seconds, one per sample) beside the data; dt (v4) or
+// dt_computer (v5+), dx, sensing_range_start as root attributes. The file preallocates frames:
+// rows past the last written time carry time 0 and are not data.
+//
+// The sample interval is the interrogator's (dt_computer = frame interval, e.g. 5 / pulse_rate),
+// not the mean step of the per-frame stamps, which jitter by a frame. The start is gps_time[0]
+// when the file says GPS was locked (gps_locked), else the computer clock posix_time[0].
 
-bool is_terra15(const h5::File& f) {
-  if (!f.is_dataset("/data_product/data")) return false;
-  return f.group("/").has_attr("file_version") || f.group("/data_product").has_attr("file_version");
+namespace {
+std::string terra15_group(const h5::File& f) {
+  if (f.is_dataset("/data_product/data")) return "/data_product";
+  if (!f.group("/").has_attr("data_product")) return "";
+  const std::string product = "/" + f.group("/").attr_string("data_product");
+  return f.is_dataset(product + "/data") ? product : "";
 }
 
-ReadPlan plan_terra15(const h5::File& f) {
-  const h5::Node root = f.group("/");
-  const h5::Node data = f.dataset("/data_product/data");
-  ReadPlan plan;
-  plan.info.format_version = root.attr_text_if("file_version").value_or("");
-  describe_matrix(plan, data, 0);
-
-  const h5::Node times = f.dataset("/data_product/posix_time");
-  const auto tdims = times.shape();
-  if (tdims.size() != 1 || tdims[0] < plan.info.num_samples)
-    times.fail("expected one time per sample (" + std::to_string(plan.info.num_samples) + ")");
-  // Last written sample: scan back from the end in blocks (memory stays bounded).
-  size_t valid = plan.info.num_samples;
+// Rows with a time stamp: scans back from the end in blocks (memory stays bounded).
+size_t terra15_written_rows(const h5::Node& times, size_t rows) {
+  size_t valid = rows;
   constexpr size_t kBlock = 65536;
   while (valid > 0) {
     const size_t begin = valid > kBlock ? valid - kBlock : 0;
     const auto block = times.numbers_in(begin, valid - begin);
     size_t k = block.size();
     while (k > 0 && !(block[k - 1] > 0)) --k;
-    if (k > 0) {
-      valid = begin + k;
-      break;
-    }
+    if (k > 0) return begin + k;
     valid = begin;
   }
-  if (valid == 0) times.fail("empty data: no sample has a time stamp");
-  plan.info.num_samples = valid;
+  times.fail("empty data: no sample has a time stamp");
+}
+}  // namespace
+
+bool is_terra15(const h5::File& f) {
+  const h5::Node root = f.group("/");
+  if (!root.has_attr("file_version")) return false;
+  return !terra15_group(f).empty();
+}
+
+ReadPlan plan_terra15(const h5::File& f) {
+  const h5::Node root = f.group("/");
+  const std::string group = terra15_group(f);
+  const h5::Node data = f.dataset(group + "/data");
+  ReadPlan plan;
+  plan.info.format_version = root.attr_text_if("file_version").value_or("");
+  describe_matrix(plan, data, 0);
+
+  const bool gps_locked = root.attr_bool_if("gps_locked").value_or(false) && f.is_dataset(group + "/gps_time");
+  const h5::Node times = f.dataset(group + (gps_locked ? "/gps_time" : "/posix_time"));
+  const auto tdims = times.shape();
+  if (tdims.size() != 1 || tdims[0] < plan.info.num_samples)
+    times.fail("expected one time per sample (" + std::to_string(plan.info.num_samples) + ")");
+  plan.info.num_samples = terra15_written_rows(times, plan.info.num_samples);
   plan.info.start_time_ns = seconds_to_ns(times.number_at(0));
 
   auto dt = root.attr_number_if("dt_computer");
@@ -120,8 +122,16 @@ ReadPlan plan_optodas(const h5::File& f) {
   if (f.is_dataset("/header/channels")) {
     const h5::Node channels = f.dataset("/header/channels");
     const auto ch = channels.numbers_in(0, std::min<hsize_t>(2, channels.element_count()));
-    if (!ch.empty()) plan.info.distance_start_m = ch[0] * dx;
-    if (ch.size() == 2) plan.info.channel_spacing_m = require_positive(channels, "channel stride", ch[1] - ch[0]) * dx;
+    if (!ch.empty()) {
+      plan.info.distance_start_m = ch[0] * dx;
+      plan.info.first_locus = static_cast<int64_t>(std::llround(ch[0]));
+    }
+    if (ch.size() == 2) {
+      // OptoDAS may keep every Nth sensing point: the stored channels' index step.
+      const double stride = require_positive(channels, "channel stride", ch[1] - ch[0]);
+      plan.info.channel_spacing_m = stride * dx;
+      plan.info.channel_step = static_cast<size_t>(std::llround(stride));
+    }
   }
   if (f.is_dataset("/header/gaugeLength")) plan.info.gauge_length_m = f.dataset("/header/gaugeLength").scalar_number();
 
@@ -137,89 +147,8 @@ ReadPlan plan_optodas(const h5::File& f) {
   }
   if (!std::isfinite(scale) || scale == 0) f.fail("/header/dataScale", "unusable scale " + std::to_string(scale));
   plan.info.scale_factor = scale;
+  plan.info.scale_stated = f.is_dataset("/header/dataScale") || f.is_dataset("/header/sensitivities");
   plan.info.units = unit.empty() ? unknown_units_for(plan.info.raw_type) : unit;
-  return plan;
-}
-
-// ---- Febus A1 -------------------------------------------------------------------------
-// /<device>/Source1/time (block times, posix seconds) and /<device>/Source1/Zone1/<name>,
-// a 3-D [block, time, channel] array whose blocks overlap in time. Zone attributes: Spacing
-// (dx m, dt ms), BlockRate (blocks per 1000 s), Origin (x0 m, time offset ms), Extent (first and
-// last channel and row indices), GaugeLength. Each block keeps its central
-// round(block_time / dt) rows; the overlap is split evenly between both ends.
-
-namespace {
-struct FebusPaths {
-  std::string source, zone, data;
-};
-
-FebusPaths find_febus(const h5::File& f) {
-  for (const std::string& device : f.children("/")) {
-    const std::string dev = "/" + device;
-    const std::string source = first_child_with_prefix(f, dev, "Source");
-    if (source.empty()) continue;
-    const std::string src = dev + "/" + source;
-    const std::string zone = first_child_with_prefix(f, src, "Zone");
-    if (zone.empty() || !f.is_dataset(src + "/time")) continue;
-    for (const std::string& name : f.children(src + "/" + zone))
-      if (f.is_dataset(src + "/" + zone + "/" + name)) return {src, src + "/" + zone, src + "/" + zone + "/" + name};
-  }
-  return {};
-}
-}  // namespace
-
-bool is_febus(const h5::File& f) {
-  const FebusPaths p = find_febus(f);
-  return !p.data.empty() && f.group(p.source).has_attr("SamplingRate");
-}
-
-ReadPlan plan_febus(const h5::File& f) {
-  const FebusPaths p = find_febus(f);
-  if (p.data.empty()) f.fail("/", "missing <device>/Source/Zone data");
-  const h5::Node source = f.group(p.source);
-  const h5::Node zone = f.group(p.zone);
-  const h5::Node data = f.dataset(p.data);
-  if (!data.numeric()) data.fail("expected numeric samples, found " + data.element_type());
-  const auto dims = data.shape();
-  if (dims.size() != 3) data.fail("expected a 3-D [block, time, channel] array, found rank " + std::to_string(dims.size()));
-  if (dims[0] == 0 || dims[1] == 0 || dims[2] == 0) data.fail("empty data");
-
-  const auto spacing = zone.attr_numbers("Spacing");
-  if (spacing.size() < 2) zone.fail("attribute 'Spacing': expected (dx m, dt ms)");
-  const double dx = require_positive(zone, "Spacing[0]", spacing[0]);
-  const double dt_s = require_positive(zone, "Spacing[1]", spacing[1]) / 1000.0;
-  const double block_time_s = 1000.0 / require_positive(zone, "BlockRate", zone.attr_number("BlockRate"));
-  const long long expected_rows = std::llround(block_time_s / dt_s);
-  const long long rows = static_cast<long long>(dims[1]);
-  const long long excess = rows - expected_rows;
-  if (expected_rows <= 0 || excess < 0 || excess % 2 != 0)
-    zone.fail("blocks of " + std::to_string(rows) + " rows cannot hold " + std::to_string(expected_rows) +
-              " new rows with an even overlap (check Spacing and BlockRate)");
-
-  ReadPlan plan;
-  plan.rank = 3;
-  plan.block_skip = static_cast<size_t>(excess / 2);
-  plan.block_keep = static_cast<size_t>(expected_rows);
-  plan.info.format_version = source.attr_text_if("Version").value_or("1");
-  plan.info.data_path = p.data;
-  plan.info.raw_type = data.element_type();
-  plan.info.stored_order = "block x time x channel";
-  plan.info.num_channels = static_cast<size_t>(dims[2]);
-  plan.info.num_samples = static_cast<size_t>(dims[0]) * plan.block_keep;
-  plan.info.sampling_rate_hz = 1.0 / dt_s;
-  plan.info.channel_spacing_m = dx;
-
-  const auto origin = zone.has_attr("Origin") ? zone.attr_numbers("Origin") : std::vector<double>{0, 0};
-  const auto extent = zone.has_attr("Extent") ? zone.attr_numbers("Extent") : std::vector<double>{0};
-  const double time_offset_s = origin.size() > 1 ? origin[1] / 1000.0 : 0;
-  const h5::Node times = f.dataset(p.source + "/time");
-  if (times.element_count() == 0) times.fail("empty");
-  const double first_block_s = times.number_at(0);
-  plan.info.start_time_ns = seconds_to_ns(first_block_s + time_offset_s + plan.block_skip * dt_s);
-  plan.info.distance_start_m = (extent.empty() ? 0 : extent[0]) * dx + (origin.empty() ? 0 : origin[0]);
-  plan.info.gauge_length_m = zone.attr_number_if("GaugeLength").value_or(0);
-  const std::string name = p.data.substr(p.data.rfind('/') + 1);
-  plan.info.units = name == "StrainRate" ? "strain rate" : name == "Strain" ? "strain" : unknown_units_for(plan.info.raw_type);
   return plan;
 }
 
@@ -261,7 +190,7 @@ ReadPlan plan_ap_sensing(const h5::File& f) {
   plan.info.distance_start_m = x0;
   if (f.is_dataset("/ProcessingServer/GaugeLength"))
     plan.info.gauge_length_m = f.dataset("/ProcessingServer/GaugeLength").scalar_number();
-  plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "rad" : "counts";
+  plan.info.units = plan.info.raw_type.rfind("float", 0) == 0 ? "rad" : "counts";  // AP Sensing stores phase
   return plan;
 }
 

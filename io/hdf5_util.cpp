@@ -10,6 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "io/input_path.h"
+
 namespace dasnet::h5 {
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -210,6 +212,23 @@ int64_t Node::attr_int64(const std::string& attr) const {
   return v[0];
 }
 
+std::optional<bool> Node::attr_bool_if(const std::string& attr) const {
+  if (!has_attr(attr)) return std::nullopt;
+  Readable r = attribute_readable(*this, attr);
+  if (element_count_of(r) != 1) r.fail("expected one value");
+  const H5T_class_t cls = H5Tget_class(r.type.get());
+  if (cls == H5T_INTEGER) return attr_int64(attr) != 0;
+  if (cls != H5T_ENUM || H5Tget_size(r.type.get()) > 8) r.fail("expected a boolean, found " + type_name(r.type.get()));
+  Handle mem(H5Tget_native_type(r.type.get(), H5T_DIR_DEFAULT));
+  unsigned char value[8] = {};
+  char name[16] = {};
+  if (!mem.valid() || r.read(mem.get(), value) < 0 || H5Tenum_nameof(mem.get(), value, name, sizeof name) < 0)
+    r.fail("unreadable boolean");
+  const std::string text = name;
+  if (text != "TRUE" && text != "FALSE") r.fail("expected TRUE or FALSE, found '" + text + "'");
+  return text == "TRUE";
+}
+
 std::string Node::attr_string(const std::string& attr) const {
   auto v = attr_strings(attr);
   if (v.empty()) fail("attribute '" + attr + "': empty");
@@ -373,6 +392,7 @@ std::optional<std::string> Node::attr_text_if(const std::string& attr) const {
 // ---- File ------------------------------------------------------------------------------
 
 File::File(const std::string& path) : path_(path) {
+  require_input_path(path);
   silence_errors();
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 < 0) throw std::runtime_error(path + ": cannot open (missing or unreadable file)");

@@ -59,6 +59,8 @@ class Node {
   std::optional<double> attr_number_if(const std::string& attr) const;
   std::vector<double> attr_numbers(const std::string& attr) const;
   int64_t attr_int64(const std::string& attr) const;  // an integer attribute, read exactly
+  // An integer or a boolean enum (h5py writes numpy bools as enum FALSE/TRUE); nullopt if absent.
+  std::optional<bool> attr_bool_if(const std::string& attr) const;
   std::string attr_string(const std::string& attr) const;
   std::optional<std::string> attr_string_if(const std::string& attr) const;
   std::vector<std::string> attr_strings(const std::string& attr) const;

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dasnet/build_config.h"
+#include "kernels/cpu_blocked_kernels.h"
+#include "kernels/cpu_isa.h"
 #if DASNET_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
@@ -45,7 +48,9 @@ struct FastCpuBackend::Convolutions {
   std::map<std::string, BackwardWeights> backward_weights;
 
   static dnnl::memory::desc activation_desc(const Tensor& t) {
-    auto tag = t.layout == Layout::NCHW8c ? dnnl::memory::format_tag::nChw8c : dnnl::memory::format_tag::nchw;
+    auto tag = t.layout == Layout::NCHW16c  ? dnnl::memory::format_tag::nChw16c
+               : t.layout == Layout::NCHW8c ? dnnl::memory::format_tag::nChw8c
+                                            : dnnl::memory::format_tag::nchw;
     return dnnl::memory::desc({t.shape.n, t.shape.c, t.shape.h, t.shape.w}, dnnl::memory::data_type::f32, tag);
   }
   static dnnl::memory::desc weights_desc(const ConvGeometry& g, dnnl::memory::format_tag tag) {
@@ -77,64 +82,88 @@ struct FastCpuBackend::Convolutions {
 struct FastCpuBackend::Convolutions {};
 #endif
 
-FastCpuBackend::FastCpuBackend() : conv_(std::make_unique<Convolutions>()) {}
+namespace {
+// Caps oneDNN's JIT at the ISA our kernels use, so DASNET_CPU_ISA=avx2 tests the whole AVX2
+// path (ONEDNN_MAX_CPU_ISA does the same for oneDNN alone). Must run before any primitive.
+void limit_onednn_isa(CpuIsa isa) {
+#if DASNET_HAVE_DNNL
+  if (!cpu_isa_forced() || isa != cpu_isa()) return;  // tests that pick an ISA leave oneDNN alone
+  dnnl_set_max_cpu_isa(isa == CpuIsa::Avx2 ? dnnl_cpu_isa_avx2 : dnnl_cpu_isa_sse41);
+#else
+  (void)isa;
+#endif
+}
+}  // namespace
+
+FastCpuBackend::FastCpuBackend(CpuIsa isa) : isa_(isa), conv_(std::make_unique<Convolutions>()) {
+  if (!cpu_isa_supported(isa_))
+    throw std::runtime_error(std::string("fast CPU backend: this CPU cannot run ") + cpu_isa_name(isa_) + " kernels");
+  limit_onednn_isa(isa_);
+}
 FastCpuBackend::~FastCpuBackend() = default;
 
 Layout FastCpuBackend::activation_layout(int channels) const {
 #if DASNET_HAVE_DNNL
-  return channels % 8 == 0 ? Layout::NCHW8c : Layout::NCHW;
+  const int block = cpu_channel_block(isa_);
+  if (block == 1 || channels % block != 0) return Layout::NCHW;
+  return block == 16 ? Layout::NCHW16c : Layout::NCHW8c;
 #else
   (void)channels;
   return Layout::NCHW;
 #endif
 }
 
+std::string FastCpuBackend::describe() const {
+  return std::string("cpu isa=") + cpu_isa_name(isa_) + " layout=" + layout_name(activation_layout(256));
+}
 
-// Weight gradient of a convolution whose input has fewer than 8 channels (the stem, on 1- or
-// 3-channel images) into an NCHW8c output gradient. oneDNN 2.x has no JIT kernel for this case
-// and falls back to a reference loop that costs seconds per batch; here each output pixel is
-// K*K*C broadcast multiply-adds of one 8-lane vector. Per-sample partial sums, combined in a
-// fixed order, keep it deterministic.
+
 namespace {
+// The pass table for a tensor's layout (its channel block).
+const BlockedKernels& kernels_for(Layout layout) {
+  switch (layout) {
+    case Layout::NCHW16c: return blocked_kernels_avx512();
+    case Layout::NCHW8c: return blocked_kernels_avx2();
+    case Layout::NCHW: return blocked_kernels_generic();
+    default: throw std::logic_error(std::string("fast CPU backend: no kernels for layout ") + layout_name(layout));
+  }
+}
+
+// The stem's weight gradient (input of fewer channels than a block, plain NCHW, into a blocked
+// output gradient): per-sample partial sums from the ISA kernel, combined in a fixed order.
 void small_input_weight_gradient(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
-  const Shape& xs = x.shape;
-  const Shape& ys = dy.shape;
-  const int k = g.kernel, ic_count = xs.c, blocks = ys.c / 8;
-  const size_t taps = size_t(ic_count) * k * k;
-  std::vector<double> partial(size_t(ys.n) * blocks * taps * 8, 0.0);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < ys.n; ++n)
-    for (int ob = 0; ob < blocks; ++ob) {
-      double* acc = &partial[((size_t(n) * blocks + ob) * taps) * 8];
-      const float* d = dy.data + (size_t(n) * blocks + ob) * ys.h * ys.w * 8;
-      for (int oh = 0; oh < ys.h; ++oh) {
-        for (int ic = 0; ic < ic_count; ++ic)
-          for (int kh = 0; kh < k; ++kh) {
-            const int ih = oh * g.stride - g.padding + kh;
-            if (ih < 0 || ih >= xs.h) continue;
-            const float* xrow = x.data + ((size_t(n) * ic_count + ic) * xs.h + ih) * xs.w;
-            for (int kw = 0; kw < k; ++kw) {
-              float row[8] = {};
-              for (int ow = 0; ow < ys.w; ++ow) {
-                const int iw = ow * g.stride - g.padding + kw;
-                if (iw < 0 || iw >= xs.w) continue;
-                const float xv = xrow[iw];
-                const float* dv = d + (size_t(oh) * ys.w + ow) * 8;
-                for (int l = 0; l < 8; ++l) row[l] += xv * dv[l];
-              }
-              double* a = acc + ((size_t(ic) * k + kh) * k + kw) * 8;
-              for (int l = 0; l < 8; ++l) a[l] += row[l];
-            }
-          }
-      }
-    }
+  const BlockedKernels& k = kernels_for(dy.layout);
+  const int b = k.block, blocks = dy.shape.c / b;
+  const size_t taps = size_t(x.shape.c) * g.kernel * g.kernel;
+  std::vector<double> partial(size_t(dy.shape.n) * blocks * taps * b);
+  k.small_input_weight_gradient(x.shape, dy.shape, g.kernel, g.stride, g.padding, x.data, dy.data, partial.data());
   for (int ob = 0; ob < blocks; ++ob)
     for (size_t t = 0; t < taps; ++t)
-      for (int l = 0; l < 8; ++l) {
+      for (int l = 0; l < b; ++l) {
         double sum = 0;
-        for (int n = 0; n < ys.n; ++n) sum += partial[((size_t(n) * blocks + ob) * taps + t) * 8 + l];
-        dw[size_t(ob * 8 + l) * taps + t] = float(sum);  // OIHW: [oc][ic][kh][kw]
+        for (int n = 0; n < dy.shape.n; ++n) sum += partial[((size_t(n) * blocks + ob) * taps + t) * b + l];
+        dw[size_t(ob * b + l) * taps + t] = float(sum);  // OIHW: [oc][ic][kh][kw]
       }
+}
+
+// Per-channel totals [c][2] of per-sample partial sums, added over the batch in a fixed order.
+std::vector<double> batch_totals(const Shape& s, const std::vector<double>& partial) {
+  std::vector<double> totals(size_t(s.c) * 2, 0.0);
+  for (int n = 0; n < s.n; ++n)
+    for (size_t j = 0; j < totals.size(); ++j) totals[j] += partial[size_t(n) * s.c * 2 + j];
+  return totals;
+}
+
+// Totals of d and d^2 per channel, d = x - first value of the channel (the shift keeps the
+// float partial sums' digits when the mean is large against the spread); returns the shift.
+std::vector<float> shifted_totals(const Tensor& x, std::vector<double>& totals) {
+  const Shape& s = x.shape;
+  std::vector<float> first(s.c);
+  for (int c = 0; c < s.c; ++c) first[c] = x.data[element_offset(s, x.layout, 0, c, 0, 0)];
+  std::vector<double> partial(size_t(s.n) * s.c * 2);
+  kernels_for(x.layout).shifted_moments(s, x.data, first.data(), partial.data());
+  totals = batch_totals(s, partial);
+  return first;
 }
 }  // namespace
 
@@ -203,7 +232,7 @@ void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy,
 }
 
 void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
-  if (x.layout == Layout::NCHW && dy.layout == Layout::NCHW8c && x.shape.c < 8)
+  if (x.layout == Layout::NCHW && dy.layout != Layout::NCHW && x.shape.c < channel_block(dy.layout))
     return small_input_weight_gradient(g, x, dy, dw);
   auto& c = *conv_;
   std::string k = Convolutions::key(g, x, dy);
@@ -240,88 +269,35 @@ void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& 
 #endif
 
 // ---------------------------------------------------------------------------------------
-// Per-channel kernels on [N][C/B][HW][B] (B = 8 for NCHW8c, 1 for NCHW).
+// Per-channel passes: the memory-bound loops run in the ISA unit of the tensor's layout
+// (cpu_blocked_*.cpp); the per-channel arithmetic around them is here.
 // ---------------------------------------------------------------------------------------
-namespace {
-
-template <int B>
-struct Blocked {
-  const Shape& s;
-  size_t hw() const { return size_t(s.h) * s.w; }
-  int blocks() const { return s.c / B; }
-  // First element of (n, channel block cb).
-  size_t base(int n, int cb) const { return (size_t(n) * blocks() + cb) * hw() * B; }
-};
-
-// Two per-channel sums over the pixels of every sample: float partial sums over runs of 256
-// pixels (one 8-lane vector each, so the loop vectorizes), added into double per sample, then a
-// fixed-order sum over the batch (deterministic whatever the thread timing).
-template <int B, typename PerPixel>
-void channel_sums(const Shape& s, PerPixel per_pixel, std::vector<double>& totals) {
-  constexpr size_t kRun = 256;
-  Blocked<B> t{s};
-  const int nb = t.blocks();
-  std::vector<double> partial(size_t(s.n) * s.c * 2, 0.0);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < s.n; ++n)
-    for (int cb = 0; cb < nb; ++cb) {
-      double total[2][B] = {};
-      const size_t base = t.base(n, cb), hw = t.hw();
-      for (size_t start = 0; start < hw; start += kRun) {
-        float acc[2][B] = {};
-        const size_t end = std::min(hw, start + kRun);
-        for (size_t p = start; p < end; ++p) per_pixel(base + p * B, cb, acc);
-        for (int term = 0; term < 2; ++term)
-          for (int l = 0; l < B; ++l) total[term][l] += acc[term][l];
-      }
-      for (int term = 0; term < 2; ++term)
-        for (int l = 0; l < B; ++l) partial[(size_t(n) * s.c + cb * B + l) * 2 + term] = total[term][l];
-    }
-  totals.assign(size_t(s.c) * 2, 0.0);
-  for (int n = 0; n < s.n; ++n)
-    for (size_t j = 0; j < totals.size(); ++j) totals[j] += partial[size_t(n) * s.c * 2 + j];
-}
-
-template <int B>
-void statistics(const Tensor& x, float* mean, float* var) {
+void FastCpuBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
   const Shape& s = x.shape;
-  std::vector<double> totals;
-  const float* xd = x.data;
-  channel_sums<B>(s, [&](size_t i, int, float (*acc)[B]) {
-    for (int l = 0; l < B; ++l) {
-      float v = xd[i + l];
-      acc[0][l] += v;
-      acc[1][l] += v * v;
-    }
-  }, totals);
   const double count = double(s.n) * s.h * s.w;
+  if (count == 0) {
+    std::fill(mean, mean + s.c, 0.0f);
+    std::fill(var, var + s.c, 0.0f);
+    return;
+  }
+  std::vector<double> totals;
+  std::vector<float> first = shifted_totals(x, totals);
   for (int c = 0; c < s.c; ++c) {
-    double m = totals[c * 2] / count;
-    mean[c] = float(m);
-    var[c] = float(std::max(totals[c * 2 + 1] / count - m * m, 0.0));
+    const double mean_d = totals[c * 2] / count;
+    mean[c] = float(first[c] + mean_d);
+    var[c] = float(std::max(totals[c * 2 + 1] / count - mean_d * mean_d, 0.0));
   }
 }
 
-// Sums of x and x^2 in double. Summed as deviations from each channel's first value, so the
-// float partial sums keep their digits when the mean is large against the spread.
-template <int B>
-void raw_sums(const Tensor& x, double* sums_host) {
+// Sums of x and x^2 in double, from the shifted sums.
+void FastCpuBackend::channel_sums(const Tensor& x, double* sums_host) {
   const Shape& s = x.shape;
   if (s.n == 0 || s.h * s.w == 0) {
     std::fill(sums_host, sums_host + size_t(s.c) * 2, 0.0);
     return;
   }
-  const float* xd = x.data;
-  std::vector<float> first(s.c);
-  for (int c = 0; c < s.c; ++c) first[c] = xd[Blocked<B>{s}.base(0, c / B) + c % B];
   std::vector<double> totals;
-  channel_sums<B>(s, [&](size_t i, int cb, float (*acc)[B]) {
-    for (int l = 0; l < B; ++l) {
-      float d = xd[i + l] - first[cb * B + l];
-      acc[0][l] += d;
-      acc[1][l] += d * d;
-    }
-  }, totals);
+  std::vector<float> first = shifted_totals(x, totals);
   const double count = double(s.n) * s.h * s.w;
   for (int c = 0; c < s.c; ++c) {
     const double k = first[c], sum_d = totals[c * 2], sum_d2 = totals[c * 2 + 1];
@@ -330,41 +306,22 @@ void raw_sums(const Tensor& x, double* sums_host) {
   }
 }
 
-template <int B>
-void apply(const Tensor& x, const float* scale, const float* shift, const Tensor* residual, bool relu, Tensor& y) {
-  Blocked<B> t{x.shape};
-  const float* res = residual ? residual->data : nullptr;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < x.shape.n; ++n)
-    for (int cb = 0; cb < t.blocks(); ++cb) {
-      float sc[B], sh[B];
-      for (int l = 0; l < B; ++l) sc[l] = scale[cb * B + l], sh[l] = shift[cb * B + l];
-      size_t i = t.base(n, cb);
-      for (size_t p = 0; p < t.hw(); ++p, i += B)
-        for (int l = 0; l < B; ++l) {
-          float v = x.data[i + l] * sc[l] + sh[l];
-          if (res) v += res[i + l];
-          y.data[i + l] = relu ? std::max(v, 0.0f) : v;
-        }
-    }
+void FastCpuBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift,
+                                          const Tensor* residual, bool relu, Tensor& y) {
+  kernels_for(x.layout).scale_shift_activate(x.shape, x.data, scale, shift, residual ? residual->data : nullptr,
+                                             relu, y.data);
 }
 
-template <int B>
-void bn_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, const float* mean,
-                 const float* invstd, const float* gamma, Tensor& dx, float* dgamma, float* dbeta,
-                 Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) {
+void FastCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x,
+                                        const float* mean, const float* invstd, const float* gamma, Tensor& dx,
+                                        float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual,
+                                        ChannelReducer* reducer) {
   const Shape& s = x.shape;
-  const float* yd = relu_output ? relu_output->data : nullptr;
-  const float* g = dy.data;
-  const float* xd = x.data;
-  std::vector<double> totals;
-  channel_sums<B>(s, [&](size_t i, int cb, float (*acc)[B]) {
-    for (int l = 0; l < B; ++l) {
-      float gi = (yd && yd[i + l] <= 0.0f) ? 0.0f : g[i + l];
-      acc[0][l] += gi;
-      acc[1][l] += gi * (xd[i + l] - mean[cb * B + l]);
-    }
-  }, totals);
+  const BlockedKernels& k = kernels_for(x.layout);
+  const float* relu_out = relu_output ? relu_output->data : nullptr;
+  std::vector<double> partial(size_t(s.n) * s.c * 2);
+  k.batchnorm_backward_sums(s, dy.data, relu_out, x.data, mean, partial.data());
+  std::vector<double> totals = batch_totals(s, partial);
   double count = double(s.n) * s.h * s.w;
   for (int c = 0; c < s.c; ++c) {
     dbeta[c] = float(totals[c * 2]);
@@ -379,90 +336,16 @@ void bn_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x, c
     k_mean_g[c] = float(sum_g / count);
     k_xhat[c] = float(sum_gx / count * invstd[c]);
   }
-  Blocked<B> t{s};
-  float* dr = dresidual ? dresidual->data : nullptr;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < s.n; ++n)
-    for (int cb = 0; cb < t.blocks(); ++cb) {
-      float a[B], mg[B], kx[B], mu[B];
-      for (int l = 0; l < B; ++l) {
-        int c = cb * B + l;
-        a[l] = k_dx[c], mg[l] = k_mean_g[c], kx[l] = k_xhat[c], mu[l] = mean[c];
-      }
-      size_t i = t.base(n, cb);
-      for (size_t p = 0; p < t.hw(); ++p, i += B)
-        for (int l = 0; l < B; ++l) {
-          float gi = (yd && yd[i + l] <= 0.0f) ? 0.0f : g[i + l];
-          dx.data[i + l] = a[l] * (gi - mg[l] - (xd[i + l] - mu[l]) * kx[l]);
-          if (dr) dr[i + l] = accumulate_residual ? dr[i + l] + gi : gi;
-        }
-    }
-}
-
-template <int B>
-void pool_forward(const Tensor& x, Tensor& y) {
-  Blocked<B> t{x.shape};
-  const float inv = 1.0f / float(t.hw());
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < x.shape.n; ++n)
-    for (int cb = 0; cb < t.blocks(); ++cb) {
-      double acc[B] = {};
-      size_t i = t.base(n, cb);
-      for (size_t p = 0; p < t.hw(); ++p, i += B)
-        for (int l = 0; l < B; ++l) acc[l] += x.data[i + l];
-      for (int l = 0; l < B; ++l) y.data[size_t(n) * x.shape.c + cb * B + l] = float(acc[l]) * inv;
-    }
-}
-
-template <int B>
-void pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
-  Blocked<B> t{dx.shape};
-  const float inv = 1.0f / float(t.hw());
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < dx.shape.n; ++n)
-    for (int cb = 0; cb < t.blocks(); ++cb) {
-      float g[B];
-      for (int l = 0; l < B; ++l) g[l] = dy.data[size_t(n) * dx.shape.c + cb * B + l] * inv;
-      size_t i = t.base(n, cb);
-      for (size_t p = 0; p < t.hw(); ++p, i += B)
-        for (int l = 0; l < B; ++l) dx.data[i + l] = accumulate ? dx.data[i + l] + g[l] : g[l];
-    }
-}
-
-}  // namespace
-
-void FastCpuBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
-  x.layout == Layout::NCHW8c ? statistics<8>(x, mean, var) : statistics<1>(x, mean, var);
-}
-
-void FastCpuBackend::channel_sums(const Tensor& x, double* sums_host) {
-  x.layout == Layout::NCHW8c ? raw_sums<8>(x, sums_host) : raw_sums<1>(x, sums_host);
-}
-
-void FastCpuBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift,
-                                          const Tensor* residual, bool relu, Tensor& y) {
-  x.layout == Layout::NCHW8c ? apply<8>(x, scale, shift, residual, relu, y)
-                             : apply<1>(x, scale, shift, residual, relu, y);
-}
-
-void FastCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output, const Tensor& x,
-                                        const float* mean, const float* invstd, const float* gamma, Tensor& dx,
-                                        float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual,
-                                        ChannelReducer* reducer) {
-  if (x.layout == Layout::NCHW8c)
-    bn_backward<8>(dy, relu_output, x, mean, invstd, gamma, dx, dgamma, dbeta, dresidual, accumulate_residual,
-                   reducer);
-  else
-    bn_backward<1>(dy, relu_output, x, mean, invstd, gamma, dx, dgamma, dbeta, dresidual, accumulate_residual,
-                   reducer);
+  k.batchnorm_backward_apply(s, dy.data, relu_out, x.data, mean, k_dx.data(), k_mean_g.data(), k_xhat.data(),
+                             dx.data, dresidual ? dresidual->data : nullptr, accumulate_residual);
 }
 
 void FastCpuBackend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
-  x.layout == Layout::NCHW8c ? pool_forward<8>(x, y) : pool_forward<1>(x, y);
+  kernels_for(x.layout).pool_forward(x.shape, x.data, y.data);
 }
 
 void FastCpuBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
-  dx.layout == Layout::NCHW8c ? pool_backward<8>(dy, dx, accumulate) : pool_backward<1>(dy, dx, accumulate);
+  kernels_for(dx.layout).pool_backward(dx.shape, dy.data, dx.data, accumulate);
 }
 
 }  // namespace dasnet

@@ -1,20 +1,26 @@
-// The fast CPU backend: oneDNN convolutions on the channel-blocked NCHW8c layout, and
-// batchnorm / activation / pooling kernels written for that layout (one 8-lane vector per
-// pixel, fused scale+shift+residual+ReLU, double-precision per-sample partial sums combined in a
+// The fast CPU backend: oneDNN convolutions on the channel-blocked layout of the CPU's ISA
+// found at run time (NCHW16c on AVX-512, NCHW8c on AVX2; kernels/cpu_isa.h), and batchnorm /
+// activation / pooling kernels written for that layout (one vector per pixel, compiled per ISA
+// in kernels/cpu_blocked_*.cpp, fused scale+shift+residual+ReLU, double-precision per-sample partial sums combined in a
 // fixed order so results do not depend on thread timing). Everything else is inherited from the
 // reference backend, whose simple loops are already memory-bound.
 #pragma once
 #include <memory>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/cpu_reference.h"
 
 namespace dasnet {
 
 class FastCpuBackend : public ReferenceCpuBackend {
  public:
-  FastCpuBackend();
+  // Runs the kernels of `isa` (tests pick each one the CPU supports); throws if it cannot.
+  explicit FastCpuBackend(CpuIsa isa = cpu_isa());
   ~FastCpuBackend() override;
   std::string name() const override { return "cpu"; }
+  // "cpu isa=avx512 layout=nchw16c": what this process runs (printed by the benchmarks).
+  std::string describe() const override;
+  CpuIsa isa() const { return isa_; }
 
   Layout activation_layout(int channels) const override;
 
@@ -36,6 +42,7 @@ class FastCpuBackend : public ReferenceCpuBackend {
   void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) override;
 
  private:
+  CpuIsa isa_;
   struct Convolutions;  // oneDNN engine, stream and primitive cache
   std::unique_ptr<Convolutions> conv_;
 };

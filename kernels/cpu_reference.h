@@ -63,7 +63,9 @@ class ReferenceCpuBackend : public Backend {
 // Index of element (n, c, h, w) in a tensor of shape s stored with layout l.
 inline size_t element_offset(const Shape& s, Layout l, int n, int c, int h, int w) {
   if (l == Layout::NCHW) return ((size_t(n) * s.c + c) * s.h + h) * s.w + w;
-  return (((size_t(n) * (s.c / 8) + c / 8) * s.h + h) * s.w + w) * 8 + (c % 8);
+  if (l == Layout::NHWC) return ((size_t(n) * s.h + h) * s.w + w) * s.c + c;
+  const int b = channel_block(l);
+  return (((size_t(n) * (s.c / b) + c / b) * s.h + h) * s.w + w) * b + (c % b);
 }
 
 }  // namespace dasnet

@@ -301,24 +301,25 @@ void Ledger::heartbeat(int64_t trial_id) {
   s.bind(1, unix_now()).bind(2, trial_id).step();
 }
 
-void Ledger::record_epoch(const EpochRow& r) {
+void Ledger::record_epoch(const EpochRow& row) {
+  const EpochMetrics& r = row.metrics;
   LedgerTransaction tx(db_, path_);
   Statement s(db_, path_,
               "INSERT OR REPLACE INTO epochs(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, "
               "samples_per_s, epoch_seconds, peak_memory_mb, lr, checkpoint) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind(1, r.trial_id).bind(2, r.epoch).bind(3, r.train_loss).bind(4, r.train_accuracy).bind(5, r.val_loss);
+  s.bind(1, row.trial_id).bind(2, r.epoch).bind(3, r.train_loss).bind(4, r.train_accuracy).bind(5, r.val_loss);
   s.bind(6, r.val_accuracy).bind(7, r.samples_per_s).bind(8, r.epoch_seconds).bind(9, r.peak_memory_mb).bind(10, r.lr);
-  if (r.checkpoint.empty()) s.bind_null(11);
-  else s.bind(11, r.checkpoint);
+  if (row.checkpoint.empty()) s.bind_null(11);
+  else s.bind(11, row.checkpoint);
   s.step();
   Statement q(db_, path_, "INSERT OR REPLACE INTO p_usable(trial_id, epoch, reference, p) VALUES(?,?,?,?)");
   for (const auto& [name, p] : r.p_usable) {
     q.reset();
-    q.bind(1, r.trial_id).bind(2, r.epoch).bind(3, name).bind(4, p).step();
+    q.bind(1, row.trial_id).bind(2, r.epoch).bind(3, name).bind(4, p).step();
   }
   Statement h(db_, path_,
               "UPDATE trials SET heartbeat = ?, epochs_done = MAX(epochs_done, ?) WHERE id = ?");
-  h.bind(1, unix_now()).bind(2, r.epoch).bind(3, r.trial_id).step();
+  h.bind(1, unix_now()).bind(2, r.epoch).bind(3, row.trial_id).step();
   tx.commit();
 }
 
@@ -390,8 +391,9 @@ std::vector<EpochRow> Ledger::epochs(int64_t trial_id) const {
                   .c_str());
   if (trial_id >= 0) s.bind(1, trial_id);
   while (s.step()) {
-    EpochRow r;
-    r.trial_id = s.integer(0);
+    EpochRow row;
+    row.trial_id = s.integer(0);
+    EpochMetrics& r = row.metrics;
     r.epoch = int(s.integer(1));
     r.train_loss = s.real(2);
     r.train_accuracy = s.real(3);
@@ -401,8 +403,8 @@ std::vector<EpochRow> Ledger::epochs(int64_t trial_id) const {
     r.epoch_seconds = s.real(7);
     r.peak_memory_mb = s.real(8);
     r.lr = s.real(9);
-    r.checkpoint = s.text(10);
-    rows.push_back(r);
+    row.checkpoint = s.text(10);
+    rows.push_back(row);
   }
   // Attach P(usable) rows (ordered the same way).
   Statement p(db_, path_,
@@ -412,8 +414,8 @@ std::vector<EpochRow> Ledger::epochs(int64_t trial_id) const {
   while (p.step()) {
     int64_t t = p.integer(0);
     int e = int(p.integer(1));
-    while (i < rows.size() && (rows[i].trial_id < t || (rows[i].trial_id == t && rows[i].epoch < e))) ++i;
-    if (i < rows.size() && rows[i].trial_id == t && rows[i].epoch == e) rows[i].p_usable.push_back({p.text(2), p.real(3)});
+    while (i < rows.size() && (rows[i].trial_id < t || (rows[i].trial_id == t && rows[i].metrics.epoch < e))) ++i;
+    if (i < rows.size() && rows[i].trial_id == t && rows[i].metrics.epoch == e) rows[i].metrics.p_usable.push_back({p.text(2), p.real(3)});
   }
   return rows;
 }

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/trainer.h"
+
 struct sqlite3;
 
 namespace dasnet {
@@ -42,13 +44,12 @@ struct TrialRow {
   int epochs_done = 0;
 };
 
+// One epoch of a trial: the trainer's metrics line (the ledger keeps the fields its epochs and
+// p_usable tables have) and the checkpoint kept for it.
 struct EpochRow {
   int64_t trial_id = 0;
-  int epoch = 0;
-  double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
-  double samples_per_s = 0, epoch_seconds = 0, peak_memory_mb = 0, lr = 0;
+  EpochMetrics metrics;
   std::string checkpoint;  // empty when none was kept
-  std::vector<std::pair<std::string, double>> p_usable;  // reference name -> P(usable)
 };
 
 struct StateCounts {

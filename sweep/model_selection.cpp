@@ -42,15 +42,16 @@ std::vector<ModelCandidate> rank_models(const Ledger& ledger, const std::vector<
   std::map<int64_t, TrialRow> trials;
   for (auto& t : ledger.trials()) trials[t.id] = t;
   std::vector<ModelCandidate> rows;
-  for (const auto& e : ledger.epochs()) {
+  for (const auto& row : ledger.epochs()) {
+    const EpochMetrics& e = row.metrics;
     ModelCandidate c;
-    c.trial_id = e.trial_id;
+    c.trial_id = row.trial_id;
     c.epoch = e.epoch;
-    const TrialRow& t = trials[e.trial_id];
+    const TrialRow& t = trials[row.trial_id];
     c.config = TrialConfig::from_json(t.config);
     c.state = trial_state_name(t.state);
     c.val_accuracy = e.val_accuracy;
-    c.checkpoint = e.checkpoint;
+    c.checkpoint = row.checkpoint;
     bool complete_set = true;
     double sum = 0;
     for (const auto& r : ranges) {

@@ -8,11 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <vector>
 
-#include "sweep/trial_config.h"
+#include "sweep/records_json.h"
 
 extern char** environ;
 
@@ -24,77 +23,6 @@ using nlohmann::json;
 
 constexpr int kRequestTag = 7101;
 constexpr int kReplyTag = 7102;
-
-json to_json(const TrialRow& r) {
-  return {{"id", r.id},           {"config", r.config},     {"state", trial_state_name(r.state)},
-          {"attempts", r.attempts}, {"heartbeat", r.heartbeat}, {"created", r.created},
-          {"started", r.started}, {"finished", r.finished}, {"seconds", r.seconds},
-          {"host", r.host},       {"run_dir", r.run_dir},   {"message", r.message},
-          {"owner_pid", r.owner_pid}, {"child_pid", r.child_pid}, {"epochs_done", r.epochs_done}};
-}
-
-TrialRow trial_from_json(const json& j) {
-  TrialRow r;
-  r.id = j.at("id");
-  r.config = j.at("config");
-  r.state = parse_trial_state(j.at("state"));
-  r.attempts = j.at("attempts");
-  r.heartbeat = j.at("heartbeat");
-  r.created = j.at("created");
-  r.started = j.at("started");
-  r.finished = j.at("finished");
-  r.seconds = j.at("seconds");
-  r.host = j.at("host");
-  r.run_dir = j.at("run_dir");
-  r.message = j.at("message");
-  r.owner_pid = j.at("owner_pid");
-  r.child_pid = j.at("child_pid");
-  r.epochs_done = j.at("epochs_done");
-  return r;
-}
-
-json to_json(const EpochRow& r) {
-  return {{"trial_id", r.trial_id},
-          {"epoch", r.epoch},
-          {"train_loss", r.train_loss},
-          {"train_accuracy", r.train_accuracy},
-          {"val_loss", r.val_loss},
-          {"val_accuracy", r.val_accuracy},
-          {"samples_per_s", r.samples_per_s},
-          {"epoch_seconds", r.epoch_seconds},
-          {"peak_memory_mb", r.peak_memory_mb},
-          {"lr", r.lr},
-          {"checkpoint", r.checkpoint},
-          {"p_usable", r.p_usable}};
-}
-
-EpochRow epoch_from_json(const json& j) {
-  EpochRow r;
-  r.trial_id = j.at("trial_id");
-  r.epoch = j.at("epoch");
-  r.train_loss = j.at("train_loss");
-  r.train_accuracy = j.at("train_accuracy");
-  r.val_loss = j.at("val_loss");
-  r.val_accuracy = j.at("val_accuracy");
-  r.samples_per_s = j.at("samples_per_s");
-  r.epoch_seconds = j.at("epoch_seconds");
-  r.peak_memory_mb = j.at("peak_memory_mb");
-  r.lr = j.at("lr");
-  r.checkpoint = j.at("checkpoint");
-  r.p_usable = j.at("p_usable").get<std::vector<std::pair<std::string, double>>>();
-  return r;
-}
-
-json to_json(const StateCounts& c) {
-  return {c.waiting, c.running, c.complete, c.failed, c.diverged, c.pruned};
-}
-
-StateCounts counts_from_json(const json& j) {
-  StateCounts c;
-  c.waiting = j.at(0), c.running = j.at(1), c.complete = j.at(2), c.failed = j.at(3), c.diverged = j.at(4),
-  c.pruned = j.at(5);
-  return c;
-}
 
 // The ledger of a worker rank: every call is a request to rank 0 and waits for its answer.
 class RemoteLedger : public LedgerAccess {
@@ -116,14 +44,14 @@ class RemoteLedger : public LedgerAccess {
   std::optional<TrialRow> claim(const std::string& run_dir_root) override {
     json r = call({{"op", "claim"}, {"run_dir_root", run_dir_root}, {"host", host_name()}, {"pid", int64_t(getpid())}});
     if (r.is_null()) return std::nullopt;
-    return trial_from_json(r);
+    return r.get<TrialRow>();
   }
   void set_child(int64_t trial_id, int64_t child_pid) override {
     call({{"op", "set_child"}, {"trial_id", trial_id}, {"child_pid", child_pid}});
   }
   void heartbeat(int64_t trial_id) override { call({{"op", "heartbeat"}, {"trial_id", trial_id}}); }
   void record_epoch(const EpochRow& row) override {
-    call({{"op", "record_epoch"}, {"trial_id", row.trial_id}, {"row", to_json(row)}});
+    call({{"op", "record_epoch"}, {"trial_id", row.trial_id}, {"row", row}});
   }
   void forget_epochs_after(int64_t trial_id, int last_kept) override {
     call({{"op", "forget_epochs_after"}, {"trial_id", trial_id}, {"last_kept", last_kept}});
@@ -134,20 +62,20 @@ class RemoteLedger : public LedgerAccess {
   void finish(int64_t trial_id, TrialState state, const std::string& message) override {
     call({{"op", "finish"}, {"id", trial_id}, {"state", trial_state_name(state)}, {"message", message}});
   }
-  StateCounts counts() const override { return counts_from_json(call({{"op", "counts"}})); }
+  StateCounts counts() const override { return call({{"op", "counts"}}).get<StateCounts>(); }
   std::vector<TrialRow> trials() const override {
     std::vector<TrialRow> rows;
-    for (const auto& j : call({{"op", "trials"}})) rows.push_back(trial_from_json(j));
+    for (const auto& j : call({{"op", "trials"}})) rows.push_back(j.get<TrialRow>());
     return rows;
   }
   std::optional<TrialRow> trial(int64_t id) const override {
     json r = call({{"op", "trial"}, {"trial_id", id}});
     if (r.is_null()) return std::nullopt;
-    return trial_from_json(r);
+    return r.get<TrialRow>();
   }
   std::vector<EpochRow> epochs(int64_t trial_id = -1) const override {
     std::vector<EpochRow> rows;
-    for (const auto& j : call({{"op", "epochs"}, {"trial_id", trial_id}})) rows.push_back(epoch_from_json(j));
+    for (const auto& j : call({{"op", "epochs"}, {"trial_id", trial_id}})) rows.push_back(j.get<EpochRow>());
     return rows;
   }
   std::vector<double> val_accuracy_at(int epoch, int64_t except_trial) const override {
@@ -264,30 +192,30 @@ class LedgerServer {
     if (op == "claim") {
       if (g_coordinator_stop) return nullptr;  // stopping: hand out no more trials
       auto row = ledger_.claim_for(q.at("run_dir_root"), q.at("host"), q.at("pid").get<int64_t>());
-      return row ? to_json(*row) : json(nullptr);
+      return row ? json(*row) : json(nullptr);
     }
     if (op == "set_child") return ledger_.set_child(q.at("trial_id"), q.at("child_pid")), nullptr;
     if (op == "heartbeat") return nullptr;  // done above
-    if (op == "record_epoch") return ledger_.record_epoch(epoch_from_json(q.at("row"))), nullptr;
+    if (op == "record_epoch") return ledger_.record_epoch(q.at("row").get<EpochRow>()), nullptr;
     if (op == "forget_epochs_after")
       return ledger_.forget_epochs_after(q.at("trial_id"), q.at("last_kept").get<int>()), nullptr;
     if (op == "set_checkpoint")
       return ledger_.set_checkpoint(q.at("trial_id"), q.at("epoch").get<int>(), q.at("path")), nullptr;
     if (op == "finish")
       return ledger_.finish(q.at("id"), parse_trial_state(q.at("state")), q.at("message")), nullptr;
-    if (op == "counts") return to_json(ledger_.counts());
+    if (op == "counts") return json(ledger_.counts());
     if (op == "trials") {
       json rows = json::array();
-      for (const auto& r : ledger_.trials()) rows.push_back(to_json(r));
+      for (const auto& r : ledger_.trials()) rows.push_back(json(r));
       return rows;
     }
     if (op == "trial") {
       auto row = ledger_.trial(q.at("trial_id"));
-      return row ? to_json(*row) : json(nullptr);
+      return row ? json(*row) : json(nullptr);
     }
     if (op == "epochs") {
       json rows = json::array();
-      for (const auto& r : ledger_.epochs(q.at("trial_id"))) rows.push_back(to_json(r));
+      for (const auto& r : ledger_.epochs(q.at("trial_id"))) rows.push_back(json(r));
       return rows;
     }
     if (op == "val_accuracy_at") return ledger_.val_accuracy_at(q.at("epoch").get<int>(), q.at("except"));

@@ -33,15 +33,16 @@ size_t write_runs_csv(const std::string& path, const Ledger& ledger, const std::
   // Rank by reference distance through rank_models, keyed by (trial, epoch).
   std::map<std::pair<int64_t, int>, ModelCandidate> ranked;
   for (auto& c : rank_models(ledger, ranges)) ranked[{c.trial_id, c.epoch}] = c;
-  for (const auto& e : ledger.epochs()) {
-    const TrialRow& t = trials[e.trial_id];
+  for (const auto& row : ledger.epochs()) {
+    const EpochMetrics& e = row.metrics;
+    const TrialRow& t = trials[row.trial_id];
     TrialConfig c = TrialConfig::from_json(t.config);
-    out << e.trial_id << ',' << e.epoch << ',' << trial_state_name(t.state) << ',' << c.processor << ',' << c.ranks
+    out << row.trial_id << ',' << e.epoch << ',' << trial_state_name(t.state) << ',' << c.processor << ',' << c.ranks
         << ',' << c.images_per_class << ',' << c.channels << ',' << c.batch_size << ',' << c.depth << ',' << c.block
         << ',' << c.bottleneck_width << ',' << c.outputs << ',' << c.epochs << ',' << c.lr << ',' << c.seed << ','
         << e.train_loss << ',' << e.train_accuracy << ',' << e.val_loss << ',' << e.val_accuracy << ','
         << e.samples_per_s << ',' << e.epoch_seconds << ',' << e.peak_memory_mb;
-    auto it = ranked.find({e.trial_id, e.epoch});
+    auto it = ranked.find({row.trial_id, e.epoch});
     for (size_t i = 0; i < ranges.size(); ++i) {
       out << ',';
       if (it != ranked.end()) out << it->second.p[i];
@@ -51,7 +52,7 @@ size_t write_runs_csv(const std::string& path, const Ledger& ledger, const std::
           << it->second.distance;
     else
       out << ",,,";
-    out << ',' << e.checkpoint << '\n';
+    out << ',' << row.checkpoint << '\n';
     ++rows;
   }
   return rows;

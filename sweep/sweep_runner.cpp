@@ -11,13 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "engine/tensor.h"
 #include "io/checkpoint.h"
 #include "sweep/child_process.h"
+#include "sweep/records_json.h"
 #include "sweep/pruning.h"
 
 namespace dasnet {
@@ -149,7 +149,8 @@ class Driver {
     int resume_epoch = 0;
     if (spec_.checkpoints) {
       for (const auto& e : ledger_.epochs(row.id))
-        if (e.epoch < t->config.epochs && fs::exists(trial_checkpoint(dir, e.epoch))) resume_epoch = e.epoch;
+        if (e.metrics.epoch < t->config.epochs && fs::exists(trial_checkpoint(dir, e.metrics.epoch)))
+          resume_epoch = e.metrics.epoch;
     }
     ledger_.forget_epochs_after(row.id, resume_epoch);
     keep_metrics_through(t->metrics_path, resume_epoch);
@@ -217,29 +218,20 @@ class Driver {
       EpochRow r;
       try {
         auto j = nlohmann::json::parse(line);
+        if (!j.contains("epoch")) throw std::runtime_error("no \"epoch\" field");
         r.trial_id = t.row.id;
-        r.epoch = j.at("epoch");
-        r.train_loss = j.value("train_loss", 0.0);
-        r.train_accuracy = j.value("train_accuracy", 0.0);
-        r.val_loss = j.value("val_loss", 0.0);
-        r.val_accuracy = j.value("val_accuracy", 0.0);
-        r.samples_per_s = j.value("samples_per_s", 0.0);
-        r.epoch_seconds = j.value("epoch_seconds", 0.0);
-        r.peak_memory_mb = j.value("peak_memory_mb", 0.0);
-        r.lr = j.value("lr", 0.0);
-        if (j.contains("p_usable"))
-          for (auto& [name, p] : j["p_usable"].items()) r.p_usable.push_back({name, p.get<double>()});
+        r.metrics = j.get<EpochMetrics>();
       } catch (const std::exception& e) {
         std::fprintf(stderr, "\ndasnet sweep: %s: skipping a malformed metrics line (%s)\n", t.metrics_path.c_str(),
                      e.what());
         continue;
       }
-      if (spec_.checkpoints) r.checkpoint = trial_checkpoint(t.row.run_dir, r.epoch);
+      if (spec_.checkpoints) r.checkpoint = trial_checkpoint(t.row.run_dir, r.metrics.epoch);
       ledger_.record_epoch(r);
       t.last_heartbeat = unix_now();
-      if (keep_running && t.child && r.epoch < t.config.epochs && is_rung(spec_.early_stopping, r.epoch)) {
-        auto d = decide_pruning(spec_.early_stopping, r.epoch, r.val_accuracy,
-                                ledger_.val_accuracy_at(r.epoch, t.row.id));
+      if (keep_running && t.child && r.metrics.epoch < t.config.epochs && is_rung(spec_.early_stopping, r.metrics.epoch)) {
+        auto d = decide_pruning(spec_.early_stopping, r.metrics.epoch, r.metrics.val_accuracy,
+                                ledger_.val_accuracy_at(r.metrics.epoch, t.row.id));
         if (d.prune) {
           t.child->kill_now();
           drop_missing_checkpoints(t);
@@ -254,7 +246,7 @@ class Driver {
   void drop_missing_checkpoints(const ActiveTrial& t) {
     if (!spec_.checkpoints) return;
     for (const auto& e : ledger_.epochs(t.row.id))
-      if (!e.checkpoint.empty() && !fs::exists(e.checkpoint)) ledger_.set_checkpoint(t.row.id, e.epoch, "");
+      if (!e.checkpoint.empty() && !fs::exists(e.checkpoint)) ledger_.set_checkpoint(t.row.id, e.metrics.epoch, "");
   }
 
   // Returns true when the trial has ended (and is recorded).
@@ -326,7 +318,7 @@ class Driver {
     int64_t trial = 0;
     int epoch = 0;
     for (const auto& e : ledger_.epochs())
-      if (e.val_accuracy > best) best = e.val_accuracy, trial = e.trial_id, epoch = e.epoch;
+      if (e.metrics.val_accuracy > best) best = e.metrics.val_accuracy, trial = e.trial_id, epoch = e.metrics.epoch;
     if (best < 0) return {};
     char text[240];
     auto row = ledger_.trial(trial);

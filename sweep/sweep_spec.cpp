@@ -10,6 +10,7 @@
 
 #include "engine/model_config.h"
 #include "engine/tensor.h"
+#include "io/input_path.h"
 
 namespace dasnet {
 
@@ -336,6 +337,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source, c
 }
 
 SweepSpec load_sweep_spec(const std::string& path) {
+  require_input_path(path);
   std::ifstream in(path);
   if (!in) throw UsageError(path + ": cannot read the sweep spec");
   std::stringstream text;

@@ -15,11 +15,13 @@ struct CommandResult {
   std::string out, err;
 };
 
-// `args` must already be shell-quoted.
-inline CommandResult run_dasnet(const std::string& args, const std::string& scratch) {
+// `args` must already be shell-quoted. timeout_s > 0: a command still running then is killed and
+// exits 124 (for tests of what could hang).
+inline CommandResult run_dasnet(const std::string& args, const std::string& scratch, int timeout_s = 0) {
   const std::string out_file = scratch + "/stdout.txt", err_file = scratch + "/stderr.txt";
+  const std::string limit = timeout_s > 0 ? "timeout -k 5 " + std::to_string(timeout_s) + " " : "";
   const std::string command =
-      std::string("\"") + DASNET_BINARY + "\" " + args + " >\"" + out_file + "\" 2>\"" + err_file + "\"";
+      limit + "\"" + DASNET_BINARY + "\" " + args + " >\"" + out_file + "\" 2>\"" + err_file + "\"";
   const int status = std::system(command.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -101,8 +101,19 @@ class Writer {
       check(H5Awrite(a.get(), t.get(), s.c_str()), "attr " + name);
     }
   }
-  void attr_texts(const std::string& object, const std::string& name, const std::vector<std::string>& items) {
+  void attr_texts(const std::string& object, const std::string& name, const std::vector<std::string>& items,
+                  bool variable = false) {
     Handle o = open(object);
+    if (variable) {  // an array of variable-length strings, as h5py writes a list of str
+      std::vector<const char*> ptrs;
+      for (const auto& item : items) ptrs.push_back(item.c_str());
+      const hsize_t n = items.size();
+      Handle space(H5Screate_simple(1, &n, nullptr));
+      Handle t = string_type(0);
+      Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+      check(H5Awrite(a.get(), t.get(), ptrs.data()), "attr " + name);
+      return;
+    }
     size_t width = 1;
     for (const auto& s : items) width = std::max(width, s.size());
     std::vector<char> buf(items.size() * width, '\0');
@@ -221,6 +232,9 @@ void write_prodml(const std::string& path, const Spec& spec, const std::string& 
   w.attr_text(acq, v20 ? "SpatialSamplingIntervalUnit" : "SpatialSamplingInterval.uom", "m");
   w.attr(acq, v20 ? "GaugeLength" : "MeasuredGaugeLength", spec.gauge_m);
   w.attr_text(acq, "MeasurementStartTime", iso(spec.start_ns));
+  w.attr_text(acq, "uuid", "00000000-0000-0000-0000-000000000001");
+  w.attr(acq, "PulseRate", 10000.0);  // DASCore's PRODML test requires these and uuid
+  w.attr(acq, "PulseWidth", 20.0);
   w.group(raw);
   w.attr_int(raw, "NumberOfLoci", static_cast<int64_t>(spec.channels));
   w.attr_text(raw, "RawDataUnit", "(nm/m)/s");
@@ -240,25 +254,36 @@ void write_prodml(const std::string& path, const Spec& spec, const std::string& 
   for (size_t t = 0; t < spec.samples; ++t)
     times[t] = spec.start_ns / 1000 + static_cast<int64_t>(std::llround(t * 1e6 / spec.rate_hz));
   w.dataset(raw + "/RawDataTime", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());
+  if (v20) {
+    w.attr_text(raw + "/RawDataTime", "PartStartTime", iso(times.front() * 1000));
+    w.attr_text(raw + "/RawDataTime", "PartEndTime", iso(times.back() * 1000));
+  }
 }
 
-void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows) {
+void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows, int version) {
   Writer w(path);
-  w.attr_int("/", "file_version", 5);
-  w.attr("/", "dt_computer", 1.0 / spec.rate_hz);
+  w.attr_int("/", "file_version", version);
+  w.attr("/", version >= 5 ? "dt_computer" : "dt", 1.0 / spec.rate_hz);
   w.attr("/", "dx", spec.spacing_m);
   w.attr("/", "gauge_length", spec.gauge_m);
   w.attr("/", "sensing_range_start", 30.0);
+  w.attr_int("/", "nx", static_cast<int64_t>(spec.channels));
+  w.attr_int("/", "gps_locked", 0);
+  // Root attributes DASCore's Terra15 test looks for.
+  w.attr("/", "acoustic_bandwidth_end", spec.rate_hz / 2);
+  w.attr("/", "amplifier_incoming_current", 105.0);
+  w.attr("/", "file_start_computer_time", spec.start_ns / 1e9);
   w.attr_text("/", "data_product", "velocity", true);
   w.attr_text("/", "data_product_units", "m/s", true);
-  w.group("/data_product");
+  const std::string group = version >= 5 ? "/data_product" : "/velocity";
+  w.group(group);
   const size_t rows = spec.samples + unwritten_rows;
-  write_matrix(w, "/data_product/data", H5T_IEEE_F32LE, rows, spec.channels,
+  write_matrix(w, group + "/data", H5T_IEEE_F32LE, rows, spec.channels,
                [&](size_t t, size_t c) { return t < spec.samples ? value(c, t) * 1e-6 : 0.0; });
   std::vector<double> posix(rows, 0.0);
   for (size_t t = 0; t < spec.samples; ++t) posix[t] = spec.start_ns / 1e9 + t / spec.rate_hz;
-  w.doubles("/data_product/posix_time", posix);
-  w.doubles("/data_product/gps_time", posix);
+  w.doubles(group + "/posix_time", posix);
+  w.doubles(group + "/gps_time", posix);
 }
 
 void write_optodas(const std::string& path, const Spec& spec, double data_scale, double sensitivity) {
@@ -287,24 +312,29 @@ void write_optodas(const std::string& path, const Spec& spec, double data_scale,
   w.text("/header/instrument", "OptoDAS-test");
 }
 
-void write_febus(const std::string& path, const Spec& spec, size_t blocks, size_t block_rows, size_t overlap_rows) {
+void write_febus(const std::string& path, const Spec& spec, size_t blocks, size_t block_rows, size_t overlap_rows,
+                 const FebusLayout& layout) {
   Writer w(path);
   const std::string source = "/fa1-00000001/Source1", zone = source + "/Zone1";
   w.group(zone);
-  w.attr(source, "SamplingRate", spec.rate_hz);
-  w.attr(source, "AmpliPower", 1);
-  w.attr_text(source, "Hostname", "febus-test");
+  for (const std::string& g : {source, zone}) {  // the newer layout repeats these on the zone
+    w.attr_doubles(g, "SamplingRate", {spec.rate_hz});
+    w.attr_doubles(g, "AmpliPower", {1});
+    w.attr_text(g, "Hostname", "febus-test");
+    w.attr_text(g, "Version", "2.3.1");
+    if (g == zone && !layout.newer) break;
+  }
   w.attr_doubles(source, "WholeExtent", {0, double(spec.channels - 1)});
-  w.attr_text(source, "Version", "2.3.1");
   const double dt_ms = 1000.0 / spec.rate_hz;
   const double block_time_s = block_rows / spec.rate_hz;
-  w.attr_doubles(zone, "Spacing", {spec.spacing_m, dt_ms});
-  w.attr_doubles(zone, "BlockRate", {1000.0 / block_time_s});
-  w.attr_doubles(zone, "Origin", {5.0, -1.0 * overlap_rows * dt_ms});
-  w.attr_doubles(zone, "Extent", {0, double(spec.channels - 1), 0, double(block_rows + 2 * overlap_rows - 1)});
-  w.attr_doubles(zone, "BlockOverlap", {50});
-  w.attr(zone, "GaugeLength", spec.gauge_m);
   const size_t rows = block_rows + 2 * overlap_rows;
+  const double first_row = layout.newer ? 1000 : 0;
+  w.attr_doubles(zone, "Spacing", {spec.spacing_m, dt_ms});
+  if (!layout.newer) w.attr_doubles(zone, "BlockRate", {1000.0 / block_time_s});
+  w.attr_doubles(zone, "Origin", {5.0, -1.0 * overlap_rows * dt_ms});
+  w.attr_doubles(zone, "Extent", {0, double(spec.channels - 1), first_row, first_row + rows - 1});
+  w.attr_doubles(zone, "BlockOverlap", {100.0 * 2 * overlap_rows / block_rows});
+  w.attr_doubles(zone, "GaugeLength", {spec.gauge_m});
   // Block b row r shows logical time b * block_rows + r - overlap_rows; rows before the record
   // start hold -30000 so a wrong trim is visible.
   std::vector<float> cube(blocks * rows * spec.channels);
@@ -314,10 +344,11 @@ void write_febus(const std::string& path, const Spec& spec, size_t blocks, size_
         const long long t = static_cast<long long>(b * block_rows + r) - static_cast<long long>(overlap_rows);
         cube[(b * rows + r) * spec.channels + c] = t < 0 ? -30000.0f : value(c, static_cast<size_t>(t));
       }
-  w.dataset(zone + "/StrainRate", H5T_IEEE_F32LE, {blocks, rows, spec.channels}, H5T_NATIVE_FLOAT, cube.data());
+  w.dataset(zone + "/" + layout.name, H5T_IEEE_F32LE, {blocks, rows, spec.channels}, H5T_NATIVE_FLOAT, cube.data());
   // Each block's time stamp is the time of its first new row (Origin's offset reaches back).
   std::vector<double> times(blocks);
-  for (size_t b = 0; b < blocks; ++b) times[b] = spec.start_ns / 1e9 + b * block_time_s;
+  for (size_t b = 0; b < blocks; ++b)
+    times[b] = spec.start_ns / 1e9 + b * block_time_s + (b >= 1 ? layout.first_block_gap_s : 0);
   w.doubles(source + "/time", times);
 }
 
@@ -380,20 +411,22 @@ void write_neubrex(const std::string& path, const Spec& spec) {
   w.attr("/Acoustic", "DistanceDecimationFilter", 0);
 }
 
-void write_gdr(const std::string& path, const Spec& spec) {
+void write_gdr(const std::string& path, const Spec& spec, const std::vector<std::string>& dimensions) {
   Writer w(path);
   w.group("/DasMetadata/Interrogator/Acquisition");
-  w.attr_text("/DasMetadata", "MetadataStandard", "DAS-RCN v1.10");
-  w.attr_text("/DasMetadata", "RawDataStandard", "PRODML v2.2");
+  // Variable-length text, as h5py writes it (DASCore compares these as str).
+  w.attr_text("/DasMetadata", "MetadataStandard", "DAS-RCN v1.10", true);
+  w.attr_text("/DasMetadata", "RawDataStandard", "PRODML v2.2", true);
+  w.attr_text("/DasMetadata/Interrogator", "SerialNumber", "GDR-TEST", true);
   const std::string acq = "/DasMetadata/Interrogator/Acquisition";
   w.attr(acq, "GaugeLength", spec.gauge_m);
-  w.attr_text(acq, "GaugeLengthUnit", "m");
+  w.attr_text(acq, "GaugeLengthUnit", "m", true);
   w.attr(acq, "SpatialSamplingInterval", spec.spacing_m);
-  w.attr_text(acq, "SpatialSamplingIntervalUnit", "m");
-  w.attr_text(acq, "UnitOfMeasure", "strain rate");
+  w.attr_text(acq, "SpatialSamplingIntervalUnit", "m", true);
+  w.attr_text(acq, "UnitOfMeasure", "strain/s", true);
   write_matrix(w, "/DasRawData/RawData", H5T_IEEE_F32LE, spec.channels, spec.samples,
                [](size_t c, size_t t) { return value(c, t); });
-  w.attr_texts("/DasRawData/RawData", "DasDimensions", {"locus", "time"});
+  w.attr_texts("/DasRawData/RawData", "DasDimensions", dimensions, true);
   std::vector<int64_t> times(spec.samples);
   for (size_t t = 0; t < spec.samples; ++t) times[t] = spec.start_ns + static_cast<int64_t>(std::llround(t * 1e9 / spec.rate_hz));
   w.dataset("/DasRawData/DasTimeArray", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());

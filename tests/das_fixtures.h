@@ -38,16 +38,27 @@ void write_prodml(const std::string& path, const Spec& spec, const std::string& 
                   bool time_major = true, size_t chunk_rows = 0);
 // Terra15 v5: posix_time per sample, dt_computer and dx; `unwritten_rows` preallocated rows
 // with time 0 follow the data (they are not part of the record).
-void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows = 3);
+// Version 4 keeps the data in a group named by the data_product attribute ("velocity").
+void write_terra15(const std::string& path, const Spec& spec, size_t unwritten_rows = 3, int version = 5);
 // ASN OptoDAS: int16 data, dataScale and sensitivities; record = value * data_scale / sensitivity.
 void write_optodas(const std::string& path, const Spec& spec, double data_scale, double sensitivity);
 // Febus A1: `blocks` 3-D blocks of `block_rows` new rows each plus `overlap_rows` rows of the
 // neighbouring blocks on each side.
-void write_febus(const std::string& path, const Spec& spec, size_t blocks, size_t block_rows, size_t overlap_rows);
+// The newer layout (as febus_2.h5) has Extent rows that do not start at 0 and here also no
+// BlockRate (the block times tell it). `name` is the data set's name.
+struct FebusLayout {
+  bool newer = false;
+  std::string name = "StrainRate";
+  double first_block_gap_s = 0;  // > 0: block 1 starts this much later (a gap in the recording)
+};
+void write_febus(const std::string& path, const Spec& spec, size_t blocks, size_t block_rows, size_t overlap_rows,
+                 const FebusLayout& layout = {});
 void write_ap_sensing(const std::string& path, const Spec& spec);
 void write_silixa_h5(const std::string& path, const Spec& spec);
 void write_neubrex(const std::string& path, const Spec& spec);
-void write_gdr(const std::string& path, const Spec& spec);
+// DasDimensions as given (an array of names; the data is locus x time).
+void write_gdr(const std::string& path, const Spec& spec,
+               const std::vector<std::string>& dimensions = {"locus", "time"});
 
 // Byte-level helpers for corruption tests.
 void copy_file(const std::string& from, const std::string& to);

@@ -143,6 +143,11 @@ TEST_F(DasReaders, Prodml20TimeMajorChunked) {
   EXPECT_EQ(info.stored_order, "time x channel");
   EXPECT_EQ(info.start_time_ns, spec.start_ns);
   EXPECT_NEAR(info.distance_start_m, 10 * spec.spacing_m, 1e-9);
+  EXPECT_EQ(info.first_locus, 10);
+  EXPECT_EQ(info.distance_units, "m");
+  EXPECT_FALSE(info.processed);
+  EXPECT_EQ(info.record_count, 1u);
+  EXPECT_EQ(info.time_axis, 0);
   EXPECT_EQ(info.units, "(nm/m)/s");
   expect_fixture_values(read_das(file), 1.0);
   expect_window_matches_full(file);
@@ -191,10 +196,17 @@ TEST_F(DasReaders, OptoDasAppliesDataScaleAndSensitivity) {
   EXPECT_NEAR(info.channel_spacing_m, spec.spacing_m, 1e-9);  // stride 2 x dx
   EXPECT_NEAR(info.distance_start_m, 100 * spec.spacing_m / 2, 1e-9);
   EXPECT_DOUBLE_EQ(info.scale_factor, data_scale / sensitivity);
+  EXPECT_TRUE(info.scale_stated);
+  EXPECT_EQ(info.channel_step, 2u);  // every 2nd sensing point kept
+  EXPECT_EQ(info.first_locus, 100);
   EXPECT_EQ(info.units, "strain/s");
   EXPECT_NEAR(static_cast<double>(info.start_time_ns - spec.start_ns), 0.0, 1000.0);
   const DasRecord rec = read_das(file);
   expect_fixture_values(rec, data_scale / sensitivity);
+  EXPECT_EQ(rec.channel_step, 2u);
+  ReadWindow w;
+  w.first_channel = 3;
+  EXPECT_EQ(read_das(file, w).first_locus, 106);  // locus of stored channel 3
   expect_window_matches_full(file);
 }
 
@@ -221,6 +233,51 @@ TEST_F(DasReaders, FebusBlocksAreTrimmedToOneContinuousRecord) {
   w.first_channel = 2;
   w.num_channels = 4;
   expect_fixture_values(read_das(file, w), 1.0, 2, block_rows - 3);
+}
+
+TEST_F(DasReaders, FebusNewerLayoutWithoutBlockRateAndOddBlocks) {
+  fx::Spec spec;
+  spec.channels = 5;
+  spec.rate_hz = 1000;
+  // Blocks of 37 new rows and 3 overlap rows each side; the block times give the block length.
+  for (const auto& [block_rows, overlap] : {std::pair<size_t, size_t>{37, 3}, {20, 0}, {16, 8}}) {
+    const std::string file = path("febus_new_" + std::to_string(block_rows) + ".h5");
+    fx::FebusLayout layout;
+    layout.newer = true;
+    fx::write_febus(file, spec, 4, block_rows, overlap, layout);
+    const DasInfo info = inspect_das(file);
+    EXPECT_EQ(info.num_samples, 4 * block_rows) << file;
+    EXPECT_NEAR(static_cast<double>(info.start_time_ns - spec.start_ns), 0.0, 1000.0) << file;
+    EXPECT_FALSE(info.processed);
+    expect_fixture_values(read_das(file), 1.0);
+  }
+  // One block and no BlockRate: the overlap percent tells the new rows.
+  const std::string one = path("febus_one_block.h5");
+  fx::FebusLayout layout;
+  layout.newer = true;
+  fx::write_febus(one, spec, 1, 30, 6, layout);
+  EXPECT_EQ(inspect_das(one).num_samples, 30u);
+  expect_fixture_values(read_das(one), 1.0);
+}
+
+TEST_F(DasReaders, FebusPsdIsAProcessedProductAndGapsAreRefused) {
+  fx::Spec spec;
+  spec.channels = 4;
+  fx::FebusLayout psd;
+  psd.name = "PSD [dB re 1 nStrain|sqrt(Hz)]";
+  const std::string file = path("febus_psd.h5");
+  fx::write_febus(file, spec, 2, 20, 4, psd);
+  const DasInfo info = inspect_das(file);
+  EXPECT_TRUE(info.processed);
+  EXPECT_EQ(info.units, "dB re 1 nStrain/sqrt(Hz)");
+  EXPECT_NE(info.product.find("PSD"), std::string::npos);
+  expect_error([&] { require_raw_data(info, false, "--allow-processed"); }, file, "processed");
+
+  fx::FebusLayout gap;
+  gap.first_block_gap_s = 0.5;
+  const std::string gapped = path("febus_gap.h5");
+  fx::write_febus(gapped, spec, 3, 20, 4, gap);
+  expect_error([&] { inspect_das(gapped); }, gapped, "blocks 0 and 1");
 }
 
 TEST_F(DasReaders, ApSensingMetadataFromOneElementDatasets) {
@@ -272,9 +329,30 @@ TEST_F(DasReaders, Gdr) {
   expect_common(info, spec);
   EXPECT_EQ(info.start_time_ns, spec.start_ns);
   EXPECT_EQ(info.stored_order, "channel x time");
-  EXPECT_EQ(info.units, "strain rate");
+  EXPECT_EQ(info.units, "strain/s");
   expect_fixture_values(read_das(file), 1.0);
   expect_window_matches_full(file);
+}
+
+TEST_F(DasReaders, GdrDimensionsInAnySpelling) {
+  fx::Spec spec;
+  const std::vector<std::vector<std::string>> spellings = {
+      {"locus", "time"}, {"Locus", "Time"}, {"locus, time"}, {"[locus time]"}, {"locus", "time", "strain rate"},
+      {"measured depth", "time (ns)"}, {"channel", "time_ns"}};
+  for (const auto& dims : spellings) {
+    const std::string file = path("gdr_" + std::to_string(&dims - spellings.data()) + ".h5");
+    fx::write_gdr(file, spec, dims);
+    const DasInfo info = inspect_das(file);
+    EXPECT_EQ(info.time_axis, 1) << dims[0];
+    EXPECT_EQ(info.num_channels, spec.channels) << dims[0];
+    expect_fixture_values(read_das(file), 1.0);
+  }
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"time", "time"},
+                                               std::vector<std::string>{"x", "y"}, std::vector<std::string>{"locus"}}) {
+    const std::string file = path("gdr_bad.h5");
+    fx::write_gdr(file, spec, bad);
+    expect_error([&] { inspect_das(file); }, file, "DasDimensions");
+  }
 }
 
 TEST_F(DasReaders, DetectionIgnoresTheExtension) {
@@ -286,6 +364,26 @@ TEST_F(DasReaders, DetectionIgnoresTheExtension) {
   EXPECT_EQ(detect_das_format(mat), "dsi-mat");
 }
 
+TEST_F(DasReaders, ProcessedProductsAreRefusedUnlessAllowed) {
+  DasInfo info;
+  info.source = "x.h5";
+  info.data_path = "/band";
+  EXPECT_NO_THROW(require_raw_data(info, false, "--allow-processed"));
+  info.processed = true;
+  info.product = "FBE band 1";
+  expect_error([&] { require_raw_data(info, false, "--allow-processed"); }, "x.h5", "FBE band 1");
+  expect_error([&] { require_raw_data(info, false, "--allow-processed"); }, "x.h5", "--allow-processed");
+  EXPECT_NO_THROW(require_raw_data(info, true, "--allow-processed"));
+}
+
+TEST_F(DasReaders, SingleRecordFilesRefuseOtherRecords) {
+  const std::string file = path("one.h5");
+  fx::write_prodml(file, fx::Spec{});
+  ReadWindow w;
+  w.record = 1;
+  expect_error([&] { read_das(file, w); }, file, "holds 1 record");
+}
+
 TEST_F(DasReaders, NonFiniteSamplesAreKeptAndCounted) {
   fx::Spec spec;
   const std::string file = path("nan.hdf5");
@@ -294,6 +392,7 @@ TEST_F(DasReaders, NonFiniteSamplesAreKeptAndCounted) {
   fx::set_sample(file, "/data_product/data", 9, 0, std::numeric_limits<double>::infinity());
   const DasRecord rec = read_das(file);
   EXPECT_EQ(rec.non_finite_count, 2u);
+  EXPECT_EQ(rec.non_finite_channel_count, 0u);
   EXPECT_TRUE(std::isnan(rec.at(3, 5)));
   EXPECT_TRUE(std::isinf(rec.at(0, 9)));
   ReadWindow w;
@@ -419,7 +518,7 @@ TEST(DasRealFiles, Terra15Version5) {
 
 TEST_F(DasReaders, MissingAndNonHdf5FilesNameTheFile) {
   const std::string missing = path("nope.h5");
-  expect_error([&] { detect_das_format(missing); }, missing, "cannot open");
+  expect_error([&] { detect_das_format(missing); }, missing, "no such file");
   const std::string text = path("notes.h5");
   fx::write_bytes(text, "time,channel,value\n0,0,1\n");
   expect_error([&] { detect_das_format(text); }, text, "not an HDF5 file");

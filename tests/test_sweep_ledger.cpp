@@ -84,15 +84,15 @@ TEST(SweepLedger, EpochsAndProbabilitiesRoundTrip) {
   for (int e = 1; e <= 3; ++e) {
     EpochRow r;
     r.trial_id = t->id;
-    r.epoch = e;
-    r.val_accuracy = 0.5 + 0.1 * e;
-    r.p_usable = {{"white_noise", 0.01 * e}, {"saturated", 0.25}};
+    r.metrics.epoch = e;
+    r.metrics.val_accuracy = 0.5 + 0.1 * e;
+    r.metrics.p_usable = {{"white_noise", 0.01 * e}, {"saturated", 0.25}};
     ledger.record_epoch(r);
   }
   auto rows = ledger.epochs();
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_NEAR(rows[2].val_accuracy, 0.8, 1e-12);
-  ASSERT_EQ(rows[1].p_usable.size(), 2u);
+  EXPECT_NEAR(rows[2].metrics.val_accuracy, 0.8, 1e-12);
+  ASSERT_EQ(rows[1].metrics.p_usable.size(), 2u);
   EXPECT_EQ(ledger.trial(t->id)->epochs_done, 3);
   ledger.forget_epochs_after(t->id, 1);
   EXPECT_EQ(ledger.epochs(t->id).size(), 1u);

@@ -60,8 +60,8 @@ threads = 1
     if (t.state == TrialState::complete) {
       auto epochs = ledger.epochs(t.id);
       ASSERT_EQ(epochs.size(), 2u);
-      EXPECT_EQ(epochs[1].p_usable.size(), 4u);
-      EXPECT_GT(epochs[1].samples_per_s, 0);
+      EXPECT_EQ(epochs[1].metrics.p_usable.size(), 4u);
+      EXPECT_GT(epochs[1].metrics.samples_per_s, 0);
       EXPECT_TRUE(std::filesystem::exists(epochs[1].checkpoint)) << epochs[1].checkpoint;
     } else {
       EXPECT_EQ(config.lr, 1e6);
@@ -129,7 +129,7 @@ heartbeat_timeout_s = 600
   for (const auto& t : ledger.trials()) {
     auto epochs = ledger.epochs(t.id);
     ASSERT_EQ(epochs.size(), 4u) << "trial " << t.id;
-    for (int e = 0; e < 4; ++e) EXPECT_EQ(epochs[size_t(e)].epoch, e + 1);
+    for (int e = 0; e < 4; ++e) EXPECT_EQ(epochs[size_t(e)].metrics.epoch, e + 1);
     // Exactly one training run reached its end; every epoch appears once in the metrics file.
     std::string log = read_text(t.run_dir + "/train.log");
     EXPECT_EQ(count_of(log, "final: train accuracy"), 1) << t.run_dir;
@@ -172,7 +172,7 @@ threads = 1
   std::map<std::string, double> final_acc;
   std::string best;
   for (const auto& t : full.trials()) {
-    double acc = full.epochs(t.id).back().val_accuracy;
+    double acc = full.epochs(t.id).back().metrics.val_accuracy;
     if (best.empty() || acc > final_acc[best]) best = t.config;
     final_acc[t.config] = acc;
   }

@@ -40,17 +40,17 @@ void craft_ledger(const std::string& path, int trials, int epochs) {
     for (int e = 1; e <= epochs; ++e) {
       EpochRow r;
       r.trial_id = row->id;
-      r.epoch = e;
-      r.train_loss = 0.7 / (e + i % 5);
-      r.val_accuracy = 0.5 + 0.45 * (1 - std::exp(-0.3 * e * (1 + i % 4)));
-      r.samples_per_s = 100.0 * (1 + i % 3) + 10 * e;
+      r.metrics.epoch = e;
+      r.metrics.train_loss = 0.7 / (e + i % 5);
+      r.metrics.val_accuracy = 0.5 + 0.45 * (1 - std::exp(-0.3 * e * (1 + i % 4)));
+      r.metrics.samples_per_s = 100.0 * (1 + i % 3) + 10 * e;
       double noise = std::sin(i * 7.0 + e);
-      r.p_usable = {{"white_noise", 0.3 + 0.2 * noise},
+      r.metrics.p_usable = {{"white_noise", 0.3 + 0.2 * noise},
                     {"coherent_waves", 0.6 + 0.3 * noise},
                     {"noncoherent_waves", 0.5},
                     {"saturated", 0.6}};
       if (row->id == 2 && (e == 3 || e == 4))
-        r.p_usable = {{"white_noise", e == 3 ? 0.04 : 0.09},
+        r.metrics.p_usable = {{"white_noise", e == 3 ? 0.04 : 0.09},
                       {"coherent_waves", 0.95},
                       {"noncoherent_waves", 0.8},
                       {"saturated", e == 3 ? 0.25 : 0.21}};

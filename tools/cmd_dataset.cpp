@@ -35,6 +35,8 @@ void add_build(CLI::App* parent) {
   cmd->add_option("--deflate", args->build.deflate_level, "Compression level 0-9")->capture_default_str();
   add_label_rule_flags(cmd, args->build.rule);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+  cmd->add_flag("--allow-processed", args->build.allow_processed,
+                "Accept processed products (PRODML FBE bands, Febus PSD) as if they were raw data");
   cmd->callback([args] {
     args->build.color = parse_image_color(args->color);
     ProgressLine progress("dataset build", args->quiet);

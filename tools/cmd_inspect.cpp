@@ -25,10 +25,20 @@ std::string number(double v) {
 
 std::string metres(double v) { return v > 0 ? number(v) + " m" : "unknown"; }
 
+// "m" or "ft" as the file states distances, or that it gives channel numbers only.
+std::string distance_note(const DasInfo& info) {
+  return info.distance_units.empty() ? " (channel numbers only: the file states no distances)"
+                                     : " (file states " + info.distance_units + ")";
+}
+
 std::string describe(const DasInfo& info) {
   std::ostringstream out;
   out << info.source << "\n"
-      << "  format:          " << info.format << (info.format_version.empty() ? "" : " " + info.format_version) << "\n"
+      << "  format:          " << info.format << (info.format_version.empty() ? "" : " " + info.format_version) << "\n";
+  if (info.record_count > 1 || !info.record_name.empty())
+    out << "  record:          " << info.record_index << " of " << info.record_count
+        << (info.record_name.empty() ? "" : " (" + info.record_name + ")") << "\n";
+  out << "  product:         " << (info.processed ? "processed: " + info.product : "raw") << "\n"
       << "  shape:           " << info.num_channels << " channels x " << info.num_samples << " samples (stored "
       << info.stored_order << " at " << info.data_path << ")\n";
   if (info.start_time_known) {
@@ -39,11 +49,12 @@ std::string describe(const DasInfo& info) {
   }
   out << "  duration:        " << number(info.duration_s()) << " s\n"
       << "  sampling rate:   " << number(info.sampling_rate_hz) << " Hz\n"
-      << "  channel spacing: " << metres(info.channel_spacing_m) << "\n"
+      << "  channel spacing: " << metres(info.channel_spacing_m) << distance_note(info) << "\n"
+      << "  channels:        loci " << info.first_locus << ", step " << info.channel_step << "\n"
       << "  distance start:  " << number(info.distance_start_m) << " m\n"
       << "  gauge length:    " << metres(info.gauge_length_m) << "\n"
       << "  units:           " << info.units << (info.scale_factor != 1.0 ? " (raw x " + number(info.scale_factor) + ")" : "")
-      << "\n"
+      << (info.scale_stated ? " (scale stated by the file)" : "") << "\n"
       << "  dtype:           " << info.raw_type << "\n";
   return out.str();
 }
@@ -53,34 +64,79 @@ nlohmann::json to_json(const DasInfo& info) {
   j["file"] = info.source;
   j["format"] = info.format;
   j["format_version"] = info.format_version;
+  j["record_index"] = info.record_index;
+  j["record_count"] = info.record_count;
+  j["record_name"] = info.record_name;
+  j["processed"] = info.processed;
+  j["product"] = info.product;
   j["data_path"] = info.data_path;
   j["stored_order"] = info.stored_order;
+  j["time_axis"] = info.time_axis;
   j["channels"] = info.num_channels;
   j["samples"] = info.num_samples;
   if (info.start_time_known) {
     j["start_time"] = format_iso8601_ns(info.start_time_ns);
     j["end_time"] = format_iso8601_ns(info.end_time_ns());
     j["start_time_ns"] = info.start_time_ns;
+    j["end_time_ns"] = info.end_time_ns();
   } else {
     j["start_time"] = nullptr;
     j["end_time"] = nullptr;
     j["start_time_ns"] = nullptr;
+    j["end_time_ns"] = nullptr;
   }
   j["duration_s"] = info.duration_s();
   j["sampling_rate_hz"] = info.sampling_rate_hz;
   j["channel_spacing_m"] = info.channel_spacing_m;
   j["distance_start_m"] = info.distance_start_m;
+  j["distance_units"] = info.distance_units;
+  j["first_locus"] = info.first_locus;
+  j["channel_step"] = info.channel_step;
   j["gauge_length_m"] = info.gauge_length_m;
   j["units"] = info.units;
   j["scale_factor"] = info.scale_factor;
+  j["scale_stated"] = info.scale_stated;
   j["dtype"] = info.raw_type;
   return j;
+}
+
+// Reads the record's samples: NaN/Inf samples and channels with no finite sample.
+void add_value_counts(const DasInfo& info, nlohmann::json& j, std::string& text) {
+  ReadWindow all;
+  all.record = info.record_index;
+  const DasRecord rec = read_das(info.source, all);
+  j["non_finite_samples"] = rec.non_finite_count;
+  j["non_finite_channels"] = rec.non_finite_channel_count;
+  text += "  NaN/Inf:         " + std::to_string(rec.non_finite_count) + " samples, " +
+          std::to_string(rec.non_finite_channel_count) + " channels with no finite sample\n";
 }
 
 struct InspectCommand {
   std::vector<std::string> files;
   bool json = false;
+  bool values = false;
   std::string image;
+
+  // Every record of one file (PRODML FBE files hold one per band).
+  void inspect_file(const std::string& file, nlohmann::json& all) const {
+    const DasInfo first = inspect_das(file);
+    for (size_t r = 0; r < first.record_count; ++r) {
+      const DasInfo info = r == 0 ? first : inspect_das(file, r);
+      nlohmann::json j = to_json(info);
+      std::string text = describe(info);
+      if (values) add_value_counts(info, j, text);
+      if (!image.empty() && r == 0) {
+        const QuicklookResult q = write_quicklook_png(file, image);
+        j["image"] = {{"path", image}, {"width", q.width}, {"height", q.height},
+                      {"clip_value", q.clip_value}, {"non_finite_samples", q.non_finite_count}};
+        text += "  image:           " + image + " (" + std::to_string(q.width) + " x " + std::to_string(q.height) +
+                " px, colours clipped at +-" + number(q.clip_value) + ", " + std::to_string(q.non_finite_count) +
+                " NaN/Inf samples)\n";
+      }
+      if (json) all.push_back(j);
+      else std::cout << text;
+    }
+  }
 
   void run() const {
     if (!image.empty() && files.size() != 1)
@@ -89,22 +145,7 @@ struct InspectCommand {
     std::string last_error;
     for (const std::string& file : files) {
       try {
-        const DasInfo info = inspect_das(file);
-        nlohmann::json j = to_json(info);
-        std::string picture_note;
-        if (!image.empty()) {
-          const QuicklookResult q = write_quicklook_png(file, image);
-          j["image"] = {{"path", image}, {"width", q.width}, {"height", q.height},
-                        {"clip_value", q.clip_value}, {"non_finite_samples", q.non_finite_count}};
-          picture_note = "  image:           " + image + " (" + std::to_string(q.width) + " x " +
-                         std::to_string(q.height) + " px, colours clipped at +-" + number(q.clip_value) + ", " +
-                         std::to_string(q.non_finite_count) + " NaN/Inf samples)\n";
-        }
-        if (json) {
-          all.push_back(j);
-        } else {
-          std::cout << describe(info) << picture_note;
-        }
+        inspect_file(file, all);
       } catch (const std::runtime_error& e) {
         // Keep going so one bad file does not hide the others; the last error is the exit's.
         if (!last_error.empty()) std::fprintf(stderr, "dasnet: error: %s\n", last_error.c_str());
@@ -124,7 +165,8 @@ void add_inspect_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("inspect", "Show what DAS files hold (format, shape, times, rates, units)");
   sub->add_option("files", command->files, "DAS files (any supported format, detected from the content)")
       ->required();
-  sub->add_flag("--json", command->json, "Print a JSON array, one object per file");
+  sub->add_flag("--json", command->json, "Print a JSON array, one object per record (most files hold one)");
+  sub->add_flag("--values", command->values, "Also read the samples: count NaN/Inf samples and dead channels");
   sub->add_option("--image", command->image, "Write a quick-look PNG (distance across, time down) of the one file");
   sub->callback([command] { command->run(); });
 }

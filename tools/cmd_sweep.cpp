@@ -11,6 +11,7 @@
 #include "sweep/sweep_runner.h"
 #include "sweep/sweep_spec.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 
 namespace dasnet {
 
@@ -38,7 +39,8 @@ struct RunFlags {
         ->capture_default_str();
     app->add_option("--parallel,-j", options.parallel, "Trials at once (each a dasnet train process)")
         ->capture_default_str();
-    app->add_option("--threads", options.threads, "CPU threads per trial (default: the spec's run.threads, 0 = cores / parallel)");
+    app->add_option("--threads", options.threads, "CPU threads per trial (default: the spec's run.threads, 0 = cores / parallel)")
+        ->check(flag_checks::non_negative);
     app->add_option("--retries", options.retries, "Run failed trials again up to N times (default: the spec's run.retries)");
     app->add_option("--gpus", options.gpus, "GPUs on this node: trial slot i gets CUDA_VISIBLE_DEVICES = i mod N");
     app->add_option("--run-dir", options.run_dir_root, "Folder of the trials' logs, metrics and checkpoints (default LEDGER.runs)");

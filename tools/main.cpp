@@ -23,23 +23,28 @@ int main(int argc, char** argv) {
   dasnet::add_select_command(app);
   dasnet::add_report_command(app);
   dasnet::add_infer_command(app);
-  // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
-  if (argc > 1 && argv[1][0] != '-') {
+  // CLI11 reports a missing or unknown command only as "a subcommand is required"; name it instead.
+  if (argc == 1 || argv[1][0] != '-') {
     std::string valid;
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) {
       valid += (valid.empty() ? "" : ", ") + sub->get_name();
-      known = known || sub->get_name() == argv[1];
+      known = known || (argc > 1 && sub->get_name() == argv[1]);
     }
     if (!known) {
-      std::fprintf(stderr, "dasnet: error: unknown command '%s' (valid: %s)\n", argv[1], valid.c_str());
+      if (argc == 1) std::fprintf(stderr, "dasnet: error: no command given (valid: %s)\n", valid.c_str());
+      else std::fprintf(stderr, "dasnet: error: unknown command '%s' (valid: %s)\n", argv[1], valid.c_str());
       return 2;
     }
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end the parse with code 0; every other parse error is a usage error,
+    // exit 2 (CLI11's own codes, 104-114, are not what the README promises).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "dasnet: error: %s\nRun with --help for more information.\n", e.what());
+    return 2;
   } catch (const dasnet::UsageError& e) {
     std::fprintf(stderr, "dasnet: error: %s\n", e.what());
     return 2;

@@ -2,9 +2,12 @@
 
 #include <omp.h>
 
+#include <cstdio>
+
 #include "engine/rng.h"
 #include "engine/synthetic_images.h"
 #include "io/dataset.h"
+#include "tools/flag_checks.h"
 
 namespace dasnet {
 
@@ -43,12 +46,23 @@ void BackendOptions::add_to(CLI::App* app) {
                   "--backend cuda: fp32 (default), tf32 (tensor-core convolutions and matrix products), bf16 "
                   "(bf16 activations, fp32 parameters and statistics; A100 and newer) or fp16 (the same in fp16 with "
                   "dynamic loss scaling; V100 and newer)");
-  app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
+  app->add_option("--threads", threads, "CPU threads (0 = all cores; more than the cores are capped to them)")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+}
+
+int capped_thread_count(int requested) {
+  // More threads than cores never speed up a compute-bound step, and libgomp crashes when asked
+  // for tens of thousands.
+  const int cores = omp_get_num_procs();
+  if (requested <= cores) return requested;
+  std::fprintf(stderr, "dasnet: --threads %d is more than the %d cores this process may use: using %d\n", requested,
+               cores, cores);
+  return cores;
 }
 
 std::unique_ptr<Backend> BackendOptions::create() const {
-  if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
-  if (threads > 0) omp_set_num_threads(threads);
+  if (threads > 0) omp_set_num_threads(capped_thread_count(threads));
   return make_backend(parse_backend_kind(backend), precision);
 }
 

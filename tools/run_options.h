@@ -27,6 +27,10 @@ struct BackendOptions {
   std::unique_ptr<Backend> create() const;  // also sets the OpenMP thread count
 };
 
+// `requested` (> 0), or the cores this process may run on when it asks for more (with a note on
+// standard error).
+int capped_thread_count(int requested);
+
 // Where images come from: a data set file (dasnet dataset build) or the built-in synthetic set.
 struct DataOptions {
   std::string path;

@@ -68,7 +68,7 @@ void print_header(const TrainingJob& job, const Network& net, const Backend& bac
   std::printf("data: %s: %zu training, %zu validation images\n", job.data_description.c_str(), train_set.size(),
               val_set.size());
   std::printf("backend %s, %d threads; batch %d, lr %g, momentum %g, %s schedule, epochs %d..%d\n",
-              backend.name().c_str(), omp_get_max_threads(), t.batch_size, t.optimizer.lr, t.optimizer.momentum,
+              backend.describe().c_str(), omp_get_max_threads(), t.batch_size, t.optimizer.lr, t.optimizer.momentum,
               schedule_name(t.optimizer.schedule).c_str(), first_epoch, t.epochs);
   if (data_parallel) {
     const int ranks = data_parallel->size();
@@ -118,7 +118,7 @@ class EpochReport {
     auto p = predict_p_usable(net_, job_.model.mode, refs_.batch.data(), int(refs_.images.size()));
     std::string line = "  P(usable):";
     for (size_t i = 0; i < refs_.images.size(); ++i) {
-      m.reference_p_usable.push_back({refs_.images[i].name, p[i]});
+      m.p_usable.push_back({refs_.images[i].name, p[i]});
       char item[96];
       std::snprintf(item, sizeof item, " %s %.3f%s", refs_.images[i].name.c_str(), p[i],
                     refs_.images[i].accepts(p[i]) ? "" : "*");

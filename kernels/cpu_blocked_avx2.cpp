@@ -1,0 +1,6 @@
+// The B=8 instantiation of the blocked per-channel passes (see cpu_blocked_kernels.h).
+#include "kernels/cpu_blocked_kernels.inc"
+
+namespace dasnet {
+const BlockedKernels& blocked_kernels_avx2() { return blocked_kernels_for<8>(); }
+}  // namespace dasnet
