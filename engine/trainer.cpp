@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include "engine/cuda_graph_step.h"
 #include "engine/records_json.h"
+#include "engine/training_step.h"
 #include "io/loader.h"
 
 namespace dasnet {
@@ -165,149 +165,145 @@ TrainingState Trainer::snapshot() const {
   return s;
 }
 
-TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoch) {
+namespace {
+
+// The live progress line on stderr: redrawn in place on a terminal, a line every 30 s elsewhere.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled), tty_(enabled && isatty(STDERR_FILENO)) {}
+  void start_epoch() { start_ = last_ = Clock::now(); }
+  void step(int epoch, int epochs, int step, int steps, double loss_sum, long correct, long seen,
+            size_t samples_per_epoch) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    if (!tty_ && std::chrono::duration<double>(now - last_).count() <= 30.0) return;
+    last_ = now;
+    const double rate = seen / std::max(std::chrono::duration<double>(now - start_).count(), 1e-9);
+    const double eta = (double(samples_per_epoch) - seen) / std::max(rate, 1e-9);
+    std::fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.3f  %.1f samples/s  eta %.0fs%s",
+                 tty_ ? "\r" : "", epoch, epochs, step, steps, loss_sum / seen, double(correct) / seen, rate, eta,
+                 tty_ ? "   " : "\n");
+    std::fflush(stderr);
+  }
+  // The run stops in the middle of a line: end it.
+  void interrupt() {
+    if (tty_) std::fprintf(stderr, "\n");
+  }
+  void clear() {
+    if (tty_) std::fprintf(stderr, "\r%*s\r", 100, "");
+  }
+
+ private:
+  bool enabled_, tty_;
+  Clock::time_point start_, last_;
+};
+
+}  // namespace
+
+LoaderOptions Trainer::loader_options() const {
   LoaderOptions options;
   options.batch_size = config_.batch_size;
   options.seed = config_.seed;
-  const int world = sync_ ? sync_->world() : 1;
   if (sync_) {
     options.rank = sync_->rank();
-    options.world = world;
-    // Every rank starts from rank 0's weights and optimizer state (fresh or resumed).
-    ParameterSet& ps = net_.params();
-    sync_->broadcast(ps.params(), ps.parameter_count());
-    sync_->broadcast(ps.state(), ps.state_count());
-    sync_->broadcast(sgd_->velocity(), ps.parameter_count());
-    net_.set_gradient_ready([this](size_t offset, size_t count) { sync_->gradient_ready(offset, count); });
-    if (sync_batchnorm_) {
-      if (!sync_->batchnorm_reducer()) throw UsageError("synchronized batchnorm: not supported by this gradient sync");
-      net_.set_channel_reducer(sync_->batchnorm_reducer());
-    }
+    options.world = sync_->world();
   }
-  struct ClearHook {
-    Network& net;
-    ~ClearHook() {
-      net.set_gradient_ready(nullptr);
-      net.set_channel_reducer(nullptr);
-    }
-  } clear_hook{net_};
-  const float lr_scale = config_.linear_lr_scaling ? float(world) : 1.0f;
-  // One process on the CUDA backend: forward, loss, backward and SGD replay as one CUDA graph.
-  // (Data-parallel steps stay plain: their collectives wait on the host between backward and SGD.)
-  std::unique_ptr<CudaGraphTrainingStep> graph_step;
-  if (!sync_ && config_.cuda_graphs) {
-    graph_step = std::make_unique<CudaGraphTrainingStep>(net_, *sgd_, model_.mode);
-    if (!graph_step->active()) graph_step.reset();
-  }
-  Loader loader(train_, options);
+  return options;
+}
+
+bool Trainer::train_epoch(TrainingStep& step, Loader& loader, int epoch, EpochMetrics& m) {
+  loader.start_epoch(epoch);
+  const int steps = int((loader.samples_per_epoch() + config_.batch_size - 1) / config_.batch_size);
+  const float lr_scale = config_.linear_lr_scaling && sync_ ? float(sync_->world()) : 1.0f;
   Backend& backend = net_.backend();
-  const bool tty = config_.progress && isatty(STDERR_FILENO);
+  const long skipped_before = backend.skipped_optimizer_steps();
+  ProgressLine progress(config_.progress);
+  progress.start_epoch();
+  const auto start = Clock::now();
+  double loss_sum = 0;
+  long correct = 0, seen = 0;
   Batch batch;
+  for (int s = 0; loader.next(batch); ++s) {
+    const int n = batch.count();
+    const float lr = lr_scale * learning_rate(config_.optimizer, epoch, s, steps, config_.epochs);
+    m.lr = lr;
+    const StepResult r = step.run(batch.images.data(), batch.labels.data(), n, lr);
+    if (!std::isfinite(r.deciding_loss)) {
+      divergence_ = "loss is " + std::to_string(r.deciding_loss) + " at epoch " + std::to_string(epoch + 1) +
+                    ", step " + std::to_string(s + 1) + " (learning rate " + std::to_string(lr) + ")";
+      progress.interrupt();
+      return false;
+    }
+    loss_sum += r.totals.loss_sum;
+    correct += r.totals.correct;
+    seen += n;
+    progress.step(epoch + 1, config_.epochs, s + 1, steps, loss_sum, correct, seen, loader.samples_per_epoch());
+  }
+  m.epoch_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  m.skipped_steps = backend.skipped_optimizer_steps() - skipped_before;
+  // Loss scaling that never finds a scale the gradients fit at trains nothing, with finite losses.
+  if (steps > 0 && m.skipped_steps >= steps) {
+    divergence_ = "all " + std::to_string(steps) + " steps of epoch " + std::to_string(epoch + 1) +
+                  " were skipped: fp16 gradients overflowed at every loss scale (try --precision bf16, or a lower "
+                  "--lr)";
+    progress.interrupt();
+    return false;
+  }
+  progress.clear();
+  m.train_samples = seen;
+  m.train_loss = loss_sum / std::max<long>(seen, 1);
+  m.train_accuracy = double(correct) / std::max<long>(seen, 1);
+  m.samples_per_s = seen / std::max(m.epoch_seconds, 1e-9);
+  if (sync_) reduce_over_ranks(m, loss_sum, correct);
+  return true;
+}
+
+void Trainer::reduce_over_ranks(EpochMetrics& m, double loss_sum, long correct) {
+  // Over all ranks; throughput summed over ranks as the study measured it.
+  double totals[4] = {loss_sum, double(correct), double(m.train_samples), m.samples_per_s};
+  sync_->sum(totals, 4);
+  m.ranks = sync_->world();
+  m.train_samples = long(totals[2]);
+  m.train_loss = totals[0] / std::max(totals[2], 1.0);
+  m.train_accuracy = totals[1] / std::max(totals[2], 1.0);
+  m.samples_per_s = totals[3];
+  // Batchnorm running statistics are local to each rank (equal already with synchronized
+  // batchnorm, up to rounding); take rank 0's, as DDP does.
+  sync_->broadcast(net_.params().state(), net_.params().state_count());
+}
+
+bool Trainer::validate_epoch(int epoch, EpochMetrics& m) {
+  if (!validation_ || validation_->size() == 0) return true;
+  EvalResult v = evaluate(net_, model_.mode, *validation_, config_.batch_size);
+  m.val_samples = v.count;
+  m.val_loss = v.loss;
+  m.val_accuracy = v.accuracy;
+  if (std::isfinite(v.loss)) return true;
+  divergence_ = "validation loss is " + std::to_string(v.loss) + " after epoch " + std::to_string(epoch + 1) +
+                " (learning rate " + std::to_string(m.lr) + ")";
+  return false;
+}
+
+TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoch) {
+  auto step = make_training_step(net_, *sgd_, model_.mode, sync_, sync_batchnorm_, config_.cuda_graphs);
+  Loader loader(train_, loader_options());
+  const long replays_before = graph_replays_;
+  auto finish = [&](TrainStatus status) {
+    graph_replays_ = replays_before + step->graph_replays();
+    return status;
+  };
   for (int epoch = epochs_done_; epoch < config_.epochs; ++epoch) {
-    loader.start_epoch(epoch);
-    const int steps = int((loader.samples_per_epoch() + config_.batch_size - 1) / config_.batch_size);
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.epochs = config_.epochs;
-    double loss_sum = 0;
-    long correct = 0, seen = 0;
-    const long skipped_before = backend.skipped_optimizer_steps();
-    auto start = Clock::now();
-    auto last_report = start;
-    for (int step = 0; loader.next(batch); ++step) {
-      const int n = batch.count();
-      const float lr = lr_scale * learning_rate(config_.optimizer, epoch, step, steps, config_.epochs);
-      m.lr = lr;
-      LossTotals t;
-      double step_loss = 0;
-      if (graph_step) {
-        // The whole step at once: a non-finite loss is seen after this step's update, and the run
-        // stops before anything more is saved.
-        const long replays_before = graph_step->replays();
-        t = graph_step->run(batch.images.data(), batch.labels.data(), n, lr);
-        graph_replays_ += graph_step->replays() - replays_before;
-        step_loss = t.loss_sum;
-      } else {
-        if (sync_) sync_->begin_step();
-        const Tensor& logits = net_.forward(batch.images.data(), n, true);
-        t = backend.loss(model_.mode, logits, batch.labels.data(), &net_.logits_gradient(), nullptr);
-        step_loss = t.loss_sum;
-        if (sync_) {
-          // Backward first: the loss summed over ranks decides, so every rank stops at the same step.
-          net_.backward();
-          step_loss = sync_->finish_step(t.loss_sum);
-        }
-      }
-      if (!std::isfinite(step_loss)) {
-        divergence_ = "loss is " + std::to_string(step_loss) + " at epoch " + std::to_string(epoch + 1) +
-                      ", step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + ")";
-        if (tty) std::fprintf(stderr, "\n");
-        return TrainStatus::Diverged;
-      }
-      if (!graph_step) {
-        if (!sync_) net_.backward();
-        sgd_->step(lr);
-      }
-      loss_sum += t.loss_sum;
-      correct += t.correct;
-      seen += n;
-      auto now = Clock::now();
-      double elapsed = std::chrono::duration<double>(now - start).count();
-      bool report = tty || std::chrono::duration<double>(now - last_report).count() > 30.0;
-      if (config_.progress && report) {
-        last_report = now;
-        double rate = seen / std::max(elapsed, 1e-9);
-        double eta = (double(loader.samples_per_epoch()) - seen) / std::max(rate, 1e-9);
-        std::fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.3f  %.1f samples/s  eta %.0fs%s",
-                     tty ? "\r" : "", epoch + 1, config_.epochs, step + 1, steps, loss_sum / seen,
-                     double(correct) / seen, rate, eta, tty ? "   " : "\n");
-        std::fflush(stderr);
-      }
-    }
-    m.epoch_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    m.skipped_steps = backend.skipped_optimizer_steps() - skipped_before;
-    // Loss scaling that never finds a scale the gradients fit at trains nothing, with finite losses.
-    if (steps > 0 && m.skipped_steps >= steps) {
-      divergence_ = "all " + std::to_string(steps) + " steps of epoch " + std::to_string(epoch + 1) +
-                    " were skipped: fp16 gradients overflowed at every loss scale (try --precision bf16, or a lower "
-                    "--lr)";
-      if (tty) std::fprintf(stderr, "\n");
-      return TrainStatus::Diverged;
-    }
-    if (tty) std::fprintf(stderr, "\r%*s\r", 100, "");
-    m.train_samples = seen;
-    m.train_loss = loss_sum / std::max<long>(seen, 1);
-    m.train_accuracy = double(correct) / std::max<long>(seen, 1);
-    m.samples_per_s = seen / std::max(m.epoch_seconds, 1e-9);
-    if (sync_) {
-      // Over all ranks; throughput summed over ranks as the study measured it.
-      double totals[4] = {loss_sum, double(correct), double(seen), m.samples_per_s};
-      sync_->sum(totals, 4);
-      m.ranks = world;
-      m.train_samples = long(totals[2]);
-      m.train_loss = totals[0] / std::max(totals[2], 1.0);
-      m.train_accuracy = totals[1] / std::max(totals[2], 1.0);
-      m.samples_per_s = totals[3];
-      // Batchnorm running statistics are local to each rank (equal already with synchronized
-      // batchnorm, up to rounding); take rank 0's, as DDP does.
-      sync_->broadcast(net_.params().state(), net_.params().state_count());
-    }
-    if (validation_ && validation_->size() > 0) {
-      EvalResult v = evaluate(net_, model_.mode, *validation_, config_.batch_size);
-      m.val_samples = v.count;
-      m.val_loss = v.loss;
-      m.val_accuracy = v.accuracy;
-      if (!std::isfinite(v.loss)) {
-        divergence_ = "validation loss is " + std::to_string(v.loss) + " after epoch " + std::to_string(epoch + 1) +
-                      " (learning rate " + std::to_string(m.lr) + ")";
-        return TrainStatus::Diverged;
-      }
-    }
+    if (!train_epoch(*step, loader, epoch, m)) return finish(TrainStatus::Diverged);
+    if (!validate_epoch(epoch, m)) return finish(TrainStatus::Diverged);
     m.peak_memory_mb = peak_memory_mb();
     epochs_done_ = epoch + 1;
-    on_epoch(m);
+    finish(TrainStatus::Completed);
+    on_epoch(m);  // report, checkpoint
   }
-  return TrainStatus::Completed;
+  return finish(TrainStatus::Completed);
 }
 
 }  // namespace dasnet

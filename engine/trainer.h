@@ -14,6 +14,10 @@
 
 namespace dasnet {
 
+class Loader;
+struct LoaderOptions;
+class TrainingStep;
+
 struct TrainConfig {
   int epochs = 10;
   int batch_size = 128;
@@ -108,6 +112,12 @@ class Trainer {
   long cuda_graph_replays() const { return graph_replays_; }
 
  private:
+  // The epoch's batches through `step`, its metrics into m; false when the run diverged.
+  bool train_epoch(TrainingStep& step, Loader& loader, int epoch, EpochMetrics& m);
+  void reduce_over_ranks(EpochMetrics& m, double loss_sum, long correct);
+  bool validate_epoch(int epoch, EpochMetrics& m);
+  LoaderOptions loader_options() const;
+
   Network& net_;
   ModelConfig model_;
   TrainConfig config_;

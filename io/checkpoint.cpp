@@ -104,3 +104,13 @@ TrainingState load_checkpoint(const std::string& path) {
 }
 
 }  // namespace dasnet
+
+namespace dasnet {
+
+std::string checkpoint_path(const std::string& dir, int epoch) {
+  char name[32];
+  std::snprintf(name, sizeof name, "epoch_%04d.h5", epoch);
+  return (std::filesystem::path(dir) / name).string();
+}
+
+}  // namespace dasnet

@@ -11,5 +11,7 @@ namespace dasnet {
 void save_checkpoint(const std::string& path, const TrainingState& state);
 // Throws std::runtime_error naming the file: missing, not HDF5, truncated, or incomplete.
 TrainingState load_checkpoint(const std::string& path);
+// Where epoch `epoch` (1-based) of a run is checkpointed in `dir`: dir/epoch_NNNN.h5.
+std::string checkpoint_path(const std::string& dir, int epoch);
 
 }  // namespace dasnet

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/tensor.h"
+#include "io/checkpoint.h"
 #include "sweep/child_process.h"
 #include "sweep/records_json.h"
 #include "sweep/pruning.h"
@@ -28,10 +29,9 @@ namespace fs = std::filesystem;
 std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
-std::string checkpoint_path(const std::string& run_dir, int epoch) {
-  char name[32];
-  std::snprintf(name, sizeof name, "epoch_%04d.h5", epoch);
-  return (fs::path(run_dir) / "checkpoints" / name).string();
+// A trial's checkpoints live in <run dir>/checkpoints.
+std::string trial_checkpoint(const std::string& run_dir, int epoch) {
+  return checkpoint_path((fs::path(run_dir) / "checkpoints").string(), epoch);
 }
 
 std::string format_number(double v) {
@@ -141,7 +141,7 @@ class Driver {
     ingest(*t);
     auto done = ledger_.epochs(row.id);
     if (int(done.size()) >= t->config.epochs &&
-        (!spec_.checkpoints || fs::exists(checkpoint_path(dir, t->config.epochs)))) {
+        (!spec_.checkpoints || fs::exists(trial_checkpoint(dir, t->config.epochs)))) {
       ledger_.finish(row.id, TrialState::complete, "completed before its driver stopped");
       return;
     }
@@ -149,7 +149,8 @@ class Driver {
     int resume_epoch = 0;
     if (spec_.checkpoints) {
       for (const auto& e : ledger_.epochs(row.id))
-        if (e.metrics.epoch < t->config.epochs && fs::exists(checkpoint_path(dir, e.metrics.epoch))) resume_epoch = e.metrics.epoch;
+        if (e.metrics.epoch < t->config.epochs && fs::exists(trial_checkpoint(dir, e.metrics.epoch)))
+          resume_epoch = e.metrics.epoch;
     }
     ledger_.forget_epochs_after(row.id, resume_epoch);
     keep_metrics_through(t->metrics_path, resume_epoch);
@@ -161,7 +162,7 @@ class Driver {
           << (resume_epoch ? ", resuming after epoch " + std::to_string(resume_epoch) : std::string()) << "\n";
     }
     auto argv = trial_command(spec_, t->config, binary_, dir, threads_,
-                              resume_epoch ? checkpoint_path(dir, resume_epoch) : "");
+                              resume_epoch ? trial_checkpoint(dir, resume_epoch) : "");
     t->slot = free_slot();
     if (options_.gpus > 0 && t->config.processor == "gpu")
       setenv("CUDA_VISIBLE_DEVICES", std::to_string(t->slot % options_.gpus).c_str(), 1);
@@ -225,7 +226,7 @@ class Driver {
                      e.what());
         continue;
       }
-      if (spec_.checkpoints) r.checkpoint = checkpoint_path(t.row.run_dir, r.metrics.epoch);
+      if (spec_.checkpoints) r.checkpoint = trial_checkpoint(t.row.run_dir, r.metrics.epoch);
       ledger_.record_epoch(r);
       t.last_heartbeat = unix_now();
       if (keep_running && t.child && r.metrics.epoch < t.config.epochs && is_rung(spec_.early_stopping, r.metrics.epoch)) {

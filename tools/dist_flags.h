@@ -6,6 +6,7 @@
 
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
+#include "engine/backend.h"
 #include "engine/tensor.h"
 
 namespace dasnet {

@@ -1,0 +1,178 @@
+#include "infer/inference_job.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "dist/communicator.h"
+#include "engine/resnet.h"
+#include "engine/trainer.h"
+#include "infer/file_dealing.h"
+#include "infer/rank_progress.h"
+#include "io/checkpoint.h"
+
+namespace dasnet {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::unique_ptr<Communicator> connect(double timeout_s) {
+  if (launcher_world_size() <= 1) return make_single_process_communicator();
+  CommOptions options;
+  options.backend = "mpi";
+  options.allreduce = AllreduceChoice::Library;  // one small all-reduce: no timing
+  options.timeout_s = timeout_s;
+  return make_communicator(options);
+}
+
+class InferenceRun {
+ public:
+  explicit InferenceRun(const InferenceJob& job)
+      : job_(job), comm_(connect(job.dist_timeout_s)), rank_(comm_->rank()), ranks_(comm_->size()),
+        leader_(rank_ == 0), who_(ranks_ > 1 ? "rank " + std::to_string(rank_) + ": " : ""),
+        progress_(*comm_, job.dist_timeout_s) {
+    // A FIFO or a folder weighs nothing here; opening it fails that file alone (io/input_path.h).
+    for (const auto& f : job.files)
+      file_bytes_.push_back(std::filesystem::is_regular_file(f) ? std::filesystem::file_size(f) : 0);
+    my_files_ = deal_files_by_size(file_bytes_, ranks_)[size_t(rank_)];
+    for (uint64_t b : file_bytes_) all_files_bytes_ += double(b);
+  }
+
+  void run() {
+    try {
+      auto backend = job_.make_backend();
+      TrainingState state = load_checkpoint(job_.checkpoint);
+      auto net = build_resnet(state.model, *backend, 0);
+      load_weights(*net, state);
+      std::filesystem::create_directories(job_.out_dir);
+      if (leader_) {
+        std::printf("dasnet infer: ResNet-%d, %d x %d x %d windows, %zu record(s)%s\n", state.model.depth,
+                    state.model.in_channels, state.model.height, state.model.image_width, job_.files.size(),
+                    ranks_ > 1 ? (" on " + std::to_string(ranks_) + " ranks").c_str() : "");
+        std::fflush(stdout);
+      }
+      for (size_t index : my_files_) infer_file(*net, state.model, index);
+    } catch (const UsageError& e) {
+      usage_error(e);
+    } catch (const std::exception& e) {
+      // The model could not be loaded: every file of this rank fails with the same reason.
+      for (size_t index : my_files_) failures_.push_back(job_.files[index] + ": " + e.what());
+      std::fprintf(stderr, "dasnet infer: %serror: %s\n", who_.c_str(), e.what());
+    }
+    finish();
+  }
+
+ private:
+  // A wrong flag is wrong for every file: exit 2 at once (on every rank: the launcher ends the job).
+  void usage_error(const UsageError& e) {
+    if (ranks_ == 1) throw e;
+    comm_->abort(e.what());
+  }
+
+  void show_progress(const std::string& stem, Clock::time_point started, double done, double total) {
+    if (!job_.progress || !leader_) return;
+    if (ranks_ == 1) {
+      const double s = seconds_since(started);
+      std::fprintf(stderr, "\r%s: %5.1f%%  %.1f MB/s  ", stem.c_str(), total > 0 ? 100 * done / total : 100.0,
+                   s > 0 ? done / 1e6 / s : 0.0);
+    } else {
+      const double all = progress_.all_ranks_bytes(bytes_read_);
+      std::fprintf(stderr, "\rall ranks: %5.1f%% of %.0f MB  %.1f MB/s  ", 100 * all / std::max(1.0, all_files_bytes_),
+                   all_files_bytes_ / 1e6, all / 1e6 / std::max(1e-9, seconds_since(job_started_)));
+    }
+    std::fflush(stderr);
+  }
+
+  void infer_file(Network& net, const ModelConfig& model, size_t index) {
+    const std::string& file = job_.files[index];
+    const std::string stem = std::filesystem::path(file).stem().string();
+    const auto started = Clock::now();
+    const double bytes_before = bytes_read_;
+    InferOptions options = job_.options;
+    options.progress = [&](double done, double total) {
+      bytes_read_ = bytes_before + done;
+      progress_.update(bytes_read_);
+      show_progress(stem, started, done, total);
+    };
+    try {
+      ProbabilityMap map = infer_probability_map(net, model, file, options);
+      if (job_.progress && leader_) std::fprintf(stderr, "\n");
+      write_outputs(file, stem, map);
+    } catch (const UsageError& e) {
+      usage_error(e);
+    } catch (const std::exception& e) {
+      // The other files (and ranks) still get their maps; the exit status reports this one.
+      const std::string what = e.what();
+      failures_.push_back(what.find(file) == std::string::npos ? file + ": " + what : what);
+      std::fprintf(stderr, "\ndasnet infer: %serror: %s\n", who_.c_str(), failures_.back().c_str());
+      std::fflush(stderr);
+    }
+    bytes_read_ = bytes_before + double(file_bytes_[index]);
+    progress_.update(bytes_read_);
+  }
+
+  void write_outputs(const std::string& file, const std::string& stem, const ProbabilityMap& map) {
+    const std::filesystem::path out(job_.out_dir);
+    const std::string h5 = (out / (stem + ".pmap.h5")).string();
+    write_probability_map_h5(h5, map, job_.checkpoint);
+    if (job_.png) write_probability_map_png((out / (stem + ".png")).string(), map);
+    double usable = 0;
+    size_t scored = 0;
+    for (float p : map.p)
+      if (!std::isnan(p)) usable += p >= 0.5f, ++scored;
+    std::printf("%s%s: %zu x %zu samples (%s), %zu windows (%zu skipped), %.1f MB in %.2f s = %.1f MB/s, "
+                "%.0f windows/s; %.1f%% of cells P >= 0.5 -> %s\n",
+                who_.c_str(), file.c_str(), map.record_channels, map.record_samples, map.format.c_str(), map.windows,
+                map.skipped_windows, map.raw_bytes / 1e6, map.seconds, map.raw_bytes / 1e6 / map.seconds,
+                map.windows / map.seconds, scored ? 100.0 * usable / scored : 0.0, h5.c_str());
+    std::fflush(stdout);
+    totals_[0] += map.raw_bytes;
+    totals_[1] += map.seconds;
+    totals_[2] += double(map.windows);
+  }
+
+  // Every rank reaches the all-reduce only once all have finished (RankProgress::finish).
+  void finish() {
+    totals_[3] = double(failures_.size());
+    const std::vector<std::string> others = progress_.finish(bytes_read_, failures_);
+    failures_.insert(failures_.end(), others.begin(), others.end());
+    comm_->all_reduce_sum(totals_, 4);
+    const double wall_s = seconds_since(job_started_);
+    if (leader_ && (job_.files.size() > 1 || ranks_ > 1))
+      std::printf("total: %.1f MB in %.2f s = %.1f MB/s (%d rank%s, %.1f s of inference summed over ranks), "
+                  "%.0f windows\n",
+                  totals_[0] / 1e6, wall_s, totals_[0] / 1e6 / wall_s, ranks_, ranks_ > 1 ? "s" : "", totals_[1],
+                  totals_[2]);
+    if (totals_[3] > 0) {
+      std::string text = std::to_string(int(totals_[3])) + " of " + std::to_string(job_.files.size()) + " files failed";
+      if (leader_)
+        for (const auto& f : failures_) text += "\n  " + f;
+      else
+        text += " (rank 0 lists them)";
+      throw std::runtime_error(text);
+    }
+  }
+
+  const InferenceJob& job_;
+  std::unique_ptr<Communicator> comm_;
+  const int rank_, ranks_;
+  const bool leader_;
+  const std::string who_;
+  const Clock::time_point job_started_ = Clock::now();
+  RankProgress progress_;
+  std::vector<uint64_t> file_bytes_;
+  std::vector<size_t> my_files_;
+  double all_files_bytes_ = 0;
+  double bytes_read_ = 0;  // of this rank's files, for the progress reports
+  double totals_[4] = {0, 0, 0, 0};  // raw bytes, seconds, windows, failures (this rank's, then all ranks')
+  std::vector<std::string> failures_;  // "FILE: message"
+};
+
+}  // namespace
+
+void run_inference_job(const InferenceJob& job) { InferenceRun(job).run(); }
+
+}  // namespace dasnet
