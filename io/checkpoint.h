@@ -1,6 +1,6 @@
 // Training checkpoints in HDF5: parameters, batchnorm running statistics, optimizer state, the
-// epoch, the shuffle seed and the full model/training configuration. Written to a temporary
-// file and renamed into place, so a crash never leaves a half-written checkpoint.
+// epoch, the shuffle seed and the full model/training configuration. Written atomically
+// (io/durable_file.h): a crash or a full disk never leaves a half-written checkpoint.
 #pragma once
 #include <string>
 
@@ -11,5 +11,8 @@ namespace dasnet {
 void save_checkpoint(const std::string& path, const TrainingState& state);
 // Throws std::runtime_error naming the file: missing, not HDF5, truncated, or incomplete.
 TrainingState load_checkpoint(const std::string& path);
+// True when load_checkpoint(path) succeeds: what a sweep checks before resuming from a checkpoint
+// or calling a trial complete.
+bool checkpoint_is_readable(const std::string& path);
 
 }  // namespace dasnet

@@ -236,9 +236,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
   const auto window_order = permutation(windows.size(), derive_seed(o.seed, kWindowOrder));
 
   const SlotPlan plan = plan_slots(o, classes);
-  const std::string partial = output_path + ".partial";
-  try {
-    Handle file = h5::create_file(partial);
+  h5::write_file_atomically(output_path, [&](hid_t file) {
     std::vector<SplitWriter> splits;
     for (int s = 0; s < 3; ++s)
       splits.push_back(create_split(file, dataset_splits()[size_t(s)], classes * plan.per_split[s], channels, h, w,
@@ -347,14 +345,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
       h5::set_attr(file, std::string("scanned_") + patch_label_name(PatchLabel(l)), int64_t(report.label_counts[l]));
     h5::write_strings(file, "sources", o.records);
     for (int s = 0; s < 3; ++s) report.split_sizes[s] = splits[size_t(s)].size;
-    splits.clear();
-    file.reset();
-    if (std::rename(partial.c_str(), output_path.c_str()) != 0)
-      throw std::runtime_error(output_path + ": cannot move the finished data set into place");
-  } catch (...) {
-    std::remove(partial.c_str());
-    throw;
-  }
+  });
   return report;
 }
 

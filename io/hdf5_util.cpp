@@ -1,6 +1,7 @@
 #include "io/hdf5_util.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "io/durable_file.h"
 #include "io/input_path.h"
 
 namespace dasnet::h5 {
@@ -36,6 +38,12 @@ void Handle::reset() {
     default: break;
   }
   id_ = H5I_INVALID_HID;
+}
+
+hid_t Handle::release() {
+  const hid_t id = id_;
+  id_ = H5I_INVALID_HID;
+  return id;
 }
 
 void silence_errors() {
@@ -470,13 +478,19 @@ Node File::dataset(const std::string& object_path) const {
 
 namespace {
 
+// HDF5 reports a failed write without its cause; a full disk is the cause users meet.
+std::string disk_full_hint() {
+  return errno == ENOSPC || errno == EDQUOT ? " (no space left on the device)" : "";
+}
+
 // Writers have no File object: name the file and object from the identifier itself.
 [[noreturn]] void fail_at(hid_t obj, const std::string& problem) {
+  const std::string hint = disk_full_hint();
   char file[1024] = {0};
   char object[512] = {0};
   if (H5Fget_name(obj, file, sizeof(file)) < 0) std::snprintf(file, sizeof(file), "?");
   if (H5Iget_name(obj, object, sizeof(object)) < 0) std::snprintf(object, sizeof(object), "?");
-  throw std::runtime_error(std::string(file) + ": " + object + ": " + problem);
+  throw std::runtime_error(std::string(file) + ": " + object + ": " + problem + hint);
 }
 
 Handle fixed_string_type(size_t length) {
@@ -515,6 +529,29 @@ Handle create_file(const std::string& path, hsize_t userblock_bytes) {
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT));
   if (!f.valid()) throw std::runtime_error(path + ": cannot create HDF5 file");
   return f;
+}
+
+void close_file(Handle& file, const std::string& path) {
+  const unsigned objects = H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
+  const ssize_t still_open = H5Fget_obj_count(file, objects);
+  if (still_open != 0) {
+    file.reset();
+    throw std::logic_error(path + ": " + std::to_string(still_open) +
+                           " HDF5 objects still open when the file was closed (a writer must close them first)");
+  }
+  errno = 0;
+  if (H5Fclose(file.release()) < 0)
+    throw std::runtime_error(path + ": cannot finish writing the file (HDF5 failed to write its metadata" +
+                             disk_full_hint() + ")");
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(hid_t file)>& fill,
+                           hsize_t userblock_bytes) {
+  dasnet::write_file_atomically(path, [&](const std::string& tmp) {
+    Handle file = create_file(tmp, userblock_bytes);
+    fill(file);
+    close_file(file, tmp);
+  });
 }
 
 Handle create_group(hid_t parent, const std::string& name) {
