@@ -16,6 +16,18 @@
 
 namespace dasnet::h5 {
 
+namespace {
+// HDF5 1.10 keeps the identifier of a file whose H5Fclose failed (a full disk) while it has
+// already freed the file's structures; its atexit handler (H5close) then closes it again and
+// crashes (SIGSEGV, exit 139, after the right error message). dasnet closes every file it opens
+// (RAII handles), so that handler has nothing to do: turn it off before the library starts.
+// A static initializer runs before main and before any HDF5 call of this program.
+const bool kNoHdf5AtExit = [] {
+  H5dont_atexit();
+  return true;
+}();
+}  // namespace
+
 Handle& Handle::operator=(Handle&& other) noexcept {
   if (this != &other) {
     reset();
@@ -526,8 +538,9 @@ Handle create_file(const std::string& path, hsize_t userblock_bytes) {
   silence_errors();
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
   if (userblock_bytes > 0) H5Pset_userblock(fcpl, userblock_bytes);
+  errno = 0;
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT));
-  if (!f.valid()) throw std::runtime_error(path + ": cannot create HDF5 file");
+  if (!f.valid()) throw std::runtime_error(path + ": cannot create HDF5 file" + disk_full_hint());
   return f;
 }
 

@@ -96,5 +96,73 @@ threads = 1
   EXPECT_NE(read_text(ledger.trial(id)->run_dir + "/train.log").find("resuming after epoch 1"), std::string::npos);
 }
 
+// A tmpfs of `size` mounted on `dir` for the life of the object: a disk that fills up. Needs
+// root (mount); mounted() says whether it is there.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& dir, const std::string& size) : dir_(dir) {
+    fs::create_directories(dir);
+    if (geteuid() == 0)
+      mounted_ = std::system(("mount -t tmpfs -o size=" + size + " tmpfs \"" + dir + "\" 2>/dev/null").c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_ && std::system(("umount \"" + dir_ + "\"").c_str()) != 0) ADD_FAILURE() << "cannot unmount " << dir_;
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+#define REQUIRE_SMALL_DISK(disk)                                                                     \
+  if (!(disk).mounted()) GTEST_SKIP() << "full-disk test skipped: needs root to mount a small tmpfs" \
+                                      << " (running as uid " << geteuid() << ")"
+
+// A full disk: exit 1 (not a crash in HDF5's exit handler), a message naming the file, and
+// nothing under the final name.
+void expect_clean_disk_full_failure(const sweep_testing::Run& r, const std::string& final_path,
+                                    const std::string& disk) {
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(final_path), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no space left"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(final_path)) << final_path;
+  EXPECT_TRUE(temporaries_under(disk).empty());
+}
+
+TEST(Durability, FullDiskSynth) {
+  auto dir = scratch_dir("durable_full_synth");
+  SmallDisk disk(dir + "/disk", "256k");
+  REQUIRE_SMALL_DISK(disk);
+  auto r = dasnet("synth --channels 64 --duration 20 -q -o disk/rec.h5", dir);
+  expect_clean_disk_full_failure(r, "disk/rec.h5", dir + "/disk");
+}
+
+TEST(Durability, FullDiskDatasetBuild) {
+  auto dir = scratch_dir("durable_full_dataset");
+  ASSERT_EQ(dasnet("synth --channels 60 --duration 20 --vehicles 3 --seed 4 -q -o rec.h5", dir).code, 0);
+  SmallDisk disk(dir + "/disk", "64k");  // the data set is about 120 kB
+  REQUIRE_SMALL_DISK(disk);
+  auto r = dasnet("dataset build rec.h5 --per-class 10 --patch-channels 20 --patch-samples 200 -q -o disk/ds.h5", dir);
+  expect_clean_disk_full_failure(r, "disk/ds.h5", dir + "/disk");
+}
+
+TEST(Durability, FullDiskTrainCheckpoints) {
+  auto dir = scratch_dir("durable_full_train");
+  SmallDisk disk(dir + "/disk", "24k");  // about two 11 kB checkpoints of this model
+  REQUIRE_SMALL_DISK(disk);
+  auto r = dasnet(std::string(kTrainSmall) + " --width 32 --epochs 6 --checkpoint-dir disk/ck", dir);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("no space left"), std::string::npos) << r.out;
+  EXPECT_TRUE(temporaries_under(dir + "/disk").empty());
+  int kept = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/disk/ck")) {
+    EXPECT_TRUE(checkpoint_is_readable(e.path().string())) << e.path();  // each one whole
+    ++kept;
+  }
+  EXPECT_LT(kept, 6);
+  EXPECT_NE(r.out.find("disk/ck/epoch_000" + std::to_string(kept + 1) + ".h5"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace dasnet
