@@ -376,6 +376,22 @@ DatasetSummary read_dataset_summary(const std::string& path) {
   return s;
 }
 
+void require_split_shapes(const std::string& path, const Shape& image) {
+  const auto file = open_checked(path);
+  auto text = [](hsize_t c, hsize_t h, hsize_t w) {
+    return std::to_string(c) + " x " + std::to_string(h) + " x " + std::to_string(w);
+  };
+  const std::string wanted = text(hsize_t(image.c), hsize_t(image.h), hsize_t(image.w));
+  for (const auto& split : dataset_splits()) {
+    if (!file->exists(split + "/images")) continue;
+    const auto dims = file->dataset(split + "/images").shape();
+    if (dims.size() != 4) throw std::runtime_error(path + ": split '" + split + "': /" + split + "/images must be N x C x H x W");
+    if (dims[1] != hsize_t(image.c) || dims[2] != hsize_t(image.h) || dims[3] != hsize_t(image.w))
+      throw std::runtime_error(path + ": split '" + split + "': images are " + text(dims[1], dims[2], dims[3]) +
+                               " (C x H x W), the model takes " + wanted);
+  }
+}
+
 std::unique_ptr<DataSource> open_dataset(const std::string& path, const std::string& split, bool in_memory) {
   return std::make_unique<DatasetSource>(path, split, in_memory);
 }

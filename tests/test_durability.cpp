@@ -13,6 +13,7 @@
 
 #include "io/checkpoint.h"
 #include "io/durable_file.h"
+#include "io/hdf5_util.h"
 #include "sweep/ledger.h"
 #include "sweep_test_util.h"
 
@@ -162,6 +163,44 @@ TEST(Durability, FullDiskTrainCheckpoints) {
   }
   EXPECT_LT(kept, 6);
   EXPECT_NE(r.out.find("disk/ck/epoch_000" + std::to_string(kept + 1) + ".h5"), std::string::npos) << r.out;
+}
+
+// Replaces /val/images of a data set file with zero images of C x H x W (labels kept).
+void reshape_validation_images(const std::string& path, hsize_t c, hsize_t h, hsize_t w) {
+  h5::silence_errors();
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+  ASSERT_TRUE(file.valid());
+  hsize_t n = 0;
+  {
+    h5::Handle old(H5Dopen2(file, "val/images", H5P_DEFAULT));
+    h5::Handle space(H5Dget_space(old));
+    hsize_t dims[4];
+    ASSERT_EQ(H5Sget_simple_extent_dims(space, dims, nullptr), 4);
+    n = dims[0];
+  }
+  ASSERT_GE(H5Ldelete(file, "val/images", H5P_DEFAULT), 0);
+  h5::Handle group(H5Gopen2(file, "val", H5P_DEFAULT));
+  h5::Handle images = h5::create_dataset(group, "images", H5T_STD_U8LE, {n, c, h, w});
+  std::vector<uint8_t> zeros(n * c * h * w, 0);
+  h5::write_box(images, H5T_NATIVE_UINT8, zeros.data(), {0, 0, 0, 0}, {n, c, h, w});
+}
+
+TEST(TrainSplits, ValidationSplitOfAnotherShapeIsRefusedNamingFileAndSplit) {
+  auto dir = scratch_dir("train_splits");
+  ASSERT_EQ(dasnet("synth --channels 60 --duration 20 --vehicles 3 --seed 4 -q -o rec.h5", dir).code, 0);
+  ASSERT_EQ(dasnet("dataset build rec.h5 --per-class 10 --patch-channels 20 --patch-samples 200 -q -o ds.h5", dir).code, 0);
+  struct Case {
+    std::string name;
+    hsize_t c, h, w;
+  };
+  for (const Case& k : {Case{"smaller", 1, 10, 100}, Case{"three-channel", 3, 20, 200}, Case{"larger", 1, 40, 400}}) {
+    fs::copy_file(dir + "/ds.h5", dir + "/" + k.name + ".h5");
+    reshape_validation_images(dir + "/" + k.name + ".h5", k.c, k.h, k.w);
+    auto r = dasnet("train --data " + k.name + ".h5 --depth 2 --epochs 1 --batch-size 8 --no-progress --threads 1", dir);
+    EXPECT_EQ(r.code, 1) << k.name << ": " << r.out;
+    EXPECT_NE(r.out.find(k.name + ".h5: split 'val': images are"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("the model takes 1 x 20 x 200"), std::string::npos) << r.out;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "io/checkpoint.h"
+#include "io/dataset.h"
 #include "io/reference_set.h"
 #include "tools/commands.h"
 #include "tools/dist_flags.h"
@@ -81,6 +82,8 @@ struct TrainCommand {
       model_config.image_width = s.w;
       model_config.validate();
     }
+    if (!data.path.empty())
+      require_split_shapes(data.path, Shape{1, model_config.in_channels, model_config.height, model_config.image_width});
     std::vector<ReferenceImage> references;
     std::vector<float> reference_images;
     if (!reference_path.empty()) {
