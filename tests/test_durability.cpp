@@ -203,5 +203,29 @@ TEST(TrainSplits, ValidationSplitOfAnotherShapeIsRefusedNamingFileAndSplit) {
   }
 }
 
+TEST(OutputNotInput, CommandsRefuseToWriteOverTheirInputsByNameLinkOrHardLink) {
+  auto dir = scratch_dir("output_not_input");
+  ASSERT_EQ(dasnet("synth --channels 60 --duration 20 --vehicles 3 --seed 4 -q -o rec.h5", dir).code, 0);
+  fs::create_symlink("rec.h5", dir + "/link.h5");
+  fs::create_hard_link(dir + "/rec.h5", dir + "/hard.h5");
+  const auto size = fs::file_size(dir + "/rec.h5");
+  for (const std::string output : {"rec.h5", "link.h5", "hard.h5", "./rec.h5"}) {
+    auto r = dasnet("dataset build rec.h5 --per-class 10 --patch-channels 20 --patch-samples 200 -q -o " + output, dir);
+    EXPECT_EQ(r.code, 2) << output << ": " << r.out;
+    EXPECT_NE(r.out.find("--output " + output + " is the input rec.h5"), std::string::npos) << r.out;
+    EXPECT_EQ(fs::file_size(dir + "/rec.h5"), size) << output;
+  }
+  EXPECT_EQ(dasnet("inspect rec.h5", dir).code, 0);  // still the record it was
+  // The same helper guards the other commands' outputs.
+  ASSERT_EQ(dasnet("dataset build rec.h5 --per-class 10 --patch-channels 20 --patch-samples 200 -q -o ds.h5", dir).code, 0);
+  auto train = dasnet("train --data ds.h5 --depth 2 --epochs 1 --no-progress --threads 1 --metrics ds.h5", dir);
+  EXPECT_EQ(train.code, 2) << train.out;
+  EXPECT_NE(train.out.find("--metrics ds.h5 is the input ds.h5"), std::string::npos) << train.out;
+  auto label = dasnet("label rec.h5 -q --csv hard.h5", dir);
+  EXPECT_EQ(label.code, 2) << label.out;
+  EXPECT_EQ(dasnet("dataset info ds.h5", dir).code, 0);
+  EXPECT_EQ(fs::file_size(dir + "/rec.h5"), size);
+}
+
 }  // namespace
 }  // namespace dasnet

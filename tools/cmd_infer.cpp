@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "io/durable_file.h"
 #include "dist/communicator.h"
 #include "engine/resnet.h"
 #include "engine/trainer.h"
@@ -189,8 +190,13 @@ void add_infer_command(CLI::App& app) {
           ProbabilityMap map = infer_probability_map(*net, state.model, file, options);
           if (!cmd->no_progress && leader) std::fprintf(stderr, "\n");
           const std::string h5 = (std::filesystem::path(cmd->out_dir) / (stem + ".pmap.h5")).string();
+          const std::string png = (std::filesystem::path(cmd->out_dir) / (stem + ".png")).string();
+          std::vector<std::string> inputs = cmd->files;
+          inputs.push_back(cmd->checkpoint);
+          require_output_not_input(h5, inputs, "-o");
+          if (!cmd->no_png) require_output_not_input(png, inputs, "-o");
           write_probability_map_h5(h5, map, cmd->checkpoint);
-          if (!cmd->no_png) write_probability_map_png((std::filesystem::path(cmd->out_dir) / (stem + ".png")).string(), map);
+          if (!cmd->no_png) write_probability_map_png(png, map);
           double usable = 0;
           size_t scored = 0;
           for (float p : map.p)

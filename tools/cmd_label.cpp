@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "io/durable_file.h"
 #include "engine/tensor.h"
 #include "io/labeling.h"
 #include "io/record_patches.h"
@@ -49,6 +50,7 @@ void add_label_command(CLI::App& app) {
     if (args->rule.bins < 1) throw UsageError("--bins must be positive");
     std::ofstream csv;
     if (!args->csv.empty()) {
+      require_output_not_input(args->csv, args->files, "--csv");
       csv.open(args->csv);
       if (!csv) throw std::runtime_error(args->csv + ": cannot write");
       csv << "file,channel,sample,label,truth\n";

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/durable_file.h"
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "io/checkpoint.h"
@@ -122,8 +123,10 @@ struct TrainCommand {
                   sync_batchnorm ? "synchronized" : "per-rank");
     std::fflush(stdout);
 
+    const std::vector<std::string> inputs = {data.path, resume_path, reference_path};
     std::ofstream metrics;
     if (!metrics_path.empty() && leader) {
+      require_output_not_input(metrics_path, inputs, "--metrics");
       metrics.open(metrics_path, std::ios::app);
       if (!metrics) throw UsageError("--metrics " + metrics_path + ": cannot open for writing");
     }
@@ -158,7 +161,9 @@ struct TrainCommand {
       if (!checkpoint_dir.empty() && leader) {
         char name[32];
         std::snprintf(name, sizeof name, "epoch_%04d.h5", m.epoch);
-        save_checkpoint((std::filesystem::path(checkpoint_dir) / name).string(), trainer.snapshot());
+        const std::string checkpoint = (std::filesystem::path(checkpoint_dir) / name).string();
+        require_output_not_input(checkpoint, inputs, "--checkpoint-dir");
+        save_checkpoint(checkpoint, trainer.snapshot());
       }
     });
     if (status == TrainStatus::Diverged) throw std::runtime_error("training diverged: " + trainer.divergence());
