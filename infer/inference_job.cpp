@@ -11,6 +11,7 @@
 #include "infer/file_dealing.h"
 #include "infer/rank_progress.h"
 #include "io/checkpoint.h"
+#include "io/durable_file.h"
 
 namespace dasnet {
 
@@ -117,8 +118,13 @@ class InferenceRun {
   void write_outputs(const std::string& file, const std::string& stem, const ProbabilityMap& map) {
     const std::filesystem::path out(job_.out_dir);
     const std::string h5 = (out / (stem + ".pmap.h5")).string();
+    const std::string png = (out / (stem + ".png")).string();
+    std::vector<std::string> inputs = job_.files;
+    inputs.push_back(job_.checkpoint);
+    require_output_not_input(h5, inputs, "-o");
+    if (job_.png) require_output_not_input(png, inputs, "-o");
     write_probability_map_h5(h5, map, job_.checkpoint);
-    if (job_.png) write_probability_map_png((out / (stem + ".png")).string(), map);
+    if (job_.png) write_probability_map_png(png, map);
     double usable = 0;
     size_t scored = 0;
     for (float p : map.p)

@@ -155,37 +155,38 @@ ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, con
 void write_probability_map_h5(const std::string& path, const ProbabilityMap& map, const std::string& checkpoint) {
   using h5::Handle;
   h5::silence_errors();
-  Handle file = h5::create_file(path);
-  h5::set_attr(file, "format", "dasnet-probability-map");
-  h5::set_attr(file, "schema_version", int64_t(1));
-  h5::set_attr(file, "source", map.source);
-  h5::set_attr(file, "source_format", map.format);
-  h5::set_attr(file, "checkpoint", checkpoint);
-  h5::set_attr(file, "start_time_ns", int64_t(map.start_time_ns));
-  h5::set_attr(file, "sampling_rate_hz", map.sampling_rate_hz);
-  h5::set_attr(file, "channel_spacing_m", map.channel_spacing_m);
-  h5::set_attr(file, "distance_start_m", map.distance_start_m);
-  h5::set_attr(file, "record_channels", int64_t(map.record_channels));
-  h5::set_attr(file, "record_samples", int64_t(map.record_samples));
-  h5::set_attr(file, "cell_channels", int64_t(map.cell_channels));
-  h5::set_attr(file, "cell_samples", int64_t(map.cell_samples));
-  h5::set_attr(file, "windows", int64_t(map.windows));
-  h5::set_attr(file, "skipped_windows", int64_t(map.skipped_windows));
-  h5::set_attr(file, "axes", "distance x time");
-  {
-    Handle d = h5::create_dataset(file, "p_usable", H5T_IEEE_F32LE, {map.rows, map.cols});
-    h5::write_box(d, H5T_NATIVE_FLOAT, map.p.data(), {0, 0}, {map.rows, map.cols});
-    h5::set_attr(d, "description", "mean P(usable) of the windows covering each cell; NaN = unscored");
-  }
-  std::vector<double> distance(map.rows), time(map.cols);
-  for (size_t r = 0; r < map.rows; ++r) distance[r] = map.distance_m(r);
-  for (size_t c = 0; c < map.cols; ++c) time[c] = map.time_s(c);
-  Handle dd = h5::create_dataset(file, "distance_m", H5T_IEEE_F64LE, {map.rows});
-  h5::write_box(dd, H5T_NATIVE_DOUBLE, distance.data(), {0}, {map.rows});
-  h5::set_attr(dd, "units", "m");
-  Handle td = h5::create_dataset(file, "time_s", H5T_IEEE_F64LE, {map.cols});
-  h5::write_box(td, H5T_NATIVE_DOUBLE, time.data(), {0}, {map.cols});
-  h5::set_attr(td, "units", "s since start_time_ns");
+  h5::write_file_atomically(path, [&](hid_t file) {
+    h5::set_attr(file, "format", "dasnet-probability-map");
+    h5::set_attr(file, "schema_version", int64_t(1));
+    h5::set_attr(file, "source", map.source);
+    h5::set_attr(file, "source_format", map.format);
+    h5::set_attr(file, "checkpoint", checkpoint);
+    h5::set_attr(file, "start_time_ns", int64_t(map.start_time_ns));
+    h5::set_attr(file, "sampling_rate_hz", map.sampling_rate_hz);
+    h5::set_attr(file, "channel_spacing_m", map.channel_spacing_m);
+    h5::set_attr(file, "distance_start_m", map.distance_start_m);
+    h5::set_attr(file, "record_channels", int64_t(map.record_channels));
+    h5::set_attr(file, "record_samples", int64_t(map.record_samples));
+    h5::set_attr(file, "cell_channels", int64_t(map.cell_channels));
+    h5::set_attr(file, "cell_samples", int64_t(map.cell_samples));
+    h5::set_attr(file, "windows", int64_t(map.windows));
+    h5::set_attr(file, "skipped_windows", int64_t(map.skipped_windows));
+    h5::set_attr(file, "axes", "distance x time");
+    {
+      Handle d = h5::create_dataset(file, "p_usable", H5T_IEEE_F32LE, {map.rows, map.cols});
+      h5::write_box(d, H5T_NATIVE_FLOAT, map.p.data(), {0, 0}, {map.rows, map.cols});
+      h5::set_attr(d, "description", "mean P(usable) of the windows covering each cell; NaN = unscored");
+    }
+    std::vector<double> distance(map.rows), time(map.cols);
+    for (size_t r = 0; r < map.rows; ++r) distance[r] = map.distance_m(r);
+    for (size_t c = 0; c < map.cols; ++c) time[c] = map.time_s(c);
+    Handle dd = h5::create_dataset(file, "distance_m", H5T_IEEE_F64LE, {map.rows});
+    h5::write_box(dd, H5T_NATIVE_DOUBLE, distance.data(), {0}, {map.rows});
+    h5::set_attr(dd, "units", "m");
+    Handle td = h5::create_dataset(file, "time_s", H5T_IEEE_F64LE, {map.cols});
+    h5::write_box(td, H5T_NATIVE_DOUBLE, time.data(), {0}, {map.cols});
+    h5::set_attr(td, "units", "s since start_time_ns");
+  });
 }
 
 void write_probability_map_png(const std::string& path, const ProbabilityMap& map) {

@@ -1,10 +1,6 @@
 #include "io/checkpoint.h"
 
-#include <unistd.h>
-
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "dasnet/build_config.h"
@@ -37,10 +33,7 @@ std::vector<float> read_floats(const h5::File& file, const std::string& name) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingState& s) {
-  h5::silence_errors();
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  try {
-    h5::Handle file = h5::create_file(tmp);
+  h5::write_file_atomically(path, [&](hid_t file) {
     h5::set_attr(file, "format", std::string(kFormat));
     h5::set_attr(file, "format_version", kVersion);
     h5::set_attr(file, "dasnet_version", std::string(DASNET_VERSION));
@@ -59,12 +52,7 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
       h5::write_box(ds, H5T_NATIVE_DOUBLE, v.data(), {0}, {hsize_t(v.size())});
     }
     h5::write_strings(file, "parameter_names", s.param_names);
-    file.reset();
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
+  });
 }
 
 TrainingState load_checkpoint(const std::string& path) {
@@ -101,6 +89,15 @@ TrainingState load_checkpoint(const std::string& path) {
   if (s.velocity.size() != s.params.size())
     throw std::runtime_error("checkpoint " + path + ": optimizer state does not match the parameters");
   return s;
+}
+
+bool checkpoint_is_readable(const std::string& path) {
+  try {
+    load_checkpoint(path);
+    return true;
+  } catch (const std::runtime_error&) {
+    return false;
+  }
 }
 
 }  // namespace dasnet

@@ -1,6 +1,6 @@
 // Training checkpoints in HDF5: parameters, batchnorm running statistics, optimizer state, the
-// epoch, the shuffle seed and the full model/training configuration. Written to a temporary
-// file and renamed into place, so a crash never leaves a half-written checkpoint.
+// epoch, the shuffle seed and the full model/training configuration. Written atomically
+// (io/durable_file.h): a crash or a full disk never leaves a half-written checkpoint.
 #pragma once
 #include <string>
 
@@ -13,5 +13,9 @@ void save_checkpoint(const std::string& path, const TrainingState& state);
 TrainingState load_checkpoint(const std::string& path);
 // Where epoch `epoch` (1-based) of a run is checkpointed in `dir`: dir/epoch_NNNN.h5.
 std::string checkpoint_path(const std::string& dir, int epoch);
+
+// True when load_checkpoint(path) succeeds: what a sweep checks before resuming from a checkpoint
+// or calling a trial complete.
+bool checkpoint_is_readable(const std::string& path);
 
 }  // namespace dasnet

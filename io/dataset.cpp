@@ -236,9 +236,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
   const auto window_order = permutation(windows.size(), derive_seed(o.seed, kWindowOrder));
 
   const SlotPlan plan = plan_slots(o, classes);
-  const std::string partial = output_path + ".partial";
-  try {
-    Handle file = h5::create_file(partial);
+  h5::write_file_atomically(output_path, [&](hid_t file) {
     std::vector<SplitWriter> splits;
     for (int s = 0; s < 3; ++s)
       splits.push_back(create_split(file, dataset_splits()[size_t(s)], classes * plan.per_split[s], channels, h, w,
@@ -347,14 +345,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
       h5::set_attr(file, std::string("scanned_") + patch_label_name(PatchLabel(l)), int64_t(report.label_counts[l]));
     h5::write_strings(file, "sources", o.records);
     for (int s = 0; s < 3; ++s) report.split_sizes[s] = splits[size_t(s)].size;
-    splits.clear();
-    file.reset();
-    if (std::rename(partial.c_str(), output_path.c_str()) != 0)
-      throw std::runtime_error(output_path + ": cannot move the finished data set into place");
-  } catch (...) {
-    std::remove(partial.c_str());
-    throw;
-  }
+  });
   return report;
 }
 
@@ -383,6 +374,22 @@ DatasetSummary read_dataset_summary(const std::string& path) {
     s.counts.push_back(counts);
   }
   return s;
+}
+
+void require_split_shapes(const std::string& path, const Shape& image) {
+  const auto file = open_checked(path);
+  auto text = [](hsize_t c, hsize_t h, hsize_t w) {
+    return std::to_string(c) + " x " + std::to_string(h) + " x " + std::to_string(w);
+  };
+  const std::string wanted = text(hsize_t(image.c), hsize_t(image.h), hsize_t(image.w));
+  for (const auto& split : dataset_splits()) {
+    if (!file->exists(split + "/images")) continue;
+    const auto dims = file->dataset(split + "/images").shape();
+    if (dims.size() != 4) throw std::runtime_error(path + ": split '" + split + "': /" + split + "/images must be N x C x H x W");
+    if (dims[1] != hsize_t(image.c) || dims[2] != hsize_t(image.h) || dims[3] != hsize_t(image.w))
+      throw std::runtime_error(path + ": split '" + split + "': images are " + text(dims[1], dims[2], dims[3]) +
+                               " (C x H x W), the model takes " + wanted);
+  }
 }
 
 std::unique_ptr<DataSource> open_dataset(const std::string& path, const std::string& split, bool in_memory) {

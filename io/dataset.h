@@ -69,6 +69,11 @@ struct DatasetSummary {
 };
 DatasetSummary read_dataset_summary(const std::string& path);
 
+// Checks that the images of every split of a data set file are C x H x W = `image` (the model's
+// input); throws std::runtime_error naming the file and the split otherwise (a smaller
+// validation split would be read past its end, a larger one scored meaninglessly).
+void require_split_shapes(const std::string& path, const Shape& image);
+
 // A split of a data set file as a DataSource (images as floats in [0, 1] = byte / 255). In
 // memory: the uint8 images are loaded once (C*H*W bytes per sample). Otherwise each read goes to
 // the file under a lock (the HDF5 library is not thread-safe). Bad files throw

@@ -1,6 +1,7 @@
 #include "io/hdf5_util.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -10,9 +11,22 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "io/durable_file.h"
 #include "io/input_path.h"
 
 namespace dasnet::h5 {
+
+namespace {
+// HDF5 1.10 keeps the identifier of a file whose H5Fclose failed (a full disk) while it has
+// already freed the file's structures; its atexit handler (H5close) then closes it again and
+// crashes (SIGSEGV, exit 139, after the right error message). dasnet closes every file it opens
+// (RAII handles), so that handler has nothing to do: turn it off before the library starts.
+// A static initializer runs before main and before any HDF5 call of this program.
+const bool kNoHdf5AtExit = [] {
+  H5dont_atexit();
+  return true;
+}();
+}  // namespace
 
 Handle& Handle::operator=(Handle&& other) noexcept {
   if (this != &other) {
@@ -36,6 +50,12 @@ void Handle::reset() {
     default: break;
   }
   id_ = H5I_INVALID_HID;
+}
+
+hid_t Handle::release() {
+  const hid_t id = id_;
+  id_ = H5I_INVALID_HID;
+  return id;
 }
 
 void silence_errors() {
@@ -470,13 +490,19 @@ Node File::dataset(const std::string& object_path) const {
 
 namespace {
 
+// HDF5 reports a failed write without its cause; a full disk is the cause users meet.
+std::string disk_full_hint() {
+  return errno == ENOSPC || errno == EDQUOT ? " (no space left on the device)" : "";
+}
+
 // Writers have no File object: name the file and object from the identifier itself.
 [[noreturn]] void fail_at(hid_t obj, const std::string& problem) {
+  const std::string hint = disk_full_hint();
   char file[1024] = {0};
   char object[512] = {0};
   if (H5Fget_name(obj, file, sizeof(file)) < 0) std::snprintf(file, sizeof(file), "?");
   if (H5Iget_name(obj, object, sizeof(object)) < 0) std::snprintf(object, sizeof(object), "?");
-  throw std::runtime_error(std::string(file) + ": " + object + ": " + problem);
+  throw std::runtime_error(std::string(file) + ": " + object + ": " + problem + hint);
 }
 
 Handle fixed_string_type(size_t length) {
@@ -512,9 +538,33 @@ Handle create_file(const std::string& path, hsize_t userblock_bytes) {
   silence_errors();
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
   if (userblock_bytes > 0) H5Pset_userblock(fcpl, userblock_bytes);
+  errno = 0;
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT));
-  if (!f.valid()) throw std::runtime_error(path + ": cannot create HDF5 file");
+  if (!f.valid()) throw std::runtime_error(path + ": cannot create HDF5 file" + disk_full_hint());
   return f;
+}
+
+void close_file(Handle& file, const std::string& path) {
+  const unsigned objects = H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
+  const ssize_t still_open = H5Fget_obj_count(file, objects);
+  if (still_open != 0) {
+    file.reset();
+    throw std::logic_error(path + ": " + std::to_string(still_open) +
+                           " HDF5 objects still open when the file was closed (a writer must close them first)");
+  }
+  errno = 0;
+  if (H5Fclose(file.release()) < 0)
+    throw std::runtime_error(path + ": cannot finish writing the file (HDF5 failed to write its metadata" +
+                             disk_full_hint() + ")");
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(hid_t file)>& fill,
+                           hsize_t userblock_bytes) {
+  dasnet::write_file_atomically(path, [&](const std::string& tmp) {
+    Handle file = create_file(tmp, userblock_bytes);
+    fill(file);
+    close_file(file, tmp);
+  });
 }
 
 Handle create_group(hid_t parent, const std::string& name) {

@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ class Handle {
   operator hid_t() const { return id_; }  // hand it straight to the C API and the writers below
   bool valid() const { return id_ >= 0; }
   void reset();
+  hid_t release();  // gives up ownership without closing
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -116,6 +118,16 @@ class File {
 
 // Creates (truncating) a file; userblock_bytes > 0 reserves a header block (MATLAB v7.3 uses 512).
 Handle create_file(const std::string& path, hsize_t userblock_bytes = 0);
+// Closes a file written with create_file and checks that HDF5 wrote everything: every group,
+// dataset and attribute of it must be closed already (HDF5 would otherwise delay the real close,
+// and its metadata writes, until the last one goes), and a failed close (a full disk) throws
+// naming `path`.
+void close_file(Handle& file, const std::string& path);
+// Writes `path` atomically (io/durable_file.h): fill(file) fills a new file created under the
+// temporary name; the handles it opens close when it returns, then the file is closed, checked,
+// synced and renamed into place.
+void write_file_atomically(const std::string& path, const std::function<void(hid_t file)>& fill,
+                           hsize_t userblock_bytes = 0);
 Handle create_group(hid_t parent, const std::string& name);
 // Creates a dataset of `type` with `dims`; chunk empty = contiguous; deflate_level < 0 = none.
 Handle create_dataset(hid_t parent, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,

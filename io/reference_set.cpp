@@ -105,23 +105,25 @@ ReferenceImage reference_from_record(const std::string& name, const std::string&
 }
 
 void save_reference_set(const std::string& path, const std::vector<ReferenceImage>& images) {
-  Handle file = h5::create_file(path);
-  h5::set_attr(file, "format", "dasnet-reference-set");
-  h5::set_attr(file, "schema_version", kReferenceSchemaVersion);
-  Handle group = h5::create_group(file, "references");
-  int64_t order = 0;
-  for (const auto& ref : images) {
+  for (const auto& ref : images)
     if (ref.image.size() != ref.shape.per_sample())
       throw std::invalid_argument("reference '" + ref.name + "': image size does not match its shape");
-    Handle g = h5::create_group(group, ref.name);
-    Handle d = h5::create_dataset(g, "image", H5T_IEEE_F32LE,
-                                      {hsize_t(ref.shape.c), hsize_t(ref.shape.h), hsize_t(ref.shape.w)});
-    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ref.image.data());
-    h5::set_attr(g, "expected_min", double(ref.expected_min));
-    h5::set_attr(g, "expected_max", double(ref.expected_max));
-    h5::set_attr(g, "origin", ref.origin);
-    h5::set_attr(g, "order", order++);
-  }
+  h5::write_file_atomically(path, [&](hid_t file) {
+    h5::set_attr(file, "format", "dasnet-reference-set");
+    h5::set_attr(file, "schema_version", kReferenceSchemaVersion);
+    Handle group = h5::create_group(file, "references");
+    int64_t order = 0;
+    for (const auto& ref : images) {
+      Handle g = h5::create_group(group, ref.name);
+      const std::vector<hsize_t> dims = {hsize_t(ref.shape.c), hsize_t(ref.shape.h), hsize_t(ref.shape.w)};
+      Handle d = h5::create_dataset(g, "image", H5T_IEEE_F32LE, dims);
+      h5::write_box(d, H5T_NATIVE_FLOAT, ref.image.data(), {0, 0, 0}, dims);
+      h5::set_attr(g, "expected_min", double(ref.expected_min));
+      h5::set_attr(g, "expected_max", double(ref.expected_max));
+      h5::set_attr(g, "origin", ref.origin);
+      h5::set_attr(g, "order", order++);
+    }
+  });
 }
 
 std::vector<ReferenceImage> load_reference_set(const std::string& path) {

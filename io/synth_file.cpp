@@ -8,6 +8,7 @@
 
 #include "engine/tensor.h"
 #include "io/das_time.h"
+#include "io/durable_file.h"
 #include "io/hdf5_util.h"
 
 namespace dasnet {
@@ -86,86 +87,95 @@ SynthFormat parse_synth_format(const std::string& format, const std::string& lay
   throw UsageError("--layout must be time-locus or locus-time, got '" + layout + "'");
 }
 
-void write_synthetic_record(const std::string& path, const SynthOptions& o, const SynthScene& scene,
-                            const SynthWriteOptions& w) {
-  o.validate();
-  const hsize_t channels = hsize_t(o.channels), total = hsize_t(o.total_samples());
-  const bool dsi = w.format == SynthFormat::dsi;
-  const bool time_major = w.format == SynthFormat::prodml_time_locus;
-  Handle file = h5::create_file(path, dsi ? 512 : 0);
-  Handle raw_data, raw_time;
-  if (dsi) {
-    Handle g = h5::create_group(file, w.dsi_key);
-    set_matlab_class(g, "struct");
-    // fh: MATLAB column vector (HDF5 dims 1 x N). The sample interval sits at 0-based element 7
-    // of the flattened header (MATLAB fh(8)), where io/format_dsi.cpp reads it (the study's
-    // "fh[7]" was Python indexing). The other slots carry what this generator knows.
-    std::vector<double> fh(32, 0.0);
-    fh[0] = 1;                          // header version
-    fh[5] = double(total);              // samples per channel
-    fh[6] = double(channels);           // channels
-    fh[7] = 1.0 / o.rate_hz;            // sample interval, s
-    fh[8] = o.spacing_m;                // channel spacing, m
-    fh[9] = double(o.start_time_ns / 1000000000);  // start, Unix seconds
-    write_doubles(g, "fh", fh, {1, fh.size()});
-    std::vector<double> th(size_t(channels) * 2);  // MATLAB channels x 2: HDF5 dims 2 x channels
-    for (hsize_t c = 0; c < channels; ++c) {
-      th[c] = double(c + 1);
-      th[channels + c] = double(c) * o.spacing_m;
-    }
-    write_doubles(g, "th", th, {2, channels});
-    raw_data = h5::create_dataset(g, "dat", H5T_STD_I16LE, {channels, total},
-                                      {std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)});
-    set_matlab_class(raw_data, "int16");
-  } else {
-    const std::string start = format_iso8601_ns(o.start_time_ns, IsoStyle::prodml);
-    const int64_t end_ns = o.start_time_ns + int64_t(std::llround(double(total > 0 ? total - 1 : 0) * 1e9 / o.rate_hz));
-    const std::string end = format_iso8601_ns(end_ns, IsoStyle::prodml);
-    h5::set_attr(file, "uuid", "dasnet-synth-" + std::to_string(o.seed));
-    Handle acq = h5::create_group(file, "Acquisition");
-    h5::set_attr(acq, "AcquisitionId", "dasnet-synth-" + std::to_string(o.seed));
-    h5::set_attr(acq, "MeasurementStartTime", start);
-    h5::set_attr(acq, "NumberOfLoci", int64_t(channels));
-    h5::set_attr(acq, "SpatialSamplingInterval", o.spacing_m);
-    h5::set_attr(acq, "SpatialSamplingIntervalUnit", "m");
-    h5::set_attr(acq, "StartLocusIndex", int64_t(0));
-    h5::set_attr(acq, "GaugeLength", 2 * o.spacing_m);
-    h5::set_attr(acq, "GaugeLengthUnit", "m");
-    h5::set_attr(acq, "MaximumFrequency", o.rate_hz / 2);
-    h5::set_attr(acq, "MinimumFrequency", 0.0);
-    h5::set_attr(acq, "VendorCode", "dasnet_synth");
-    h5::set_attr(acq, "schemaVersion", "2.0");
-    Handle raw = h5::create_group(acq, "Raw[0]");
-    h5::set_attr(raw, "NumberOfLoci", int64_t(channels));
-    h5::set_attr(raw, "OutputDataRate", o.rate_hz);
-    h5::set_attr(raw, "RawDataUnit", "counts");
-    h5::set_attr(raw, "RawDescription", "Strain rate (synthetic)");
-    h5::set_attr(raw, "StartLocusIndex", int64_t(0));
-    std::vector<hsize_t> dims = time_major ? std::vector<hsize_t>{total, channels} : std::vector<hsize_t>{channels, total};
-    std::vector<hsize_t> chunk = time_major ? std::vector<hsize_t>{std::min<hsize_t>(total, 1024), std::min<hsize_t>(channels, 256)}
-                                            : std::vector<hsize_t>{std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)};
-    raw_data = h5::create_dataset(raw, "RawData", H5T_STD_I16LE, dims, chunk);
-    h5::set_attr(raw_data, "Count", int64_t(total * channels));
-    h5::set_attr(raw_data, "Dimensions", time_major ? std::vector<std::string>{"time", "locus"}
-                                                        : std::vector<std::string>{"locus", "time"});
-    h5::set_attr(raw_data, "PartStartTime", start);
-    h5::set_attr(raw_data, "PartEndTime", end);
-    h5::set_attr(raw_data, "StartIndex", int64_t(0));
-    raw_time = h5::create_dataset(raw, "RawDataTime", H5T_STD_I64LE, {total}, {std::min<hsize_t>(total, 65536)});
-    h5::set_attr(raw_time, "Count", int64_t(total));
-    h5::set_attr(raw_time, "PartStartTime", start);
-    h5::set_attr(raw_time, "PartEndTime", end);
-    h5::set_attr(raw_time, "StartIndex", int64_t(0));
-    h5::set_attr(raw_time, "StartTime", start);
-  }
+namespace {
 
+// The datasets the samples stream into: DSI has no time axis dataset.
+struct RawDatasets {
+  Handle data, time;
+};
+
+RawDatasets create_dsi_layout(hid_t file, const SynthOptions& o, const SynthWriteOptions& w) {
+  const hsize_t channels = hsize_t(o.channels), total = hsize_t(o.total_samples());
+  Handle g = h5::create_group(file, w.dsi_key);
+  set_matlab_class(g, "struct");
+  // fh: MATLAB column vector (HDF5 dims 1 x N). The sample interval sits at 0-based element 7
+  // of the flattened header (MATLAB fh(8)), where io/format_dsi.cpp reads it (the study's
+  // "fh[7]" was Python indexing). The other slots carry what this generator knows.
+  std::vector<double> fh(32, 0.0);
+  fh[0] = 1;                          // header version
+  fh[5] = double(total);              // samples per channel
+  fh[6] = double(channels);           // channels
+  fh[7] = 1.0 / o.rate_hz;            // sample interval, s
+  fh[8] = o.spacing_m;                // channel spacing, m
+  fh[9] = double(o.start_time_ns / 1000000000);  // start, Unix seconds
+  write_doubles(g, "fh", fh, {1, fh.size()});
+  std::vector<double> th(size_t(channels) * 2);  // MATLAB channels x 2: HDF5 dims 2 x channels
+  for (hsize_t c = 0; c < channels; ++c) {
+    th[c] = double(c + 1);
+    th[channels + c] = double(c) * o.spacing_m;
+  }
+  write_doubles(g, "th", th, {2, channels});
+  RawDatasets raw;
+  raw.data = h5::create_dataset(g, "dat", H5T_STD_I16LE, {channels, total},
+                                    {std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)});
+  set_matlab_class(raw.data, "int16");
+  return raw;
+}
+
+RawDatasets create_prodml_layout(hid_t file, const SynthOptions& o, bool time_major) {
+  const hsize_t channels = hsize_t(o.channels), total = hsize_t(o.total_samples());
+  const std::string start = format_iso8601_ns(o.start_time_ns, IsoStyle::prodml);
+  const int64_t end_ns = o.start_time_ns + int64_t(std::llround(double(total > 0 ? total - 1 : 0) * 1e9 / o.rate_hz));
+  const std::string end = format_iso8601_ns(end_ns, IsoStyle::prodml);
+  h5::set_attr(file, "uuid", "dasnet-synth-" + std::to_string(o.seed));
+  Handle acq = h5::create_group(file, "Acquisition");
+  h5::set_attr(acq, "AcquisitionId", "dasnet-synth-" + std::to_string(o.seed));
+  h5::set_attr(acq, "MeasurementStartTime", start);
+  h5::set_attr(acq, "NumberOfLoci", int64_t(channels));
+  h5::set_attr(acq, "SpatialSamplingInterval", o.spacing_m);
+  h5::set_attr(acq, "SpatialSamplingIntervalUnit", "m");
+  h5::set_attr(acq, "StartLocusIndex", int64_t(0));
+  h5::set_attr(acq, "GaugeLength", 2 * o.spacing_m);
+  h5::set_attr(acq, "GaugeLengthUnit", "m");
+  h5::set_attr(acq, "MaximumFrequency", o.rate_hz / 2);
+  h5::set_attr(acq, "MinimumFrequency", 0.0);
+  h5::set_attr(acq, "VendorCode", "dasnet_synth");
+  h5::set_attr(acq, "schemaVersion", "2.0");
+  Handle raw_group = h5::create_group(acq, "Raw[0]");
+  h5::set_attr(raw_group, "NumberOfLoci", int64_t(channels));
+  h5::set_attr(raw_group, "OutputDataRate", o.rate_hz);
+  h5::set_attr(raw_group, "RawDataUnit", "counts");
+  h5::set_attr(raw_group, "RawDescription", "Strain rate (synthetic)");
+  h5::set_attr(raw_group, "StartLocusIndex", int64_t(0));
+  std::vector<hsize_t> dims = time_major ? std::vector<hsize_t>{total, channels} : std::vector<hsize_t>{channels, total};
+  std::vector<hsize_t> chunk = time_major ? std::vector<hsize_t>{std::min<hsize_t>(total, 1024), std::min<hsize_t>(channels, 256)}
+                                          : std::vector<hsize_t>{std::min<hsize_t>(channels, 64), std::min<hsize_t>(total, 4096)};
+  RawDatasets raw;
+  raw.data = h5::create_dataset(raw_group, "RawData", H5T_STD_I16LE, dims, chunk);
+  h5::set_attr(raw.data, "Count", int64_t(total * channels));
+  h5::set_attr(raw.data, "Dimensions", time_major ? std::vector<std::string>{"time", "locus"}
+                                                      : std::vector<std::string>{"locus", "time"});
+  h5::set_attr(raw.data, "PartStartTime", start);
+  h5::set_attr(raw.data, "PartEndTime", end);
+  h5::set_attr(raw.data, "StartIndex", int64_t(0));
+  raw.time = h5::create_dataset(raw_group, "RawDataTime", H5T_STD_I64LE, {total}, {std::min<hsize_t>(total, 65536)});
+  h5::set_attr(raw.time, "Count", int64_t(total));
+  h5::set_attr(raw.time, "PartStartTime", start);
+  h5::set_attr(raw.time, "PartEndTime", end);
+  h5::set_attr(raw.time, "StartIndex", int64_t(0));
+  h5::set_attr(raw.time, "StartTime", start);
+  return raw;
+}
+
+// Streams the synthesized samples into `raw` and returns the ground-truth cells.
+std::vector<uint8_t> write_samples(const RawDatasets& raw, const SynthOptions& o, const SynthScene& scene,
+                                   const SynthWriteOptions& w, bool time_major, size_t cell_rows, size_t cell_cols) {
+  const hsize_t channels = hsize_t(o.channels), total = hsize_t(o.total_samples());
   Synthesizer synth(o, scene);
   std::vector<float> block;
   std::vector<uint8_t> block_truth;
   std::vector<int16_t> out;
   std::vector<int64_t> times;
-  const size_t cell_rows = (size_t(channels) + kTruthCellChannels - 1) / kTruthCellChannels;
-  const size_t cell_cols = (size_t(total) + kTruthCellSamples - 1) / kTruthCellSamples;
   std::vector<uint8_t> cells(cell_rows * cell_cols, 0);
   size_t t0 = 0;
   while (size_t n = synth.next_block(block, block_truth)) {
@@ -173,17 +183,17 @@ void write_synthetic_record(const std::string& path, const SynthOptions& o, cons
     if (time_major) {
       for (size_t c = 0; c < channels; ++c)
         for (size_t i = 0; i < n; ++i) out[i * channels + c] = int16_t(block[c * n + i]);
-      h5::write_box(raw_data, H5T_NATIVE_INT16, out.data(), {t0, 0}, {n, channels});
+      h5::write_box(raw.data, H5T_NATIVE_INT16, out.data(), {t0, 0}, {n, channels});
     } else {
       for (size_t k = 0; k < block.size(); ++k) out[k] = int16_t(block[k]);
-      h5::write_box(raw_data, H5T_NATIVE_INT16, out.data(), {0, t0}, {channels, n});
+      h5::write_box(raw.data, H5T_NATIVE_INT16, out.data(), {0, t0}, {channels, n});
     }
-    if (raw_time.valid()) {
+    if (raw.time.valid()) {
       times.resize(n);
       // Integer microseconds from the start, rounded per sample so no error accumulates.
       for (size_t i = 0; i < n; ++i)
         times[i] = o.start_time_ns / 1000 + int64_t(std::llround(double(t0 + i) * 1e6 / o.rate_hz));
-      h5::write_box(raw_time, H5T_NATIVE_INT64, times.data(), {t0}, {n});
+      h5::write_box(raw.time, H5T_NATIVE_INT64, times.data(), {t0}, {n});
     }
     const size_t block_cols = (n + kTruthCellSamples - 1) / kTruthCellSamples;
     const size_t col0 = t0 / kTruthCellSamples;
@@ -193,12 +203,28 @@ void write_synthetic_record(const std::string& path, const SynthOptions& o, cons
     t0 += n;
     if (w.progress) w.progress(t0, size_t(total));
   }
-  write_truth_group(file, o, scene, cells, cell_rows, cell_cols);
-  raw_data.reset();
-  raw_time.reset();
-  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw std::runtime_error(path + ": cannot flush");
-  file.reset();
-  if (dsi) write_mat_userblock(path);
+  return cells;
+}
+
+}  // namespace
+
+void write_synthetic_record(const std::string& path, const SynthOptions& o, const SynthScene& scene,
+                            const SynthWriteOptions& w) {
+  o.validate();
+  const bool dsi = w.format == SynthFormat::dsi;
+  const bool time_major = w.format == SynthFormat::prodml_time_locus;
+  const size_t cell_rows = (size_t(o.channels) + kTruthCellChannels - 1) / kTruthCellChannels;
+  const size_t cell_cols = (o.total_samples() + kTruthCellSamples - 1) / kTruthCellSamples;
+  write_file_atomically(path, [&](const std::string& tmp) {
+    Handle file = h5::create_file(tmp, dsi ? 512 : 0);
+    {
+      const RawDatasets raw = dsi ? create_dsi_layout(file, o, w) : create_prodml_layout(file, o, time_major);
+      const std::vector<uint8_t> cells = write_samples(raw, o, scene, w, time_major, cell_rows, cell_cols);
+      write_truth_group(file, o, scene, cells, cell_rows, cell_cols);
+    }
+    h5::close_file(file, tmp);
+    if (dsi) write_mat_userblock(tmp);
+  });
 }
 
 TruthClass TruthMap::patch_class(size_t ch0, size_t nch, size_t t0, size_t nt) const {

@@ -141,16 +141,18 @@ class Driver {
     ingest(*t);
     auto done = ledger_.epochs(row.id);
     if (int(done.size()) >= t->config.epochs &&
-        (!spec_.checkpoints || fs::exists(trial_checkpoint(dir, t->config.epochs)))) {
+        (!spec_.checkpoints || checkpoint_is_readable(trial_checkpoint(dir, t->config.epochs)))) {
       ledger_.finish(row.id, TrialState::complete, "completed before its driver stopped");
       return;
     }
-    // Continue from the last checkpoint the ledger has the epoch of; otherwise start afresh.
+    // Continue from the last checkpoint the ledger has the epoch of and that loads (a node lost
+    // during a write may have left an unreadable one); otherwise start afresh.
     int resume_epoch = 0;
     if (spec_.checkpoints) {
-      for (const auto& e : ledger_.epochs(row.id))
-        if (e.metrics.epoch < t->config.epochs && fs::exists(trial_checkpoint(dir, e.metrics.epoch)))
-          resume_epoch = e.metrics.epoch;
+      const auto epochs = ledger_.epochs(row.id);
+      for (auto e = epochs.rbegin(); e != epochs.rend() && resume_epoch == 0; ++e)
+        if (e->metrics.epoch < t->config.epochs && checkpoint_is_readable(trial_checkpoint(dir, e->metrics.epoch)))
+          resume_epoch = e->metrics.epoch;
     }
     ledger_.forget_epochs_after(row.id, resume_epoch);
     keep_metrics_through(t->metrics_path, resume_epoch);
@@ -264,13 +266,16 @@ class Driver {
     const std::string log_tail = tail_of_file(t.log_path, 8192);
     auto trained = ledger_.trial(t.row.id);
     const int epochs_done = trained ? trained->epochs_done : 0;
-    if (exit->exited && exit->code == 0 && epochs_done >= t.config.epochs) {
+    const bool final_model_readable =
+        !spec_.checkpoints || checkpoint_is_readable(trial_checkpoint(t.row.run_dir, t.config.epochs));
+    if (exit->exited && exit->code == 0 && epochs_done >= t.config.epochs && final_model_readable) {
       ledger_.finish(t.row.id, TrialState::complete, "");
     } else if (log_tail.find("training diverged") != std::string::npos) {
       ledger_.finish(t.row.id, TrialState::diverged, last_line(log_tail));
     } else {
       std::string why = exit->describe() + ": " + last_line(log_tail);
       if (exit->exited && exit->code == 0) why = "exited after " + std::to_string(epochs_done) + " epochs";
+      if (exit->exited && exit->code == 0 && !final_model_readable) why = "the final checkpoint does not load";
       ledger_.finish(t.row.id, t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed,
                      why + " (attempt " + std::to_string(t.row.attempts) + ")");
     }

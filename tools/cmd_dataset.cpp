@@ -3,6 +3,7 @@
 #include <memory>
 #include <sstream>
 
+#include "io/durable_file.h"
 #include "io/dataset.h"
 #include "io/reference_set.h"
 #include "tools/commands.h"
@@ -39,6 +40,7 @@ void add_build(CLI::App* parent) {
                 "Accept processed products (PRODML FBE bands, Febus PSD) as if they were raw data");
   cmd->callback([args] {
     args->build.color = parse_image_color(args->color);
+    require_output_not_input(args->output, args->build.records, "--output");
     ProgressLine progress("dataset build", args->quiet);
     args->build.progress = [&](size_t accepted, size_t needed, size_t) {
       progress.update(double(accepted), double(needed), "patches");
@@ -118,6 +120,7 @@ void add_reference(CLI::App* parent) {
       std::string name, file;
       size_t channel = 0, sample = 0;
       parse_pick(pick, name, file, channel, sample);
+      require_output_not_input(args->output, {file}, "--output");
       for (auto& r : refs)
         if (r.name == name) r = reference_from_record(name, file, channel, sample, args->ref);
     }

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "io/durable_file.h"
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "io/checkpoint.h"
@@ -75,6 +76,7 @@ void add_predict_command(CLI::App& app) {
     EvalResult r = cmd->apply(model, true);
     std::ofstream file;
     if (!cmd->output.empty()) {
+      require_output_not_input(cmd->output, {cmd->checkpoint, cmd->data.path}, "--output");
       file.open(cmd->output);
       if (!file) throw UsageError("--output " + cmd->output + ": cannot open for writing");
     }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "io/durable_file.h"
 #include "engine/tensor.h"
 #include "io/labeling.h"
 #include "io/record_patches.h"
@@ -97,6 +98,7 @@ void add_label_command(CLI::App& app) {
     if (args->files.empty()) throw UsageError("label: give DAS record files or --reference");
     std::ofstream csv;
     if (!args->csv.empty()) {
+      require_output_not_input(args->csv, args->files, "--csv");
       csv.open(args->csv);
       if (!csv) throw std::runtime_error(args->csv + ": cannot write");
       csv << "file,channel,sample,label,truth\n";

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "io/durable_file.h"
 #include "engine/tensor.h"
 #include "sweep/ledger.h"
 #include "sweep/model_selection.h"
@@ -40,6 +41,7 @@ void add_select_command(CLI::App& app) {
       std::printf("(no epoch in this ledger has P(usable) of every reference: did the spec set data.reference?)\n");
     std::fputs(format_selection_table(rows, ranges).c_str(), stdout);
     if (!cmd->csv.empty()) {
+      require_output_not_input(cmd->csv, {cmd->ledger}, "--csv");
       write_selection_csv(cmd->csv, rows, ranges);
       std::printf("\nwrote %s (%zu rows)\n", cmd->csv.c_str(), rows.size());
     }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "io/durable_file.h"
 #include "dist/communicator.h"
 #include "engine/tensor.h"
 #include "sweep/ledger.h"
@@ -169,6 +170,7 @@ void add_sweep_command(CLI::App& app) {
         if (!cmd->slurm_path.empty()) {
           cmd->slurm.parallel_per_task = cmd->run.options.parallel;
           cmd->slurm.journal = cmd->ledger.journal;
+          require_output_not_input(cmd->slurm_path, {cmd->spec_path, cmd->ledger.ledger}, "--slurm");
           write_slurm_script(cmd->slurm_path, spec, cmd->ledger.ledger,
                              std::filesystem::read_symlink("/proc/self/exe").string(), cmd->slurm);
           std::printf("wrote %s: submit with sbatch %s\n", cmd->slurm_path.c_str(), cmd->slurm_path.c_str());

@@ -28,6 +28,7 @@ struct TrainCommand {
     job.make_backend = [this] { return backend.create(); };
     job.open_data = [this](const std::string& split, const ModelConfig& m) { return data.open(split, m); };
     job.data_description = data.describe();
+    job.data_path = data.path;
     job.data_fixes_shape = !data.path.empty();
     auto comm = dist.connect(backend.backend);
     run_training_job(job, *comm);

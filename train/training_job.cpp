@@ -8,6 +8,8 @@
 
 #include "engine/resnet.h"
 #include "io/checkpoint.h"
+#include "io/dataset.h"
+#include "io/durable_file.h"
 #include "io/reference_set.h"
 
 namespace dasnet {
@@ -87,6 +89,7 @@ class EpochReport {
   EpochReport(const TrainingJob& job, Network& net, const Trainer& trainer, References refs, bool leader)
       : job_(job), net_(net), trainer_(trainer), refs_(std::move(refs)), leader_(leader) {
     if (!job.metrics_path.empty() && leader) {
+      require_output_not_input(job.metrics_path, inputs(), "--metrics");
       metrics_.open(job.metrics_path, std::ios::app);
       if (!metrics_) throw UsageError("--metrics " + job.metrics_path + ": cannot open for writing");
     }
@@ -106,12 +109,16 @@ class EpochReport {
       metrics_ << m.to_json() << "\n";
       metrics_.flush();
     }
-    if (!job_.checkpoint_dir.empty() && leader_)
-      save_checkpoint(checkpoint_path(job_.checkpoint_dir, m.epoch), trainer_.snapshot());
+    if (!job_.checkpoint_dir.empty() && leader_) {
+      const std::string checkpoint = checkpoint_path(job_.checkpoint_dir, m.epoch);
+      require_output_not_input(checkpoint, inputs(), "--checkpoint-dir");
+      save_checkpoint(checkpoint, trainer_.snapshot());
+    }
   }
   const EpochMetrics& last() const { return last_; }
 
  private:
+  std::vector<std::string> inputs() const { return {job_.data_path, job_.resume_path, job_.reference_path}; }
   // P(usable) of each reference into m, and the line that shows them.
   std::string score_references(EpochMetrics& m) {
     if (refs_.images.empty()) return "";
@@ -158,6 +165,8 @@ void train(TrainingJob& job, Communicator& comm) {
     job.model.image_width = s.w;
     job.model.validate();
   }
+  if (!job.data_path.empty())
+    require_split_shapes(job.data_path, Shape{1, job.model.in_channels, job.model.height, job.model.image_width});
   References refs = load_references(job.reference_path, train_set->sample_shape());
   auto net = build_resnet(job.model, *backend, job.train.seed);
   net->set_recompute(job.recompute);

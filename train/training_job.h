@@ -28,6 +28,7 @@ struct TrainingJob {
   // "train" or "val"; the model config shapes the synthetic set.
   std::function<std::unique_ptr<DataSource>(const std::string& split, const ModelConfig&)> open_data;
   std::string data_description;
+  std::string data_path;  // the data set file; empty for the synthetic set
   bool data_fixes_shape = false;  // a data set file (not the synthetic set): its images set the input shape
 };
 
