@@ -76,7 +76,12 @@ TrainingState load_checkpoint(const std::string& path) {
   } catch (const std::exception& e) {
     throw std::runtime_error("checkpoint " + path + ": " + e.what());
   }
-  s.epochs_done = int(root.attr_int64("epochs_done"));
+  // A huge or negative count would resume into nonsense (no epoch left, or a schedule far past its end).
+  const int64_t epochs_done = root.attr_int64("epochs_done");
+  if (epochs_done < 0 || epochs_done > s.train.epochs)
+    throw std::runtime_error("checkpoint " + path + ": attribute epochs_done = " + std::to_string(epochs_done) +
+                             " is outside 0.." + std::to_string(s.train.epochs) + " (the epochs of its train_config)");
+  s.epochs_done = int(epochs_done);
   s.params = read_floats(file, "parameters");
   s.state = read_floats(file, "state");
   s.velocity = read_floats(file, "optimizer/velocity");

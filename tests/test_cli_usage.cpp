@@ -2,13 +2,15 @@
 // a message naming the flag for usage errors, exit 1 naming the file for bad files; never a crash
 // or a hang.
 #include <gtest/gtest.h>
-
+#include <hdf5.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 
+#include "io/checkpoint.h"
+#include "io/hdf5_util.h"
 #include "io/input_path.h"
 #include "tests/cli_runner.h"
 #include "tests/das_fixtures.h"
@@ -80,6 +82,96 @@ TEST_F(CliUsage, FifoAndFolderInputsAreRefused) {
       EXPECT_EQ(r.exit_code, 1) << "dasnet " << args << " (124: it hung)\n" << r.err;
       EXPECT_NE(r.err.find(input + ": " + what), std::string::npos) << "dasnet " << args << "\n" << r.err;
     }
+  }
+}
+
+// Numbers out of range were accepted: "inf" for floating-point flags, and "-1" wrapped to 2^64 - 1
+// in unsigned ones. Each case exits 2 with a message naming the flag, before anything runs.
+TEST_F(CliUsage, OutOfRangeNumbersAreUsageErrors) {
+  struct Case {
+    std::string args, flag;
+  };
+  const std::string rec = scratch_ + "/rec.h5", out = " -o " + scratch_ + "/out.h5";
+  fixtures::write_bytes(rec, "x");
+  const Case cases[] = {
+      {"train --weight-decay inf", "--weight-decay"},
+      {"train --gamma inf", "--gamma"},
+      {"train --lr nan", "--lr"},
+      {"train --lr -0.1", "--lr"},
+      {"train --momentum -1", "--momentum"},
+      {"train --batch-size -4", "--batch-size"},
+      {"train --seed -1", "--seed"},
+      {"train --synthetic-seed -1", "--synthetic-seed"},
+      {"train --depth -8", "--depth"},
+      {"train --step-size 0", "--step-size"},
+      {"train --warmup-epochs -1", "--warmup-epochs"},
+      {"eval --checkpoint " + rec + " --batch-size -1", "--batch-size"},
+      {"dataset build " + rec + out + " --per-class -1", "--per-class"},
+      {"dataset build " + rec + out + " --patch-channels -200", "--patch-channels"},
+      {"dataset build " + rec + out + " --train inf", "--train"},
+      {"dataset build " + rec + out + " --bins -3", "--bins"},
+      {"dataset reference" + out + " --pick white_noise=" + rec + ":-1:0", "--pick"},
+      {"dataset reference" + out + " --pick white_noise=" + rec + ":0:-5", "--pick"},
+      {"dataset reference" + out + " --pick white_noise=" + rec + ":1e3:0", "--pick"},
+      {"label " + rec + " --waves-ratio inf", "--waves-ratio"},
+      {"infer " + rec + " " + rec + " -o " + scratch_ + "/maps --stride-channels -3", "--stride-channels"},
+      {"infer " + rec + " " + rec + " -o " + scratch_ + "/maps --stride -1", "--stride"},
+      {"select --ledger " + rec + " --top -1", "--top"},
+      {"sweep run spec.toml --ledger l.db --retries -1", "--retries"},
+      {"sweep run spec.toml --ledger l.db --parallel 0", "--parallel"},
+      {"synth" + out + " --rate inf", "--rate"},
+      {"synth" + out + " --channels -1", "--channels"},
+      {"bench scaling --steps -1", "--steps"},
+      {"bench scaling --depths 8,-3", "--depths"},
+      {"train --bucket-kb -1", "--bucket-kb"},
+  };
+  for (const Case& c : cases) expect_usage_error(c.args, c.flag);
+}
+
+// --resume silently ignored --depth, --lr, --batch-size, --momentum... given with it. A flag that
+// contradicts the checkpoint is now a usage error; one that agrees (the sweep repeats a trial's
+// command line) is accepted.
+TEST_F(CliUsage, ResumeRefusesFlagsThatContradictTheCheckpoint) {
+  const CommandResult first = run(std::string(kTinyTraining) + " --checkpoint-dir " + scratch_ + "/ck");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string resume =
+      "train --synthetic-per-class 8 --no-progress --epochs 2 --resume " + scratch_ + "/ck/epoch_0001.h5";
+  for (const std::string flag : {"--depth 8", "--lr 0.5", "--batch-size 4", "--momentum 0.5", "--width 8",
+                                 "--weight-decay 0.01", "--schedule cosine", "--nesterov", "--seed 7", "--no-fuse"}) {
+    const CommandResult r = run(resume + " " + flag);
+    EXPECT_EQ(r.exit_code, 2) << flag << "\n" << r.err;
+    EXPECT_NE(r.err.find(flag.substr(0, flag.find(' '))), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("contradicts --resume"), std::string::npos) << r.err;
+  }
+  const CommandResult same =
+      run(resume + " --depth 2 --image-height 16 --image-width 16 --lr 0.001 --momentum 0.9 --seed 0");
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("epochs 2..2"), std::string::npos) << same.out;
+}
+
+// A checkpoint's epochs_done was used unchecked: -1 or a huge count trained nonsense.
+TEST_F(CliUsage, CheckpointEpochsDoneIsChecked) {
+  const CommandResult first = run(std::string(kTinyTraining) + " --checkpoint-dir " + scratch_ + "/ck");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  for (const int64_t epochs_done : {int64_t(-1), int64_t(2), int64_t(1) << 40}) {
+    const std::string bad = scratch_ + "/epochs_done_" + std::to_string(epochs_done) + ".h5";
+    fixtures::copy_file(scratch_ + "/ck/epoch_0001.h5", bad);
+    {
+      h5::Handle file(H5Fopen(bad.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+      ASSERT_TRUE(file.valid());
+      h5::set_attr(file, "epochs_done", epochs_done);
+    }
+    EXPECT_THROW(
+        try { load_checkpoint(bad); } catch (const std::runtime_error& e) {
+          EXPECT_NE(std::string(e.what()).find(bad + ": attribute epochs_done = " + std::to_string(epochs_done)),
+                    std::string::npos)
+              << e.what();
+          throw;
+        },
+        std::runtime_error);
+    const CommandResult r = run(std::string(kTinyTraining) + " --resume " + bad);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("epochs_done"), std::string::npos) << r.err;
   }
 }
 

@@ -17,6 +17,7 @@
 #include "io/loader.h"
 #include "tools/commands.h"
 #include "tools/dist_flags.h"
+#include "tools/flag_checks.h"
 #include "tools/run_options.h"
 
 namespace dasnet {
@@ -270,13 +271,9 @@ std::vector<T> parse_list(const std::string& text, const char* flag) {
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    try {
-      long v = std::stol(item);
-      if (v <= 0) throw std::invalid_argument(item);
-      out.push_back(T(v));
-    } catch (const std::exception&) {
-      throw UsageError(std::string(flag) + ": '" + item + "' is not a positive integer");
-    }
+    const size_t v = flag_checks::parse_count(item, flag);
+    if (v == 0) throw UsageError(std::string(flag) + ": '" + item + "' is not a positive integer");
+    out.push_back(T(v));
   }
   return out;
 }
@@ -295,20 +292,33 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--depths", (*strings)[0], "Depths, comma-separated (default 8,14)");
   sub->add_option("--batches", (*strings)[1], "Per-rank batch sizes, comma-separated (default 16,64)");
   sub->add_option("--sizes", (*strings)[2], "Data set sizes in images, comma-separated (default 512)");
-  sub->add_option("--image-size", cmd->image_size, "Square image side for the measurement")->capture_default_str();
-  sub->add_option("--steps", cmd->steps, "Timed steps per configuration")->capture_default_str();
+  sub->add_option("--image-size", cmd->image_size, "Square image side for the measurement")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  sub->add_option("--steps", cmd->steps, "Timed steps per configuration")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   sub->add_flag("--model-only", cmd->model_only, "Skip the training measurement (all-reduce timing and model only)");
   sub->add_option("--csv", cmd->csv_path, "Write the measured rows as CSV");
   sub->add_option("--markdown", cmd->markdown_path, "Write the full report as markdown");
   sub->add_option("--v100-step-s", cmd->v100_depth14_step_s, "Assumed V100 step time, depth 14, batch 128")
-      ->capture_default_str();
-  sub->add_option("--gpus-per-node", cmd->gpus_per_node, "Assumed GPUs per node")->capture_default_str();
-  sub->add_option("--nvlink-gbps", cmd->nvlink_gbps, "Assumed intra-node ring bandwidth, GB/s")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  sub->add_option("--gpus-per-node", cmd->gpus_per_node, "Assumed GPUs per node")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  sub->add_option("--nvlink-gbps", cmd->nvlink_gbps, "Assumed intra-node ring bandwidth, GB/s")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   sub->add_option("--nvlink-latency-us", cmd->nvlink_latency_us, "Assumed intra-node latency per ring step, us")
-      ->capture_default_str();
-  sub->add_option("--ib-gbps", cmd->ib_gbps, "Assumed inter-node ring bandwidth, GB/s")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  sub->add_option("--ib-gbps", cmd->ib_gbps, "Assumed inter-node ring bandwidth, GB/s")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   sub->add_option("--ib-latency-us", cmd->ib_latency_us, "Assumed inter-node latency per ring step, us")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   sub->callback([cmd, strings] {
     if (!(*strings)[0].empty()) cmd->depths = parse_list<int>((*strings)[0], "--depths");
     if (!(*strings)[1].empty()) cmd->batches = parse_list<int>((*strings)[1], "--batches");

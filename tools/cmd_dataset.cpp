@@ -7,6 +7,7 @@
 #include "io/dataset.h"
 #include "io/reference_set.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 #include "tools/label_flags.h"
 #include "tools/progress.h"
 
@@ -25,15 +26,28 @@ void add_build(CLI::App* parent) {
   cmd->add_option("records", args->build.records, "DAS record files (any format the readers support)")->required();
   cmd->add_option("-o,--output", args->output, "Data set file (HDF5)")->required();
   cmd->add_option("--per-class", args->build.per_class, "Patches per class (study: 1k, 5k, 10k, 50k, 100k, 150k)")
-      ->capture_default_str();
-  cmd->add_option("--patch-channels", args->build.patch_channels, "Patch height (channels)")->capture_default_str();
-  cmd->add_option("--patch-samples", args->build.patch_samples, "Patch width (time samples)")->capture_default_str();
-  cmd->add_option("--seed", args->build.seed, "Random seed (patch choice and split)")->capture_default_str();
-  cmd->add_option("--train", args->build.train_fraction, "Train fraction")->capture_default_str();
-  cmd->add_option("--val", args->build.val_fraction, "Validation fraction (test gets the rest)")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--patch-channels", args->build.patch_channels, "Patch height (channels)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--patch-samples", args->build.patch_samples, "Patch width (time samples)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--seed", args->build.seed, "Random seed (patch choice and split)")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  cmd->add_option("--train", args->build.train_fraction, "Train fraction")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  cmd->add_option("--val", args->build.val_fraction, "Validation fraction (test gets the rest)")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   cmd->add_option("--color", args->color, "gray (1 channel), gray3 (gray copied 3 times, as the study) or viridis")
       ->capture_default_str();
-  cmd->add_option("--deflate", args->build.deflate_level, "Compression level 0-9")->capture_default_str();
+  cmd->add_option("--deflate", args->build.deflate_level, "Compression level 0-9")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   add_label_rule_flags(cmd, args->build.rule);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->add_flag("--allow-processed", args->build.allow_processed,
@@ -87,12 +101,8 @@ void parse_pick(const std::string& pick, std::string& name, std::string& file, s
     throw UsageError("--pick must be NAME=FILE:CHANNEL:SAMPLE, got '" + pick + "'");
   name = pick.substr(0, eq);
   file = pick.substr(eq + 1, c1 - eq - 1);
-  try {
-    channel = std::stoull(pick.substr(c1 + 1, c2 - c1 - 1));
-    sample = std::stoull(pick.substr(c2 + 1));
-  } catch (const std::exception&) {
-    throw UsageError("--pick: channel and sample must be numbers in '" + pick + "'");
-  }
+  channel = flag_checks::parse_count(pick.substr(c1 + 1, c2 - c1 - 1), "--pick " + pick + ": CHANNEL");
+  sample = flag_checks::parse_count(pick.substr(c2 + 1), "--pick " + pick + ": SAMPLE");
   bool known = false;
   for (const auto& k : reference_kinds()) known = known || name == k.name;
   if (!known) throw UsageError("--pick: unknown reference '" + name + "' (white_noise, coherent_waves, noncoherent_waves, saturated)");
@@ -107,11 +117,19 @@ void add_reference(CLI::App* parent) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = parent->add_subcommand("reference", "Write the four reference images with their expected P(usable)");
   cmd->add_option("-o,--output", args->output, "Reference set file (HDF5)")->required();
-  cmd->add_option("--seed", args->ref.seed, "Seed of the synthetic references")->capture_default_str();
+  cmd->add_option("--seed", args->ref.seed, "Seed of the synthetic references")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   cmd->add_option("--color", args->color, "gray, gray3 or viridis (match the data set)")->capture_default_str();
-  cmd->add_option("--patch-channels", args->ref.patch_channels, "Patch height")->capture_default_str();
-  cmd->add_option("--patch-samples", args->ref.patch_samples, "Patch width")->capture_default_str();
-  cmd->add_option("--noise", args->ref.noise_level, "Synthetic instrument noise std, counts")->capture_default_str();
+  cmd->add_option("--patch-channels", args->ref.patch_channels, "Patch height")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--patch-samples", args->ref.patch_samples, "Patch width")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--noise", args->ref.noise_level, "Synthetic instrument noise std, counts")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   cmd->add_option("--pick", args->picks, "Replace a synthetic reference: NAME=FILE:CHANNEL:SAMPLE");
   cmd->callback([args] {
     args->ref.color = parse_image_color(args->color);

@@ -7,6 +7,7 @@
 #include "engine/trainer.h"
 #include "io/checkpoint.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 #include "tools/run_options.h"
 
 namespace dasnet {
@@ -22,7 +23,9 @@ struct ApplyCommand {
   void add_to(CLI::App* sub) {
     sub->add_option("--checkpoint,-c", checkpoint, "Checkpoint written by dasnet train")->required();
     sub->add_option("--split", split, "Data set split: train, val or test")->capture_default_str();
-    sub->add_option("--batch-size,-b", batch_size, "Images per forward pass")->capture_default_str();
+    sub->add_option("--batch-size,-b", batch_size, "Images per forward pass")
+        ->capture_default_str()
+        ->check(flag_checks::positive);
     backend.add_to(sub);
     data.add_to(sub);
   }

@@ -2,6 +2,7 @@
 // one process or the ranks of mpirun/srun (infer/inference_job.h).
 #include "infer/inference_job.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 #include "tools/run_options.h"
 
 namespace dasnet {
@@ -19,14 +20,20 @@ void add_infer_command(CLI::App& app) {
   sub->add_option("checkpoint", job.checkpoint, "Model checkpoint (epoch_NNNN.h5)")->required()->check(CLI::ExistingFile);
   sub->add_option("files", job.files, "DAS records, any supported format")->required()->check(CLI::ExistingFile);
   sub->add_option("-o,--out", job.out_dir, "Output folder: <name>.pmap.h5 and <name>.png per record")->required();
-  sub->add_option("--stride", cmd->stride, "Window step in both directions (default: the image size, no overlap)");
-  sub->add_option("--stride-channels", job.options.stride_channels, "Window step along distance (channels)");
-  sub->add_option("--stride-samples", job.options.stride_samples, "Window step along time (samples)");
-  sub->add_option("--batch-size", job.options.batch_size, "Windows per forward pass")->capture_default_str();
+  sub->add_option("--stride", cmd->stride, "Window step in both directions (default: the image size, no overlap)")
+      ->check(flag_checks::non_negative);
+  sub->add_option("--stride-channels", job.options.stride_channels, "Window step along distance (channels)")
+      ->check(flag_checks::non_negative);
+  sub->add_option("--stride-samples", job.options.stride_samples, "Window step along time (samples)")
+      ->check(flag_checks::non_negative);
+  sub->add_option("--batch-size", job.options.batch_size, "Windows per forward pass")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   sub->add_option("--dist-timeout", job.dist_timeout_s,
                   "Under mpirun/srun: seconds a rank may stay silent (it reports every few seconds) before the job "
                   "is aborted")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   cmd->backend.add_to(sub);
   sub->add_flag("--no-png", cmd->no_png, "Write only the HDF5 map");
   sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");

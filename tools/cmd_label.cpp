@@ -17,6 +17,7 @@
 #include "io/reference_set.h"
 #include "io/synth_file.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 #include "tools/label_flags.h"
 #include "tools/progress.h"
 
@@ -25,14 +26,23 @@ namespace dasnet {
 // Shared by label and dataset build: the rule's thresholds as flags.
 void add_label_rule_flags(CLI::App* cmd, LabelRule& rule) {
   cmd->add_option("--saturation-std", rule.saturation_std, "Std of the raw patch above which it is saturated")
-      ->capture_default_str();
-  cmd->add_option("--noise-low-hz", rule.noise_low_max_hz, "Noise test: top of the low band, Hz")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--noise-low-hz", rule.noise_low_max_hz, "Noise test: top of the low band, Hz")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   cmd->add_option("--noise-high-hz", rule.noise_high_max_hz, "Noise test: top of the high band, Hz")
-      ->capture_default_str();
-  cmd->add_option("--waves-split-hz", rule.waves_split_hz, "Waves test: split frequency, Hz")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--waves-split-hz", rule.waves_split_hz, "Waves test: split frequency, Hz")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   cmd->add_option("--waves-ratio", rule.waves_ratio, "Waves test: max below split over mean above")
-      ->capture_default_str();
-  cmd->add_option("--bins", rule.bins, "Leading spectrum bins the rule uses")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--bins", rule.bins, "Leading spectrum bins the rule uses")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
 }
 
 namespace {
@@ -86,8 +96,12 @@ void add_label_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber)
       ->needs(reference);
-  cmd->add_option("--patch-channels", args->patch_channels, "Patch height (channels)")->capture_default_str();
-  cmd->add_option("--patch-samples", args->patch_samples, "Patch width (time samples)")->capture_default_str();
+  cmd->add_option("--patch-channels", args->patch_channels, "Patch height (channels)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--patch-samples", args->patch_samples, "Patch width (time samples)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   add_label_rule_flags(cmd, args->rule);
   cmd->add_option("--csv", args->csv, "Write file,channel,sample,label,truth per patch to this file");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");

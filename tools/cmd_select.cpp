@@ -7,6 +7,7 @@
 #include "sweep/ledger.h"
 #include "sweep/model_selection.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 
 namespace dasnet {
 
@@ -24,7 +25,7 @@ void add_select_command(CLI::App& app) {
                   "Expected range of a reference, name=min:max (repeatable; default the study's: white_noise=0:0.1 "
                   "coherent_waves=0.9:1 noncoherent_waves=0.7:0.9 saturated=0.2:0.3)");
   sub->add_flag("--all", cmd->all, "Also list the models that miss a range (ranked after the matches; * marks misses)");
-  sub->add_option("--top", cmd->top, "Print at most this many rows (0 = all)");
+  sub->add_option("--top", cmd->top, "Print at most this many rows (0 = all)")->check(flag_checks::non_negative);
   sub->add_option("--csv", cmd->csv, "Write the listed rows as CSV");
   sub->callback([cmd] {
     auto ranges = study_reference_ranges();

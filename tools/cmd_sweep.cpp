@@ -37,13 +37,18 @@ struct RunFlags {
   void add_to(CLI::App* app) {
     app->add_option("--mpi-timeout", reply_timeout_s,
                     "Under mpirun/srun: seconds a worker rank waits for rank 0 (the ledger) to answer")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(flag_checks::positive);
     app->add_option("--parallel,-j", options.parallel, "Trials at once (each a dasnet train process)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(flag_checks::positive);
     app->add_option("--threads", options.threads, "CPU threads per trial (default: the spec's run.threads, 0 = cores / parallel)")
         ->check(flag_checks::non_negative);
-    app->add_option("--retries", options.retries, "Run failed trials again up to N times (default: the spec's run.retries)");
-    app->add_option("--gpus", options.gpus, "GPUs on this node: trial slot i gets CUDA_VISIBLE_DEVICES = i mod N");
+    app->add_option("--retries", options.retries,
+                    "Run failed trials again up to N times (default: the spec's run.retries)")
+        ->check(flag_checks::non_negative);
+    app->add_option("--gpus", options.gpus, "GPUs on this node: trial slot i gets CUDA_VISIBLE_DEVICES = i mod N")
+        ->check(flag_checks::non_negative);
     app->add_option("--run-dir", options.run_dir_root, "Folder of the trials' logs, metrics and checkpoints (default LEDGER.runs)");
     app->add_flag("--no-progress", no_progress, "No live progress line");
   }
@@ -128,11 +133,14 @@ void add_sweep_command(CLI::App& app) {
     cmd->run.add_to(sub);
     sub->add_flag("--dry-run", cmd->dry_run, "List the trials and their commands; run nothing");
     sub->add_option("--slurm", cmd->slurm_path, "Write a Slurm job-array script of sweep workers instead of running");
-    sub->add_option("--slurm-tasks", cmd->slurm.tasks, "Array tasks (workers)")->capture_default_str();
+    sub->add_option("--slurm-tasks", cmd->slurm.tasks, "Array tasks (workers)")
+        ->capture_default_str()
+        ->check(flag_checks::positive);
     sub->add_option("--slurm-time", cmd->slurm.time_limit, "Time limit per task")->capture_default_str();
     sub->add_option("--slurm-partition", cmd->slurm.partition, "Partition");
     sub->add_option("--slurm-account", cmd->slurm.account, "Account");
-    sub->add_option("--slurm-cpus", cmd->slurm.cpus_per_task, "CPUs per task (0: 8 per CPU trial, 4 per GPU trial)");
+    sub->add_option("--slurm-cpus", cmd->slurm.cpus_per_task, "CPUs per task (0: 8 per CPU trial, 4 per GPU trial)")
+        ->check(flag_checks::non_negative);
     sub->callback([cmd] {
       auto comm = connect_if_launched();
       if (comm && (cmd->dry_run || !cmd->slurm_path.empty()))

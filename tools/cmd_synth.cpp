@@ -5,6 +5,7 @@
 #include "engine/tensor.h"
 #include "io/synth_file.h"
 #include "tools/commands.h"
+#include "tools/flag_checks.h"
 #include "tools/progress.h"
 
 namespace dasnet {
@@ -17,18 +18,36 @@ void add_synth_command(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("synth", "Write a synthetic DAS record with ground-truth labels");
-  cmd->add_option("--channels", args->synth.channels, "Fiber channels")->capture_default_str();
-  cmd->add_option("--duration", args->synth.duration_s, "Record length, seconds")->capture_default_str();
-  cmd->add_option("--rate", args->synth.rate_hz, "Sampling rate, Hz")->capture_default_str();
-  cmd->add_option("--spacing", args->synth.spacing_m, "Channel spacing, metres")->capture_default_str();
-  cmd->add_option("--seed", args->synth.seed, "Random seed")->capture_default_str();
-  cmd->add_option("--vehicles", args->synth.vehicles_per_minute, "Vehicles per minute")->capture_default_str();
-  cmd->add_option("--noise", args->synth.noise_level, "Instrument noise std, counts")->capture_default_str();
+  cmd->add_option("--channels", args->synth.channels, "Fiber channels")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--duration", args->synth.duration_s, "Record length, seconds")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--rate", args->synth.rate_hz, "Sampling rate, Hz")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--spacing", args->synth.spacing_m, "Channel spacing, metres")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  cmd->add_option("--seed", args->synth.seed, "Random seed")->capture_default_str()->check(flag_checks::non_negative);
+  cmd->add_option("--vehicles", args->synth.vehicles_per_minute, "Vehicles per minute")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  cmd->add_option("--noise", args->synth.noise_level, "Instrument noise std, counts")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   cmd->add_option("--saturation", args->synth.saturation_fraction,
-                  "Expected fraction of the time with a saturating event")->capture_default_str();
+                  "Expected fraction of the time with a saturating event")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
   cmd->add_option("--noncoherent", args->synth.noncoherent_fraction,
-                  "Expected fraction of the time with a non-coherent wavefield")->capture_default_str();
-  cmd->add_option("--start-ns", args->synth.start_time_ns, "UTC start, ns since the Unix epoch")->capture_default_str();
+                  "Expected fraction of the time with a non-coherent wavefield")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  cmd->add_option("--start-ns", args->synth.start_time_ns, "UTC start, ns since the Unix epoch")
+      ->capture_default_str()
+      ->check(flag_checks::finite);
   cmd->add_option("--format", args->format, "prodml or dsi")->capture_default_str();
   cmd->add_option("--layout", args->layout, "PRODML axis order: time-locus or locus-time")->capture_default_str();
   cmd->add_option("--dsi-key", args->dsi_key, "Struct name in DSI files (dsi30, data, variable)")->capture_default_str();

@@ -8,6 +8,7 @@
 #include "dist/data_parallel.h"
 #include "engine/backend.h"
 #include "engine/tensor.h"
+#include "tools/flag_checks.h"
 
 namespace dasnet {
 
@@ -30,10 +31,12 @@ struct DistributedFlags {
                     "MPI all-reduce: ring (ours), mpi (MPI_Allreduce) or auto (the faster per size, timed at start)")
         ->capture_default_str();
     app->add_option("--bucket-kb", bucket_kb, "Gradient bucket size in KiB (layers fused up to it)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(flag_checks::positive);
     app->add_option("--dist-timeout", timeout_s,
                     "Seconds a collective may take before the job is aborted (a rank died or hangs)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(flag_checks::positive);
     app->add_flag("--no-overlap", no_overlap, "Reduce gradients after backward instead of during it");
   }
 

@@ -4,8 +4,11 @@
 // Use: app->add_option("--per-class", n, "...")->check(flag_checks::non_negative);
 #pragma once
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cmath>
 #include <string>
+
+#include "engine/tensor.h"  // UsageError
 
 namespace dasnet::flag_checks {
 
@@ -27,5 +30,16 @@ inline const CLI::Validator non_negative = detail::number("NONNEGATIVE", "must b
                                                           [](double v) { return v >= 0; });
 inline const CLI::Validator positive = detail::number("POSITIVE", "must be a finite number > 0",
                                                       [](double v) { return v > 0; });
+
+// A whole-number piece of a flag's value (as in --pick NAME=FILE:CHANNEL:SAMPLE): digits only, so
+// "-1" is refused instead of wrapping to 2^64 - 1 as std::stoull does.
+inline size_t parse_count(const std::string& text, const std::string& what) {
+  size_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end)
+    throw UsageError(what + " must be a whole number >= 0, got '" + text + "'");
+  return value;
+}
 
 }  // namespace dasnet::flag_checks

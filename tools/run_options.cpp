@@ -12,19 +12,30 @@
 namespace dasnet {
 
 void ModelOptions::add_to(CLI::App* app) {
-  app->add_option("--depth", config.depth, "ResNet depth: 6n+2 for basic blocks (2, 8, 14, 20, 26, 32, ...), 9n+2 for bottleneck")
-      ->capture_default_str();
+  app->add_option("--depth", config.depth,
+                  "ResNet depth: 6n+2 for basic blocks (2, 8, 14, 20, 26, 32, ...), 9n+2 for bottleneck")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   app->add_option("--block", block, "Residual block type: basic or bottleneck")->capture_default_str();
-  app->add_option("--width", config.width, "Channels of the first stage (stages use w, 2w, 4w)")->capture_default_str();
+  app->add_option("--width", config.width, "Channels of the first stage (stages use w, 2w, 4w)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   app->add_option("--bottleneck-width", config.bottleneck_width,
                   "Bottleneck blocks: inner width of stage 1 (doubles per stage); 0 = width/4")
-      ->capture_default_str();
-  app->add_option("--channels", config.in_channels, "Image channels: 1 (grayscale) or 3 (RGB)")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  app->add_option("--channels", config.in_channels, "Image channels: 1 (grayscale) or 3 (RGB)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   app->add_option("--image-height", config.height, "Image height = fiber channels per patch (synthetic set)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   app->add_option("--image-width", config.image_width, "Image width = time samples per patch (synthetic set)")
-      ->capture_default_str();
-  app->add_option("--outputs,-K", config.outputs, "Neurons in the final layer (K)")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  app->add_option("--outputs,-K", config.outputs, "Neurons in the final layer (K)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
   app->add_option("--output-mode", output_mode,
                   "auto (K=1 sigmoid+BCE, K>=2 softmax+CE), sigmoid, softmax or multilabel (K sigmoids)")
       ->capture_default_str();
@@ -70,8 +81,11 @@ void DataOptions::add_to(CLI::App* app) {
   app->add_option("--data", path, "Data set file from 'dasnet dataset build' (default: built-in synthetic set)");
   app->add_option("--synthetic-per-class", synthetic_per_class,
                   "Built-in synthetic set: training images per class (validation gets 15% of that)")
-      ->capture_default_str();
-  app->add_option("--synthetic-seed", synthetic_seed, "Built-in synthetic set: seed")->capture_default_str();
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  app->add_option("--synthetic-seed", synthetic_seed, "Built-in synthetic set: seed")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
 }
 
 std::unique_ptr<DataSource> DataOptions::open(const std::string& split, const ModelConfig& model) const {
