@@ -55,7 +55,7 @@ struct FormatEntry {
 // Silixa H5 both name their dataset "Acoustic".
 constexpr FormatEntry kFormats[] = {
     {"gdr", is_gdr, plan_gdr},
-    {"prodml", is_prodml, plan_prodml},
+    {"prodml", is_prodml, plan_prodml, plan_prodml_record},
     {"terra15", is_terra15, plan_terra15},
     {"optodas", is_optodas, plan_optodas},
     {"febus", is_febus, plan_febus, plan_febus_record},
@@ -63,6 +63,12 @@ constexpr FormatEntry kFormats[] = {
     {"neubrex", is_neubrex, plan_neubrex},
     {"silixa_h5", is_silixa_h5, plan_silixa_h5},
     {"dsi-mat", is_dsi_mat, plan_dsi_mat},
+    // Formats of the field's own software (io/format_field_tools.cpp); H5Simple, the bare
+    // layout, last.
+    {"dasdae", is_dasdae, plan_dasdae, plan_dasdae_record},
+    {"xdas", is_xdas, plan_xdas},
+    {"dasvader", is_dasvader, plan_dasvader},
+    {"h5simple", is_h5simple, plan_h5simple},
 };
 
 // Explains files that are not HDF5 at all better than "not HDF5".
@@ -82,7 +88,8 @@ const FormatEntry& find_format(const h5::File& file) {
   for (const FormatEntry& entry : kFormats)
     if (entry.matches(file)) return entry;
   throw std::runtime_error(file.path() + ": unknown DAS format (HDF5 file matches none of: dsi-mat, "
-                                         "prodml, terra15, optodas, febus, ap_sensing, silixa_h5, neubrex, gdr)");
+                                         "prodml, terra15, optodas, febus, ap_sensing, silixa_h5, neubrex, gdr, "
+                                         "dasdae, xdas, dasvader, h5simple)");
 }
 
 std::unique_ptr<h5::File> open_file(const std::string& path) {
@@ -129,7 +136,8 @@ h5::Handle open_samples(const h5::File& file, const ReadPlan& plan, const std::v
     const size_t bytes = std::min(chunk_bytes * across, size_t{256} << 20);
     H5Pset_chunk_cache(access.get(), 10007, bytes, 1.0);
   }
-  h5::Handle data(H5Dopen2(file.id(), plan.info.data_path.c_str(), access.get()));
+  h5::Handle data(plan.data_reference ? H5Rdereference2(file.id(), H5P_DEFAULT, H5R_OBJECT, &plan.data_reference)
+                                      : H5Dopen2(file.id(), plan.info.data_path.c_str(), access.get()));
   if (!data.valid()) file.fail(plan.info.data_path, "not a readable dataset");
   return data;
 }
@@ -306,7 +314,8 @@ void read_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
   const DasInfo& info = plan.info;
   const size_t c0 = rec.first_channel, nc = rec.num_channels, t0 = rec.first_sample, nt = rec.num_samples;
   rec.data.resize(nc * nt);
-  const h5::Node probe = file.dataset(info.data_path);
+  const h5::Node probe = plan.data_reference ? file.dataset_at_reference(plan.data_reference, info.data_path)
+                                             : file.dataset(info.data_path);
   const auto chunk = probe.chunk_shape();
   const int time_axis = plan.rank == 3 ? 1 : plan.time_axis;
   const size_t rows = rows_per_read(chunk, time_axis, nc);

@@ -5,7 +5,8 @@
 // Formats (the names detect_das_format returns):
 //   dsi-mat     MATLAB v7.3 files of the study: struct `dsi30` / `variable` / `data` with
 //               fh (file header), th, dat (int16, HDF5 channel x time)
-//   prodml      PRODML 2.0 / 2.1 (Silixa iDAS, OptaSense, ...): Acquisition/Raw[N]/RawData
+//   prodml      PRODML 2.0 / 2.1 / 2.2 (Silixa iDAS, OptaSense, ...): Acquisition/Raw[N]/RawData,
+//               then one processed record per FBE band (Processed/Fbe[N]/FbeData[M])
 //   terra15     Terra15 Treble: data_product/data with posix_time per sample
 //   optodas     ASN OptoDAS: data with header/... (dataScale, sensitivities)
 //   febus       Febus A1: <device>/Source1/Zone1/<data>, overlapping 3-D blocks
@@ -13,6 +14,11 @@
 //   silixa_h5   Silixa H5: Acoustic with text attributes, day-first time stamps
 //   neubrex     Neubrex NEUBRESCOPE: Acoustic with NEUBRESCOPE.* attributes
 //   gdr         GDR DAS (DAS-RCN / PRODML 2.2): DasRawData/RawData and DasTimeArray
+//   dasdae      DASCore's own format: waveforms/<patch>/data with _coord_<dim> arrays, a record
+//               per patch
+//   xdas        xdas netCDF4: one 2-D variable, time and distance as CF tie points
+//   dasvader    DASVader JLD2 (Julia): /dDAS with object references to anonymous arrays
+//   h5simple    a bare data set (raw or data) beside a time array (timestamp, time, timestamps)
 //
 // Every failure throws std::runtime_error whose message starts with the file path and names
 // the object and the problem (truncated or corrupted file, missing dataset or attribute,

@@ -14,6 +14,9 @@ struct ReadPlan {
   int time_axis = 0;   // rank 2: the stored axis that is time (0: time x channel)
   size_t block_skip = 0;  // rank 3: overlap rows dropped at the start of each block
   size_t block_keep = 0;  // rank 3: rows kept per block
+  // Nonzero: the samples are the dataset this object reference points at (DASVader keeps its
+  // arrays anonymous); info.data_path then only names them for messages.
+  hobj_ref_t data_reference = 0;
 };
 
 // Checks the samples dataset (numeric, the expected rank, not empty) and fills the shape,
@@ -32,6 +35,7 @@ bool is_dsi_mat(const h5::File& f);
 ReadPlan plan_dsi_mat(const h5::File& f);
 bool is_prodml(const h5::File& f);
 ReadPlan plan_prodml(const h5::File& f);
+ReadPlan plan_prodml_record(const h5::File& f, size_t record);  // raw, then one record per FBE band
 bool is_terra15(const h5::File& f);
 ReadPlan plan_terra15(const h5::File& f);
 bool is_optodas(const h5::File& f);
@@ -47,5 +51,16 @@ bool is_neubrex(const h5::File& f);
 ReadPlan plan_neubrex(const h5::File& f);
 bool is_gdr(const h5::File& f);
 ReadPlan plan_gdr(const h5::File& f);
+
+// Formats of the field's own software (io/format_field_tools.cpp).
+bool is_dasdae(const h5::File& f);
+ReadPlan plan_dasdae(const h5::File& f);
+ReadPlan plan_dasdae_record(const h5::File& f, size_t record);  // one record per patch
+bool is_xdas(const h5::File& f);
+ReadPlan plan_xdas(const h5::File& f);
+bool is_dasvader(const h5::File& f);
+ReadPlan plan_dasvader(const h5::File& f);
+bool is_h5simple(const h5::File& f);
+ReadPlan plan_h5simple(const h5::File& f);
 
 }  // namespace dasnet::detail

@@ -1,8 +1,10 @@
-// PRODML 2.0 / 2.1 (Acquisition/Raw[N]/RawData) and GDR DAS (DasRawData/RawData), which
-// borrows PRODML's names.
+// PRODML 2.0 / 2.1 / 2.2 (Acquisition/Raw[N]/RawData and the processed frequency-band energy
+// of Acquisition/Processed/Fbe[N]/FbeData[M], one record per band) and GDR DAS
+// (DasRawData/RawData), which borrows PRODML's names.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 
 #include "io/das_read_plan.h"
 #include "io/das_time.h"
@@ -77,85 +79,77 @@ std::optional<double> first_positive_attr(const h5::Node& node, std::initializer
   return std::nullopt;
 }
 
-// Index N of "Raw[N]", or -1.
-int raw_index(const std::string& name) {
-  if (name.rfind("Raw[", 0) != 0 || name.back() != ']') return -1;
-  const std::string digits = name.substr(4, name.size() - 5);
+// Index N of "<prefix>[N]", or -1.
+int bracket_index(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix + "[", 0) != 0 || name.back() != ']') return -1;
+  const std::string digits = name.substr(prefix.size() + 1, name.size() - prefix.size() - 2);
   if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit) || digits.size() > 6) return -1;
   return std::stoi(digits);
 }
 
+// Children of `group` named <prefix>[N], in the order of N, as full paths.
+std::vector<std::string> indexed_children(const h5::File& f, const std::string& group, const std::string& prefix) {
+  std::vector<std::pair<int, std::string>> found;
+  if (!f.is_group(group)) return {};
+  for (const std::string& name : f.children(group))
+    if (const int index = bracket_index(name, prefix); index >= 0) found.emplace_back(index, group + "/" + name);
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> paths;
+  for (auto& entry : found) paths.push_back(entry.second);
+  return paths;
+}
+
 std::string first_raw_group(const h5::File& f) {
-  int best = -1;
-  for (const std::string& name : f.children("/Acquisition")) {
-    const int index = raw_index(name);
-    if (index >= 0 && (best < 0 || index < best) && f.is_dataset("/Acquisition/" + name + "/RawData")) best = index;
-  }
-  return best < 0 ? "" : "/Acquisition/Raw[" + std::to_string(best) + "]";
+  for (const std::string& raw : indexed_children(f, "/Acquisition", "Raw"))
+    if (f.is_dataset(raw + "/RawData")) return raw;
+  return "";
 }
 
-}  // namespace
+// The records of a PRODML file: the first Raw[N] holding RawData, then every FBE band
+// (Processed/Fbe[N]/FbeData[M], in the order of N then M). DASCore lists the bands first;
+// dasnet keeps raw data as record 0 so that tools reading record 0 get the raw data.
+struct ProdmlRecord {
+  std::string group;  // Raw[N] or Fbe[N]: the time array and rate live here
+  std::string data;
+  bool fbe = false;
+};
 
-bool is_prodml(const h5::File& f) {
-  return f.is_group("/Acquisition") && !first_raw_group(f).empty();
+std::vector<ProdmlRecord> prodml_records(const h5::File& f) {
+  std::vector<ProdmlRecord> records;
+  if (const std::string raw = first_raw_group(f); !raw.empty()) records.push_back({raw, raw + "/RawData", false});
+  for (const std::string& fbe : indexed_children(f, "/Acquisition/Processed", "Fbe"))
+    for (const std::string& band : indexed_children(f, fbe, "FbeData"))
+      if (f.is_dataset(band)) records.push_back({fbe, band, true});
+  return records;
 }
 
-ReadPlan plan_prodml(const h5::File& f) {
-  const h5::Node acq = f.group("/Acquisition");
-  const std::string raw_path = first_raw_group(f);
-  if (raw_path.empty()) acq.fail("missing Raw[N]/RawData");
-  const h5::Node raw = f.group(raw_path);
-  const h5::Node data = f.dataset(raw_path + "/RawData");
-  ReadPlan plan;
-  plan.info.format_version = acq.attr_text_if("schemaVersion").value_or("");
+// Axis order: the Dimensions attribute (of the data, else its group), else the axis that
+// NumberOfLoci (of the group, else the acquisition) matches.
+int prodml_time_axis(const h5::Node& data, const h5::Node& group, const h5::Node& acq) {
+  if (data.has_attr("Dimensions")) return time_axis_from_names(data, "Dimensions");
+  if (group.has_attr("Dimensions")) return time_axis_from_names(group, "Dimensions");
+  auto loci = group.attr_number_if("NumberOfLoci");
+  if (!loci) loci = acq.attr_number_if("NumberOfLoci");
+  if (!loci) data.fail("no Dimensions attribute and no NumberOfLoci to tell the axis order");
+  const auto dims = data.shape();
+  if (dims.size() != 2) data.fail("expected a 2-D array, found rank " + std::to_string(dims.size()));
+  const bool second = static_cast<double>(dims[1]) == *loci, first = static_cast<double>(dims[0]) == *loci;
+  if (!first && !second)
+    data.fail("NumberOfLoci = " + std::to_string(static_cast<long long>(*loci)) + " matches neither axis (" +
+              std::to_string(dims[0]) + " x " + std::to_string(dims[1]) + ")");
+  return second ? 0 : 1;  // square data: PRODML's default order, time x locus
+}
 
-  // Axis order: the Dimensions attribute where present, else the axis NumberOfLoci matches.
-  int time_axis = 0;
-  if (data.has_attr("Dimensions")) {
-    time_axis = time_axis_from_names(data, "Dimensions");
-  } else if (raw.has_attr("Dimensions")) {
-    time_axis = time_axis_from_names(raw, "Dimensions");
-  } else {
-    auto loci = raw.attr_number_if("NumberOfLoci");
-    if (!loci) loci = acq.attr_number_if("NumberOfLoci");
-    if (!loci) data.fail("no Dimensions attribute and no NumberOfLoci to tell the axis order");
-    const auto dims = data.shape();
-    if (dims.size() != 2) data.fail("expected a 2-D array, found rank " + std::to_string(dims.size()));
-    const bool second = static_cast<double>(dims[1]) == *loci, first = static_cast<double>(dims[0]) == *loci;
-    if (!first && !second)
-      data.fail("NumberOfLoci = " + std::to_string(static_cast<long long>(*loci)) + " matches neither axis (" +
-                std::to_string(dims[0]) + " x " + std::to_string(dims[1]) + ")");
-    time_axis = second ? 0 : 1;  // square data: PRODML's default order, time x locus
-  }
-  describe_matrix(plan, data, time_axis);
+// Start time and rate. ISO strings first (vendors agree on them), the integer microseconds of
+// the time array (<group>/RawDataTime or FbeDataTime) otherwise; the rate from
+// OutputDataRate, else the time array, else PartEndTime.
+void prodml_time(ReadPlan& plan, const h5::File& f, const h5::Node& data, const h5::Node& group,
+                 const std::string& time_path) {
   const size_t n = plan.info.num_samples;
-
-  // Space.
-  const std::string unit = acq.attr_string_if("SpatialSamplingIntervalUnit")
-                               .value_or(acq.attr_string_if("SpatialSamplingInterval.uom").value_or("m"));
-  const double spacing = require_positive(acq, "SpatialSamplingInterval", acq.attr_number("SpatialSamplingInterval"));
-  plan.info.channel_spacing_m = spacing * metres_per_unit(unit);
-  auto start_locus = raw.attr_number_if("StartLocusIndex");
-  if (!start_locus) start_locus = acq.attr_number_if("StartLocusIndex");
-  plan.info.first_locus = static_cast<int64_t>(std::llround(start_locus.value_or(0)));
-  plan.info.distance_start_m = plan.info.first_locus * plan.info.channel_spacing_m;
-  plan.info.distance_units = unit;
-  if (auto gauge = first_positive_attr(acq, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *gauge;
-  else if (auto g2 = first_positive_attr(raw, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *g2;
-
-  // Values.
-  plan.info.units = raw.attr_string_if("RawDataUnit").value_or(data.attr_string_if("RawDataUnit").value_or(""));
-  if (plan.info.units.empty() || lower(plan.info.units) == "unknown")
-    plan.info.units = unknown_units_for(plan.info.raw_type);
-
-  // Time: ISO strings first (vendors agree on them), the integer microseconds of
-  // RawDataTime otherwise.
-  const std::string time_path = raw_path + "/RawDataTime";
-  const bool has_time = f.is_dataset(time_path);
   std::optional<h5::Node> times;
-  if (has_time) times.emplace(f.dataset(time_path));
+  if (f.is_dataset(time_path)) times.emplace(f.dataset(time_path));
   struct Stamp { const h5::Node* node; const char* attr; };
-  std::vector<Stamp> start_stamps = {{&data, "PartStartTime"}, {&raw, "PartStartTime"}, {&raw, "StartTime"}};
+  std::vector<Stamp> start_stamps = {{&data, "PartStartTime"}, {&group, "PartStartTime"}, {&group, "StartTime"}};
   if (times) start_stamps.insert(start_stamps.begin() + 1, {{&*times, "PartStartTime"}, {&*times, "StartTime"}});
   bool have_start = false;
   for (const Stamp& s : start_stamps) {
@@ -169,11 +163,11 @@ ReadPlan plan_prodml(const h5::File& f) {
   }
   const bool usable_times = times && times->shape().size() == 1 && times->shape()[0] >= n && times->numeric();
   if (!have_start) {
-    if (!usable_times) data.fail("no start time (PartStartTime/StartTime attribute or RawDataTime)");
+    if (!usable_times) data.fail("no start time (PartStartTime/StartTime attribute or " + time_path + ")");
     plan.info.start_time_ns = times->int64_at(0) * 1000;  // microseconds
   }
 
-  if (auto rate = first_positive_attr(raw, {"OutputDataRate"})) {
+  if (auto rate = first_positive_attr(group, {"OutputDataRate"})) {
     plan.info.sampling_rate_hz = *rate;
   } else if (usable_times && n >= 2) {
     const int64_t first = times->int64_at(0), last = times->int64_at(n - 1);
@@ -184,8 +178,73 @@ ReadPlan plan_prodml(const h5::File& f) {
     if (!end || *end <= plan.info.start_time_ns) data.fail("attribute 'PartEndTime': unusable: '" + *end_text + "'");
     plan.info.sampling_rate_hz = (n - 1) * 1e9 / static_cast<double>(*end - plan.info.start_time_ns);
   } else {
-    raw.fail("no sampling rate (OutputDataRate, RawDataTime or PartEndTime)");
+    group.fail("no sampling rate (OutputDataRate, " + time_path + " or PartEndTime)");
   }
+}
+
+// "FBE band 2 (9.28-50.3 Hz)" from the band's StartFrequency/EndFrequency.
+std::string fbe_product(const h5::Node& band, size_t band_index) {
+  std::string product = "FBE band " + std::to_string(band_index);
+  const auto low = band.attr_number_if("StartFrequency"), high = band.attr_number_if("EndFrequency");
+  if (low && high) {
+    char range[64];
+    std::snprintf(range, sizeof range, " (%.3g-%.3g Hz)", *low, *high);
+    product += range;
+  }
+  return product;
+}
+
+}  // namespace
+
+bool is_prodml(const h5::File& f) {
+  return f.is_group("/Acquisition") && !prodml_records(f).empty();
+}
+
+ReadPlan plan_prodml(const h5::File& f) { return plan_prodml_record(f, 0); }
+
+ReadPlan plan_prodml_record(const h5::File& f, size_t record) {
+  const h5::Node acq = f.group("/Acquisition");
+  const auto records = prodml_records(f);
+  if (records.empty()) acq.fail("missing Raw[N]/RawData and Processed/Fbe[N]/FbeData[M]");
+  if (record >= records.size())
+    acq.fail("record " + std::to_string(record) + " requested; the file holds " + std::to_string(records.size()) +
+             (records.size() == 1 ? " record" : " records"));
+  const ProdmlRecord& which = records[record];
+  const h5::Node group = f.group(which.group);
+  const h5::Node data = f.dataset(which.data);
+  ReadPlan plan;
+  plan.info.format_version = acq.attr_text_if("schemaVersion").value_or("");
+  plan.info.record_count = records.size();
+  plan.info.record_index = record;
+  describe_matrix(plan, data, prodml_time_axis(data, group, acq));
+
+  // Space. FBE bands: the band's StartLocusIndex counts from the acquisition's first locus (as
+  // DASCore reads it); raw data states its own.
+  const std::string unit = acq.attr_string_if("SpatialSamplingIntervalUnit")
+                               .value_or(acq.attr_string_if("SpatialSamplingInterval.uom").value_or("m"));
+  const double spacing = require_positive(acq, "SpatialSamplingInterval", acq.attr_number("SpatialSamplingInterval"));
+  plan.info.channel_spacing_m = spacing * metres_per_unit(unit);
+  const double acq_start = acq.attr_number_if("StartLocusIndex").value_or(0);
+  const auto own_start = group.attr_number_if("StartLocusIndex");
+  const double start_locus = which.fbe ? acq_start + own_start.value_or(0) : own_start.value_or(acq_start);
+  plan.info.first_locus = static_cast<int64_t>(std::llround(start_locus));
+  plan.info.distance_start_m = plan.info.first_locus * plan.info.channel_spacing_m;
+  plan.info.distance_units = unit;
+  if (auto gauge = first_positive_attr(acq, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *gauge;
+  else if (auto g2 = first_positive_attr(group, {"MeasuredGaugeLength", "GaugeLength"})) plan.info.gauge_length_m = *g2;
+
+  // Values.
+  const char* unit_attr = which.fbe ? "FbeDataUnit" : "RawDataUnit";
+  plan.info.units = group.attr_string_if(unit_attr).value_or(data.attr_string_if(unit_attr).value_or(""));
+  if (plan.info.units.empty() || lower(plan.info.units) == "unknown")
+    plan.info.units = unknown_units_for(plan.info.raw_type);
+  if (which.fbe) {
+    plan.info.processed = true;
+    const std::string band_name = which.data.substr(which.data.rfind('/') + 1);
+    plan.info.product = fbe_product(data, static_cast<size_t>(bracket_index(band_name, "FbeData")));
+    plan.info.record_name = which.data.substr(std::string("/Acquisition/Processed/").size());
+  }
+  prodml_time(plan, f, data, group, which.group + (which.fbe ? "/FbeDataTime" : "/RawDataTime"));
   return plan;
 }
 

@@ -238,6 +238,11 @@ std::optional<bool> Node::attr_bool_if(const std::string& attr) const {
   if (element_count_of(r) != 1) r.fail("expected one value");
   const H5T_class_t cls = H5Tget_class(r.type.get());
   if (cls == H5T_INTEGER) return attr_int64(attr) != 0;
+  if (cls == H5T_BITFIELD && H5Tget_size(r.type.get()) == 1) {  // PyTables writes numpy bools as 8-bit bitfields
+    unsigned char bits = 0;
+    if (r.read(H5T_NATIVE_B8, &bits) < 0) r.fail("unreadable boolean");
+    return bits != 0;
+  }
   if (cls != H5T_ENUM || H5Tget_size(r.type.get()) > 8) r.fail("expected a boolean, found " + type_name(r.type.get()));
   Handle mem(H5Tget_native_type(r.type.get(), H5T_DIR_DEFAULT));
   unsigned char value[8] = {};
@@ -484,6 +489,13 @@ Node File::dataset(const std::string& object_path) const {
   Handle h(H5Dopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT));
   if (!h.valid()) fail(object_path, "not a readable dataset");
   return Node(this, std::move(h), object_path, true);
+}
+
+Node File::dataset_at_reference(hobj_ref_t reference, const std::string& label) const {
+  Handle h(H5Rdereference2(handle_.get(), H5P_DEFAULT, H5R_OBJECT, &reference));
+  if (!h.valid()) fail(label, "object reference does not resolve (truncated or corrupted file)");
+  if (H5Iget_type(h.get()) != H5I_DATASET) fail(label, "object reference does not point at a dataset");
+  return Node(this, std::move(h), label, true);
 }
 
 // ---- Writing ---------------------------------------------------------------------------

@@ -61,7 +61,8 @@ class Node {
   std::optional<double> attr_number_if(const std::string& attr) const;
   std::vector<double> attr_numbers(const std::string& attr) const;
   int64_t attr_int64(const std::string& attr) const;  // an integer attribute, read exactly
-  // An integer or a boolean enum (h5py writes numpy bools as enum FALSE/TRUE); nullopt if absent.
+  // An integer, a boolean enum (h5py writes numpy bools as enum FALSE/TRUE) or an 8-bit bitfield
+  // (PyTables); nullopt if absent.
   std::optional<bool> attr_bool_if(const std::string& attr) const;
   std::string attr_string(const std::string& attr) const;
   std::optional<std::string> attr_string_if(const std::string& attr) const;
@@ -108,6 +109,9 @@ class File {
   std::vector<std::string> children(const std::string& group_path) const;
   Node group(const std::string& object_path) const;
   Node dataset(const std::string& object_path) const;
+  // The dataset an object reference points at, named `label` in errors (JLD2 files reference
+  // anonymous datasets that no path reaches).
+  Node dataset_at_reference(hobj_ref_t reference, const std::string& label) const;
 
  private:
   std::string path_;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -36,6 +37,7 @@ class Writer {
     H5Pset_create_intermediate_group(lcpl_.get(), 1);
   }
   hid_t id() const { return file_.get(); }
+  Writer(Writer&&) = default;
 
   void group(const std::string& path) {
     Handle g(H5Gcreate2(file_.get(), path.c_str(), lcpl_.get(), H5P_DEFAULT, H5P_DEFAULT));
@@ -88,6 +90,48 @@ class Writer {
     Handle a(H5Acreate2(o.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
     check(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, v.data()), "attr " + name);
   }
+  // Reopens a file a fixture wrote, to add to it.
+  static Writer open_existing(const std::string& path) { return Writer(path, Reopen{}); }
+  void attr_ints(const std::string& object, const std::string& name, const std::vector<int32_t>& v) {
+    Handle o = open(object);
+    const hsize_t n = v.size();
+    Handle space(H5Screate_simple(1, &n, nullptr));
+    Handle a(H5Acreate2(o.get(), name.c_str(), H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+    check(H5Awrite(a.get(), H5T_NATIVE_INT32, v.data()), "attr " + name);
+  }
+  // Fixed-length UTF-8 text, as PyTables writes a Python str.
+  void attr_utf8(const std::string& object, const std::string& name, const std::string& s) {
+    Handle o = open(object);
+    Handle space(H5Screate(H5S_SCALAR));
+    Handle t = string_type(std::max<size_t>(1, s.size()));
+    H5Tset_cset(t.get(), H5T_CSET_UTF8);
+    Handle a(H5Acreate2(o.get(), name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+    check(H5Awrite(a.get(), t.get(), s.c_str()), "attr " + name);
+  }
+  // An 8-bit bitfield, as PyTables writes numpy bools.
+  void attr_bits(const std::string& object, const std::string& name, bool v) {
+    Handle o = open(object);
+    Handle space(H5Screate(H5S_SCALAR));
+    Handle a(H5Acreate2(o.get(), name.c_str(), H5T_STD_B8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+    const unsigned char bits = v ? 1 : 0;
+    check(H5Awrite(a.get(), H5T_NATIVE_B8, &bits), "attr " + name);
+  }
+  // DIMENSION_LIST as the HDF5 dimension-scale convention has it: per axis a variable-length
+  // list of object references to the scales.
+  void dimension_list(const std::string& object, const std::vector<std::string>& scales) {
+    std::vector<hobj_ref_t> refs(scales.size());
+    std::vector<hvl_t> lists(scales.size());
+    for (size_t k = 0; k < scales.size(); ++k) {
+      check(H5Rcreate(&refs[k], file_.get(), scales[k].c_str(), H5R_OBJECT, -1), "reference " + scales[k]);
+      lists[k] = {1, &refs[k]};
+    }
+    Handle o = open(object);
+    const hsize_t n = scales.size();
+    Handle space(H5Screate_simple(1, &n, nullptr));
+    Handle type(H5Tvlen_create(H5T_STD_REF_OBJ));
+    Handle a(H5Acreate2(o.get(), "DIMENSION_LIST", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+    check(H5Awrite(a.get(), type.get(), lists.data()), "attr DIMENSION_LIST");
+  }
   // Fixed-length text by default; variable-length as h5py writes str attributes.
   void attr_text(const std::string& object, const std::string& name, const std::string& s, bool variable = false) {
     Handle o = open(object);
@@ -126,6 +170,14 @@ class Writer {
   }
 
  private:
+  struct Reopen {};
+  Writer(const std::string& path, Reopen) {
+    h5::silence_errors();
+    file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    if (!file_.valid()) throw std::runtime_error("fixture: cannot reopen " + path);
+    lcpl_ = Handle(H5Pcreate(H5P_LINK_CREATE));
+    H5Pset_create_intermediate_group(lcpl_.get(), 1);
+  }
   Handle open(const std::string& object) {
     Handle o(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
     if (!o.valid()) throw std::runtime_error("fixture: no object " + object);
@@ -430,6 +482,188 @@ void write_gdr(const std::string& path, const Spec& spec, const std::vector<std:
   std::vector<int64_t> times(spec.samples);
   for (size_t t = 0; t < spec.samples; ++t) times[t] = spec.start_ns + static_cast<int64_t>(std::llround(t * 1e9 / spec.rate_hz));
   w.dataset("/DasRawData/DasTimeArray", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());
+}
+
+// ---- formats of the field's own software (readers: io/format_field_tools.cpp) ----------
+
+void write_prodml_fbe(const std::string& path, const Spec& spec, size_t bands, bool with_raw) {
+  if (with_raw) write_prodml(path, spec, "2.0");
+  Writer w = with_raw ? Writer::open_existing(path) : Writer(path);
+  const std::string acq = "/Acquisition", fbe = "/Acquisition/Processed/Fbe[0]";
+  if (!with_raw) {  // the acquisition as OptaSense writes it beside FBE only
+    w.attr_text("/", "uuid", "00000000-0000-0000-0000-000000000000");
+    w.group(acq);
+    w.attr_text(acq, "schemaVersion", "2.0");
+    w.attr_int(acq, "NumberOfLoci", static_cast<int64_t>(spec.channels + 5));
+    w.attr_int(acq, "StartLocusIndex", 0);
+    w.attr(acq, "SpatialSamplingInterval", spec.spacing_m);
+    w.attr_text(acq, "SpatialSamplingIntervalUnit", "m");
+    w.attr(acq, "GaugeLength", spec.gauge_m);
+    w.attr_text(acq, "uuid", "00000000-0000-0000-0000-000000000001");
+    w.attr(acq, "PulseRate", 10000.0);
+    w.attr(acq, "PulseWidth", 20.0);
+  }
+  w.group(fbe);
+  w.attr_int(fbe, "NumberOfLoci", static_cast<int64_t>(spec.channels));
+  w.attr_int(fbe, "StartLocusIndex", 0);
+  w.attr(fbe, "OutputDataRate", spec.rate_hz);
+  w.attr_text(fbe, "FbeDataUnit", "rad2/Hz");
+  w.attr_int(fbe, "WindowSize", 512);
+  std::vector<int64_t> times(spec.samples);
+  for (size_t t = 0; t < spec.samples; ++t)
+    times[t] = spec.start_ns / 1000 + static_cast<int64_t>(std::llround(t * 1e6 / spec.rate_hz));
+  w.dataset(fbe + "/FbeDataTime", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());
+  w.attr_text(fbe + "/FbeDataTime", "PartStartTime", iso(times.front() * 1000));
+  w.attr_text(fbe + "/FbeDataTime", "PartEndTime", iso(times.back() * 1000));
+  for (size_t b = 0; b < bands; ++b) {
+    const std::string band = fbe + "/FbeData[" + std::to_string(b) + "]";
+    write_matrix(w, band, H5T_IEEE_F32LE, spec.samples, spec.channels,
+                 [b](size_t t, size_t c) { return value(c, t) + 1000.0 * b; });
+    w.attr_texts(band, "Dimensions", {"time", "locus"});
+    w.attr(band, "StartFrequency", 10.0 * b);
+    w.attr(band, "EndFrequency", 10.0 * b + 10);
+    w.attr_text(band, "PartStartTime", iso(times.front() * 1000));
+    w.attr_text(band, "PartEndTime", iso(times.back() * 1000));
+  }
+}
+
+void write_dasdae(const std::string& path, const Spec& spec, size_t patches) {
+  Writer w(path);  // as DASCore writes it through PyTables: fixed-length text, bitfield bools
+  w.attr_utf8("/", "__format__", "DASDAE");
+  w.attr_utf8("/", "__DASDAE_version__", "1");
+  w.attr_utf8("/", "__dascore__version__", "0.1.24");
+  w.group("/waveforms");
+  for (size_t p = 0; p < patches; ++p) {
+    const int64_t start = spec.start_ns + static_cast<int64_t>(std::llround(p * spec.samples * 1e9 / spec.rate_hz));
+    const std::string g = "/waveforms/DAS__patch_" + std::to_string(p);
+    w.group(g);
+    w.attr_utf8(g, "_dims", "distance,time");
+    w.attr_utf8(g, "_cdims_distance", "distance");
+    w.attr_utf8(g, "_cdims_time", "time");
+    w.attr_utf8(g, "_attrs_data_units", "m / s");
+    w.attr_utf8(g, "_attrs_data_type", "velocity");
+    write_matrix(w, g + "/data", H5T_IEEE_F32LE, spec.channels, spec.samples,
+                 [p](size_t c, size_t t) { return value(c, t) + 100.0 * p; });
+    std::vector<int64_t> times(spec.samples);
+    for (size_t t = 0; t < spec.samples; ++t) times[t] = start + static_cast<int64_t>(std::llround(t * 1e9 / spec.rate_hz));
+    w.dataset(g + "/_coord_time", H5T_STD_I64LE, {spec.samples}, H5T_NATIVE_INT64, times.data());
+    w.attr_bits(g + "/_coord_time", "is_datetime64", true);
+    w.attr_bits(g + "/_coord_time", "is_timedelta64", false);
+    std::vector<double> distance(spec.channels);
+    for (size_t c = 0; c < spec.channels; ++c) distance[c] = 100 + c * spec.spacing_m;
+    w.doubles(g + "/_coord_distance", distance);
+    w.attr_bits(g + "/_coord_distance", "is_datetime64", false);
+    w.attr_bits(g + "/_coord_distance", "is_timedelta64", false);
+  }
+}
+
+void write_h5simple(const std::string& path, const Spec& spec, bool with_distance) {
+  Writer w(path);  // as the FORESEE data on PubDAS: raw (time x channel) and posix seconds
+  write_matrix(w, "/raw", H5T_IEEE_F32LE, spec.samples, spec.channels, [](size_t t, size_t c) { return value(c, t); });
+  std::vector<double> seconds(spec.samples);
+  for (size_t t = 0; t < spec.samples; ++t) seconds[t] = spec.start_ns * 1e-9 + t / spec.rate_hz;
+  w.doubles("/timestamp", seconds);
+  if (with_distance) {
+    std::vector<double> distance(spec.channels);
+    for (size_t c = 0; c < spec.channels; ++c) distance[c] = 50 + c * spec.spacing_m;
+    w.doubles("/distance", distance);
+  }
+}
+
+void write_xdas(const std::string& path, const Spec& spec, const std::vector<int64_t>& time_ties) {
+  Writer w(path);  // as xdas writes through h5netcdf: netCDF-4 dimension scales, CF tie points
+  w.attr_text("/", "Conventions", "CF-1.9", true);
+  w.attr_text("/", "_NCProperties", "version=2,h5netcdf=1.6.4,hdf5=1.14.6,h5py=3.14.0");
+  const std::vector<int64_t> ties = time_ties.empty() ? std::vector<int64_t>{0, int64_t(spec.samples) - 1} : time_ties;
+  // Dimension scales: time, distance, and the tie-point dimensions.
+  const std::vector<std::pair<std::string, size_t>> dims = {
+      {"time", spec.samples}, {"distance", spec.channels}, {"time_points", ties.size()}, {"distance_points", 2}};
+  for (size_t k = 0; k < dims.size(); ++k) {
+    const auto& [name, n] = dims[k];
+    w.dataset("/" + name, H5T_IEEE_F32BE, {n});
+    w.attr_text("/" + name, "CLASS", "DIMENSION_SCALE");
+    w.attr_text("/" + name, "NAME", "This is a netCDF dimension but not a netCDF variable." + std::to_string(n));
+    w.attr_int("/" + name, "_Netcdf4Dimid", static_cast<int64_t>(k));
+  }
+  write_matrix(w, "/__values__", H5T_IEEE_F64LE, spec.samples, spec.channels, [](size_t t, size_t c) { return value(c, t); });
+  w.attr_ints("/__values__", "_Netcdf4Coordinates", {0, 1});
+  w.attr_text("/__values__", "coordinate_interpolation",
+              "time: time_indices time_values distance: distance_indices distance_values", true);
+  w.dimension_list("/__values__", {"/time", "/distance"});
+  // Tie points: times in milliseconds since the start's midnight, distances in metres.
+  const int64_t day_ns = 86400000000000LL, midnight = spec.start_ns / day_ns * day_ns;
+  const double step_ms = 1000.0 / spec.rate_hz;
+  std::vector<int64_t> time_values;
+  for (size_t k = 0; k < ties.size(); ++k) {
+    // A later tie that repeats the index before it + 1 marks a gap of one step in the fixture.
+    const bool gap = k > 0 && ties[k] == ties[k - 1] + 1;
+    time_values.push_back((spec.start_ns - midnight) / 1000000 + std::llround(ties[k] * step_ms) + (gap ? 1000 : 0));
+  }
+  w.dataset("/time_indices", H5T_STD_I64LE, {ties.size()}, H5T_NATIVE_INT64, ties.data());
+  w.dataset("/time_values", H5T_STD_I64LE, {ties.size()}, H5T_NATIVE_INT64, time_values.data());
+  w.attr_text("/time_values", "units", "milliseconds since " + iso(midnight).substr(0, 10) + " 00:00:00", true);
+  w.attr_text("/time_values", "calendar", "proleptic_gregorian", true);
+  const std::vector<int64_t> distance_indices = {0, int64_t(spec.channels) - 1};
+  w.dataset("/distance_indices", H5T_STD_I64LE, {2}, H5T_NATIVE_INT64, distance_indices.data());
+  w.doubles("/distance_values", {0, (spec.channels - 1) * spec.spacing_m});
+  for (const char* tie : {"/time_indices", "/time_values"}) w.attr_ints(tie, "_Netcdf4Dimid", {2});
+  for (const char* tie : {"/distance_indices", "/distance_values"}) w.attr_ints(tie, "_Netcdf4Dimid", {3});
+}
+
+void write_dasvader(const std::string& path, const Spec& spec) {
+  // As JLD2 writes DASVader's struct: a 512-byte user block, committed types under /_types,
+  // /dDAS a compound of object references to anonymous arrays and StepRangeLen structs.
+  Writer w(path, 512);
+  w.group("/_types");
+  struct Twice { double hi, lo; };
+  struct Range { Twice ref, step; int64_t len, offset; };
+  struct Header { hobj_ref_t data; Range time; hobj_ref_t htime; Range offset; };
+  Handle twice(H5Tcreate(H5T_COMPOUND, sizeof(Twice)));
+  H5Tinsert(twice.get(), "hi", offsetof(Twice, hi), H5T_IEEE_F64LE);
+  H5Tinsert(twice.get(), "lo", offsetof(Twice, lo), H5T_IEEE_F64LE);
+  Handle range(H5Tcreate(H5T_COMPOUND, sizeof(Range)));
+  H5Tinsert(range.get(), "ref", offsetof(Range, ref), twice.get());
+  H5Tinsert(range.get(), "step", offsetof(Range, step), twice.get());
+  H5Tinsert(range.get(), "len", offsetof(Range, len), H5T_STD_I64LE);
+  H5Tinsert(range.get(), "offset", offsetof(Range, offset), H5T_STD_I64LE);
+  Handle header_type(H5Tcreate(H5T_COMPOUND, sizeof(Header)));
+  H5Tinsert(header_type.get(), "data", offsetof(Header, data), H5T_STD_REF_OBJ);
+  H5Tinsert(header_type.get(), "time", offsetof(Header, time), range.get());
+  H5Tinsert(header_type.get(), "htime", offsetof(Header, htime), H5T_STD_REF_OBJ);
+  H5Tinsert(header_type.get(), "offset", offsetof(Header, offset), range.get());
+  check(H5Tcommit2(w.id(), "/_types/00000004", header_type.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "commit type");
+
+  // data: Julia's time x distance matrix, column-major, is distance x time to HDF5.
+  std::vector<float> samples(spec.channels * spec.samples);
+  for (size_t c = 0; c < spec.channels; ++c)
+    for (size_t t = 0; t < spec.samples; ++t) samples[c * spec.samples + t] = value(c, t);
+  const hsize_t data_dims[2] = {spec.channels, spec.samples};
+  Handle data_space(H5Screate_simple(2, data_dims, nullptr));
+  Handle data(H5Dcreate_anon(w.id(), H5T_IEEE_F32LE, data_space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  check(H5Dwrite(data.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, samples.data()), "write data");
+  // htime: Julia DateTime (milliseconds since 0000-12-31), one per sample.
+  std::vector<int64_t> htime(spec.samples);
+  for (size_t t = 0; t < spec.samples; ++t)
+    htime[t] = spec.start_ns / 1000000 + 62135683200000LL + std::llround(t * 1000.0 / spec.rate_hz);
+  Handle value_t(H5Tcreate(H5T_COMPOUND, 8)), periods_t(H5Tcreate(H5T_COMPOUND, 8)), instant_t(H5Tcreate(H5T_COMPOUND, 8));
+  H5Tinsert(value_t.get(), "value", 0, H5T_STD_I64LE);
+  H5Tinsert(periods_t.get(), "periods", 0, value_t.get());
+  H5Tinsert(instant_t.get(), "instant", 0, periods_t.get());
+  const hsize_t nt = spec.samples;
+  Handle htime_space(H5Screate_simple(1, &nt, nullptr));
+  Handle htime_set(H5Dcreate_anon(w.id(), instant_t.get(), htime_space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  check(H5Dwrite(htime_set.get(), instant_t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, htime.data()), "write htime");
+
+  // JLD2's objects have no link; a reference count of 1 keeps them, as in JLD2's files.
+  check(H5Oincr_refcount(data.get()), "keep data");
+  check(H5Oincr_refcount(htime_set.get()), "keep htime");
+  Header header{};
+  check(H5Rcreate(&header.data, data.get(), ".", H5R_OBJECT, -1), "reference data");
+  check(H5Rcreate(&header.htime, htime_set.get(), ".", H5R_OBJECT, -1), "reference htime");
+  // StepRangeLen(ref, step, len, offset): element k (1-based) is ref + (k - offset) * step.
+  header.time = {{0, 0}, {1.0 / spec.rate_hz, 0}, int64_t(spec.samples), 1};
+  header.offset = {{200, 0}, {spec.spacing_m, 0}, int64_t(spec.channels), 1};
+  w.dataset("/dDAS", header_type.get(), {}, header_type.get(), &header);
 }
 
 // ---- byte-level and edit helpers -------------------------------------------------------

@@ -60,6 +60,25 @@ void write_neubrex(const std::string& path, const Spec& spec);
 void write_gdr(const std::string& path, const Spec& spec,
                const std::vector<std::string>& dimensions = {"locus", "time"});
 
+// Formats of the field's own software (io/format_field_tools.cpp, PRODML FBE):
+// PRODML 2.0 FBE as OptaSense writes it: Processed/Fbe[0] with FbeDataTime and `bands` bands
+// FbeData[b] (time x locus, float32) holding value(c, t) + 1000 b; with_raw adds a raw record
+// (write_prodml's) before the bands.
+void write_prodml_fbe(const std::string& path, const Spec& spec, size_t bands, bool with_raw = false);
+// DASDAE as DASCore writes it: `patches` patches back to back, distance x time float32, patch p
+// holding value(c, t) + 100 p; distances start at 100 m.
+void write_dasdae(const std::string& path, const Spec& spec, size_t patches = 1);
+// H5Simple: /raw time x channel float32 and /timestamp posix seconds; with_distance adds
+// /distance (from 50 m).
+void write_h5simple(const std::string& path, const Spec& spec, bool with_distance = false);
+// xdas netCDF4: __values__ time x distance float64 with CF tie points; `time_ties` are the time
+// tie indices (default first and last); a tie one index after the one before it marks a
+// 1 s gap there.
+void write_xdas(const std::string& path, const Spec& spec, const std::vector<int64_t>& time_ties = {});
+// DASVader JLD2: /dDAS referencing an anonymous distance x time float32 array and htime;
+// offsets start at 200 m.
+void write_dasvader(const std::string& path, const Spec& spec);
+
 // Byte-level helpers for corruption tests.
 void copy_file(const std::string& from, const std::string& to);
 void truncate_file(const std::string& path, size_t keep_bytes);

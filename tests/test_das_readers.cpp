@@ -16,6 +16,7 @@
 #include "io/das_time.h"
 #include "tests/das_fixtures.h"
 #include "tests/real_files.h"
+#include "tests/reader_test_util.h"
 
 namespace dasnet {
 namespace {
@@ -26,25 +27,8 @@ namespace fs = std::filesystem;
 using fixtures::data_dir;
 using fixtures::real_file;
 
-class DasReaders : public ::testing::Test {
- protected:
-  void SetUp() override { dir_ = fx::make_temp_dir("readers"); }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-  std::string dir_;
-};
-
-// Expects `fn` to throw std::runtime_error whose message names `file` and contains `needle`.
-void expect_error(const std::function<void()>& fn, const std::string& file, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error for " << file << " (expected '" << needle << "')";
-  } catch (const std::runtime_error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(file), std::string::npos) << what;
-    EXPECT_NE(what.find(needle), std::string::npos) << "expected '" << needle << "' in: " << what;
-  }
-}
+class DasReaders : public testing::ScratchDirTest {};
+using testing::expect_error;
 
 // The record equals fx::value * scale everywhere.
 void expect_fixture_values(const DasRecord& rec, double scale, size_t c0 = 0, size_t t0 = 0) {

@@ -10,6 +10,7 @@
 #include <hdf5.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -46,6 +47,9 @@ struct AgreementCase {
   // Where the file's times are coarser than a nanosecond (float64 posix seconds resolve about
   // 0.24 us in 2023), how far the first/last sample may differ.
   double time_slack_ns = 0;
+  // Where DASCore cannot read the file, why; the row then compares dasnet with the dump's
+  // independent reading (dump_dascore.py) where it has one, and with file_says.
+  const char* dascore_cannot = nullptr;
 };
 
 // float64 posix seconds near 2023 resolve 2^-22 s = 0.24 us, and dasnet rounds such stamps to
@@ -53,6 +57,50 @@ struct AgreementCase {
 constexpr double kFloatSecondsSlackNs = 500;
 
 void PrintTo(const AgreementCase& c, std::ostream* out) { *out << c.name; }
+
+// DASVader: every sample and both axes against raw HDF5 reads of what /dDAS references.
+void check_dasvader_against_hdf5(const std::string& path) {
+  struct Axis {
+    double ref_hi, ref_lo, step_hi, step_lo;
+    int64_t len, offset;
+  };
+  struct Header {
+    hobj_ref_t data;
+    Axis time, offset;
+  };
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  h5::Handle dd(H5Dopen2(file, "/dDAS", H5P_DEFAULT));
+  h5::Handle twice(H5Tcreate(H5T_COMPOUND, 16));
+  H5Tinsert(twice, "hi", 0, H5T_NATIVE_DOUBLE);
+  H5Tinsert(twice, "lo", 8, H5T_NATIVE_DOUBLE);
+  h5::Handle axis(H5Tcreate(H5T_COMPOUND, sizeof(Axis)));
+  H5Tinsert(axis, "ref", offsetof(Axis, ref_hi), twice);
+  H5Tinsert(axis, "step", offsetof(Axis, step_hi), twice);
+  H5Tinsert(axis, "len", offsetof(Axis, len), H5T_NATIVE_INT64);
+  H5Tinsert(axis, "offset", offsetof(Axis, offset), H5T_NATIVE_INT64);
+  h5::Handle mem(H5Tcreate(H5T_COMPOUND, sizeof(Header)));
+  H5Tinsert(mem, "data", offsetof(Header, data), H5T_STD_REF_OBJ);
+  H5Tinsert(mem, "time", offsetof(Header, time), axis);
+  H5Tinsert(mem, "offset", offsetof(Header, offset), axis);
+  Header header{};
+  ASSERT_GE(H5Dread(dd, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &header), 0);
+  h5::Handle data(H5Rdereference2(dd, H5P_DEFAULT, H5R_OBJECT, &header.data));
+  ASSERT_TRUE(data.valid());
+  h5::Handle space(H5Dget_space(data));
+  hsize_t dims[2] = {};
+  ASSERT_EQ(H5Sget_simple_extent_ndims(space), 2);
+  H5Sget_simple_extent_dims(space, dims, nullptr);
+  std::vector<float> stored(dims[0] * dims[1]);
+  ASSERT_GE(H5Dread(data, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()), 0);
+  const DasInfo info = inspect_das(path);
+  EXPECT_EQ(dims[0], static_cast<hsize_t>(header.offset.len));  // distance x time as HDF5 stores it
+  EXPECT_EQ(dims[1], static_cast<hsize_t>(header.time.len));
+  EXPECT_EQ(info.num_channels, dims[0]);
+  EXPECT_EQ(info.num_samples, dims[1]);
+  EXPECT_DOUBLE_EQ(1 / info.sampling_rate_hz, header.time.step_hi + header.time.step_lo);
+  EXPECT_DOUBLE_EQ(info.channel_spacing_m, header.offset.step_hi + header.offset.step_lo);
+  EXPECT_EQ(read_das(path).data, stored);
+}
 
 fx::Spec small_spec() {
   fx::Spec spec;
@@ -89,6 +137,35 @@ const std::vector<AgreementCase>& cases() {
          EXPECT_EQ(read_das(path).non_finite_channel_count, 1u);  // the README's all-NaN channel
        },
        kFloatSecondsSlackNs},
+      // ---- real files of the field's own software and PRODML FBE (io/format_field_tools.cpp) ----
+      {"dasdae_dispersion_event", "dispersion_event.h5", nullptr},
+      {"h5simple_1", "h5_simple_1.h5", nullptr, 0, "", nullptr, kFloatSecondsSlackNs},
+      {"prodml_fbe_1", "prodml_fbe_1.h5", nullptr, 0, "",
+       [](const std::string& path) {
+         for (size_t band = 0; band < 5; ++band) EXPECT_TRUE(inspect_das(path, band).processed) << band;
+       }},
+      {"xdas_netcdf", "xdas_netcdf.nc", nullptr, 0, "", nullptr, 0,
+       "DASCore 0.1.24 has no xdas reader (UnknownFiberFormatError); compared with h5py + numpy interpolating the "
+       "tie points"},
+      {"dasvader_1", "das_vader_1.jld2", nullptr, 0, "", check_dasvader_against_hdf5, 0,
+       "DASCore 0.1.24 needs h5py < 3.16 / HDF5 1.14 to follow this file's references to anonymous arrays "
+       "(DASVaderCompatibilityError with h5py 3.16 / HDF5 2.0); compared with raw HDF5 1.10 reads of the "
+       "referenced arrays"},
+      {"synthetic_dasdae_two_patches", nullptr, [](const std::string& p) { fx::write_dasdae(p, small_spec(), 2); }},
+      {"synthetic_h5simple", nullptr, [](const std::string& p) { fx::write_h5simple(p, small_spec()); }, 0, "",
+       nullptr, kFloatSecondsSlackNs},
+      {"synthetic_h5simple_distance", nullptr, [](const std::string& p) { fx::write_h5simple(p, small_spec(), true); },
+       0, "", nullptr, kFloatSecondsSlackNs},
+      {"synthetic_prodml_fbe", nullptr, [](const std::string& p) { fx::write_prodml_fbe(p, small_spec(), 3); }},
+      {"synthetic_xdas", nullptr, [](const std::string& p) { fx::write_xdas(p, small_spec(), {0, 20, 49}); }, 0, "",
+       nullptr, 0, "DASCore 0.1.24 has no xdas reader; compared with h5py + numpy interpolating the tie points"},
+      {"synthetic_dasvader", nullptr, [](const std::string& p) { fx::write_dasvader(p, small_spec()); },
+       kStart | kEnd,
+       "DASCore converts htime, Julia's integer milliseconds, through float seconds (unix_ms / 1000), which "
+       "resolve about 0.2 us in 2023; the file's start is an exact number of milliseconds",
+       [](const std::string& path) {
+         EXPECT_EQ(inspect_das(path).start_time_ns, small_spec().start_ns / 1000000 * 1000000);
+       }},
       // ---- synthetic files of each layout (tests/das_fixtures.h) ----
       {"synthetic_prodml_2_0", nullptr, [](const std::string& p) { fx::write_prodml(p, small_spec(), "2.0"); }},
       {"synthetic_terra15_v4", nullptr, [](const std::string& p) { fx::write_terra15(p, small_spec(), 3, 4); },
@@ -141,21 +218,24 @@ std::string run_dascore(const std::vector<std::string>& files, const std::string
   return out;
 }
 
-// Patch `patch` of input `index` of the dump; `error` gets DASCore's message when it failed.
-Reading dascore_reading(const std::string& dump, size_t index, size_t patch, std::string& error) {
+// Patch `patch` of input `index` of the dump; `error` gets DASCore's message when it failed
+// and the dump holds no independent reading of that patch (then `reader` names it).
+Reading dascore_reading(const std::string& dump, size_t index, size_t patch, std::string& error,
+                        std::string* reader = nullptr) {
   h5::File file(dump);
   const std::string group = "/file" + std::to_string(index);
   const h5::Node g = file.group(group);
-  if (auto e = g.attr_string_if("error")) {
+  const std::string p = group + "/p" + std::to_string(patch);
+  if (auto e = g.attr_string_if("error"); e && !file.is_group(p)) {
     error = *e;
     return {};
   }
-  const std::string p = group + "/p" + std::to_string(patch);
   if (!file.is_group(p)) {
     error = "DASCore returned fewer patches (no patch " + std::to_string(patch) + ")";
     return {};
   }
   const h5::Node node = file.group(p);
+  if (reader) *reader = node.attr_string_if("reader").value_or("DASCore");
   Reading r;
   r.dims = node.attr_string("dims");
   r.dtype = node.attr_string("dtype");
@@ -285,8 +365,16 @@ TEST_P(DascoreAgreement, SameReading) {
   const size_t records = inspect_das(path).record_count;
   for (size_t record = 0; record < records; ++record) {
     SCOPED_TRACE(path + " record " + std::to_string(record));
-    std::string error;
-    const Reading dc = dascore_reading(dump_, index, record, error);
+    std::string error, reader;
+    const Reading dc = dascore_reading(dump_, index, record, error, &reader);
+    if (c.dascore_cannot) {
+      std::printf("  DASCore cannot read %s: %s\n", path.c_str(), c.dascore_cannot);
+      EXPECT_NE(reader, "DASCore") << "DASCore reads " << path << " now: make this a plain row";
+      if (!error.empty()) {
+        ASSERT_TRUE(c.file_says) << "no independent reading of " << path << " (" << error << ")";
+        continue;
+      }
+    }
     ASSERT_TRUE(error.empty()) << "DASCore cannot read " << path << ": " << error;
     compare_readings(c, dasnet_reading(path, record), dc);
   }
