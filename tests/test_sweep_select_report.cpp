@@ -200,5 +200,29 @@ TEST(RunSummary, TrainingRunPageOpensInABrowser) {
   EXPECT_EQ(seen.code, 0) << seen.out;
 }
 
+// The study's Figure 2 on this hardware: bench scaling's measured rows and predictions drawn as a
+// throughput map with the cost model beside it, in a page that opens in a browser.
+TEST(ScalingReport, ThroughputMapPageOpensInABrowser) {
+  auto dir = scratch_dir("scaling_report");
+  auto r = dasnet("bench scaling --depths 2 --batches 4,8 --sizes 32,64 --image-size 16 --steps 1 --threads 1 "
+                  "--csv measured.csv --predictions-csv predicted.csv",
+                  dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string predicted = read_text(dir + "/predicted.csv");
+  EXPECT_NE(predicted.find("\"V100 (assumed)\",14,128,0,32,"), std::string::npos) << predicted.substr(0, 500);
+  auto refused = dasnet("report --predictions predicted.csv -o out", dir);
+  EXPECT_EQ(refused.code, 2) << "--predictions needs --scaling: " << refused.out;
+  if (!sweep_testing::have_matplotlib()) GTEST_SKIP() << "matplotlib is missing: the page is not tested";
+  r = dasnet("report --scaling measured.csv --predictions predicted.csv -o out", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* name : {"scaling_map", "scaling_predictions"})
+    EXPECT_GT(png_pixel_std(dir + "/out/" + name + ".png"), 10.0) << name;
+  const std::string html = read_text(dir + "/out/report.html");
+  EXPECT_NE(html.find("4 measured configurations"), std::string::npos) << html.substr(0, 2000);
+  auto seen = sweep_testing::open_in_browser(dir + "/out/report.html", 2);
+  if (seen.code == sweep_testing::kBrowserMissing) GTEST_SKIP() << seen.out << ": report.html not opened in a browser";
+  EXPECT_EQ(seen.code, 0) << seen.out;
+}
+
 }  // namespace
 }  // namespace dasnet

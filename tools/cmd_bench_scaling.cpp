@@ -36,6 +36,16 @@ struct Measured {
   size_t gradient_bytes;
 };
 
+// A model prediction: for this machine's link (from the measured step times) or for V100 nodes
+// (from the stated assumptions).
+struct Prediction {
+  std::string source;  // "this machine (fitted link)" or "V100 (assumed)"
+  int depth, batch;
+  long dataset;  // 0: not part of the model (V100 rows)
+  int ranks;
+  double samples_per_s, efficiency;
+};
+
 struct BenchScaling {
   DistributedFlags dist;
   BackendOptions backend;
@@ -45,7 +55,8 @@ struct BenchScaling {
   int image_size = 32;
   int steps = 8;
   bool model_only = false;
-  std::string csv_path, markdown_path;
+  std::string csv_path, markdown_path, predictions_csv_path;
+  std::vector<Prediction> predictions;
   // V100 assumptions (stated in the output; none of them measured here).
   double v100_depth14_step_s = 0.16;
   double nvlink_gbps = 100, nvlink_latency_us = 8;  // NCCL bus bandwidth inside a node (GB/s)
@@ -202,32 +213,44 @@ struct BenchScaling {
             std::snprintf(line, sizeof line, "| %d | %d | %ld | %d | %.1f | %.3f |\n", m.depth, m.batch, m.dataset,
                           p, r.samples_per_s, r.efficiency);
             md << line;
+            predictions.push_back({"this machine (fitted link)", m.depth, m.batch, m.dataset, p, r.samples_per_s,
+                                   r.efficiency});
           }
         }
       }
     }
     md << v100_predictions(bucket_bytes);
-    if (leader) {
-      std::fputs(md.str().c_str(), stdout);
-      if (!markdown_path.empty()) {
-        std::ofstream out(markdown_path);
-        if (!out) throw UsageError("--markdown " + markdown_path + ": cannot write");
-        out << md.str();
-      }
-      if (!csv_path.empty()) {
-        std::ofstream out(csv_path);
-        if (!out) throw UsageError("--csv " + csv_path + ": cannot write");
-        out << "ranks,depth,batch_per_rank,dataset,samples_per_s,step_s,compute_s,allreduce_wait_s,input_wait_s,"
-               "optimizer_s,gradient_bytes\n";
-        for (const auto& m : rows)
-          out << m.ranks << ',' << m.depth << ',' << m.batch << ',' << m.dataset << ',' << m.samples_per_s << ','
-              << m.step_s << ',' << m.compute_s << ',' << m.allreduce_wait_s << ',' << m.input_wait_s << ','
-              << m.optimizer_s << ',' << m.gradient_bytes << '\n';
-      }
+    if (leader) write_files(md.str(), rows);
+  }
+
+  void write_files(const std::string& markdown, const std::vector<Measured>& rows) const {
+    std::fputs(markdown.c_str(), stdout);
+    if (!markdown_path.empty()) {
+      std::ofstream out(markdown_path);
+      if (!out) throw UsageError("--markdown " + markdown_path + ": cannot write");
+      out << markdown;
+    }
+    if (!csv_path.empty()) {
+      std::ofstream out(csv_path);
+      if (!out) throw UsageError("--csv " + csv_path + ": cannot write");
+      out << "ranks,depth,batch_per_rank,dataset,samples_per_s,step_s,compute_s,allreduce_wait_s,input_wait_s,"
+             "optimizer_s,gradient_bytes\n";
+      for (const auto& m : rows)
+        out << m.ranks << ',' << m.depth << ',' << m.batch << ',' << m.dataset << ',' << m.samples_per_s << ','
+            << m.step_s << ',' << m.compute_s << ',' << m.allreduce_wait_s << ',' << m.input_wait_s << ','
+            << m.optimizer_s << ',' << m.gradient_bytes << '\n';
+    }
+    if (!predictions_csv_path.empty()) {
+      std::ofstream out(predictions_csv_path);
+      if (!out) throw UsageError("--predictions-csv " + predictions_csv_path + ": cannot write");
+      out << "source,depth,batch_per_rank,dataset,ranks,samples_per_s,efficiency\n";
+      for (const auto& p : predictions)
+        out << '"' << p.source << "\"," << p.depth << ',' << p.batch << ',' << p.dataset << ',' << p.ranks << ','
+            << p.samples_per_s << ',' << p.efficiency << '\n';
     }
   }
 
-  std::string v100_predictions(double bucket_bytes) const {
+  std::string v100_predictions(double bucket_bytes) {
     ClusterModel v100{"V100 nodes", gpus_per_node, {nvlink_latency_us * 1e-6, nvlink_gbps * 1e9},
                       {ib_latency_us * 1e-6, ib_gbps * 1e9}};
     std::ostringstream md;
@@ -253,8 +276,9 @@ struct BenchScaling {
         const double step = v100_depth14_step_s * flops_ratio * batch / 128.0;
         StepProfile sp{step / 3, 2 * step / 3, 0, double(study_parameter_count(depth)) * 4, batch};
         for (int p : {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {
-          if ((depth != 14 || batch != 128) && p != 2 && p != 32 && p != 512) continue;
           auto r = predict_data_parallel(sp, v100, p, bucket_bytes);
+          if (p <= 32) predictions.push_back({"V100 (assumed)", depth, batch, 0, p, r.samples_per_s, r.efficiency});
+          if ((depth != 14 || batch != 128) && p != 2 && p != 32 && p != 512) continue;
           std::snprintf(line, sizeof line, "| %d | %d | %d | %.3f | %.4f | %.5f | %.5f | %.0f | %.3f |\n", depth,
                         batch, p, sp.gradient_bytes / 1e6, r.step_s, r.allreduce_s, r.exposed_s, r.samples_per_s,
                         r.efficiency);
@@ -301,6 +325,9 @@ void add_bench_command(CLI::App& app) {
   sub->add_flag("--model-only", cmd->model_only, "Skip the training measurement (all-reduce timing and model only)");
   sub->add_option("--csv", cmd->csv_path, "Write the measured rows as CSV");
   sub->add_option("--markdown", cmd->markdown_path, "Write the full report as markdown");
+  sub->add_option("--predictions-csv", cmd->predictions_csv_path,
+                  "Write the model's predictions (this machine's link for 2-32 ranks, V100 nodes for 1-32 GPUs) as "
+                  "CSV (dasnet report --scaling draws them)");
   sub->add_option("--v100-step-s", cmd->v100_depth14_step_s, "Assumed V100 step time, depth 14, batch 128")
       ->capture_default_str()
       ->check(flag_checks::positive);

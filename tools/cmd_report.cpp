@@ -1,5 +1,6 @@
-// dasnet report: the figures (PNG, SVG) and one self-contained HTML page of a sweep (--ledger) or
-// of a single training run (--metrics, optionally with the usable-energy maps of dasnet infer).
+// dasnet report: the figures (PNG, SVG) and one self-contained HTML page of a sweep (--ledger), of
+// a single training run (--metrics, optionally with the usable-energy maps of dasnet infer), or of
+// the throughput map of dasnet bench scaling (--scaling: the study's Figure 2).
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -16,7 +17,8 @@ namespace {
 
 struct Report {
   std::string ledger, metrics, out_dir, script, reference, formats = "png,svg";
-  std::vector<std::string> ranges, maps;
+  std::vector<std::string> ranges, maps, scaling;
+  std::string predictions;
   bool csv_only = false;
 };
 
@@ -33,6 +35,16 @@ void report_run(const Report& cmd, const std::vector<ReferenceRange>& ranges) {
   std::printf("wrote %s/summary.html\n", cmd.out_dir.c_str());
 }
 
+// The throughput map: measured rows of bench scaling runs and the model's predictions.
+void report_scaling(const Report& cmd) {
+  std::vector<std::pair<std::string, std::string>> flags{{"--out", cmd.out_dir}, {"--formats", cmd.formats}};
+  for (const auto& csv : cmd.scaling) flags.emplace_back("--measured", csv);
+  if (!cmd.predictions.empty()) flags.emplace_back("--predictions", cmd.predictions);
+  std::filesystem::create_directories(cmd.out_dir);
+  run_plots_script(cmd.script.empty() ? default_plots_script("scaling_report.py") : cmd.script, flags);
+  std::printf("wrote %s/report.html\n", cmd.out_dir.c_str());
+}
+
 }  // namespace
 
 void add_report_command(CLI::App& app) {
@@ -43,6 +55,16 @@ void add_report_command(CLI::App& app) {
   auto* metrics = sub->add_option("--metrics", cmd->metrics, "Metrics of one dasnet train run: summary.html")
                       ->check(CLI::ExistingFile)
                       ->excludes(ledger);
+  auto* scaling = sub->add_option("--scaling", cmd->scaling,
+                                  "Measured rows of dasnet bench scaling runs (--csv), one per rank count: the "
+                                  "throughput map (report.html)")
+                      ->check(CLI::ExistingFile)
+                      ->excludes(ledger)
+                      ->excludes(metrics);
+  sub->add_option("--predictions", cmd->predictions,
+                  "With --scaling: the model's predictions (dasnet bench scaling --predictions-csv)")
+      ->check(CLI::ExistingFile)
+      ->needs(scaling);
   sub->add_option("--map", cmd->maps, "With --metrics: usable-energy maps to draw (dasnet infer's .pmap.h5)")
       ->check(CLI::ExistingFile)
       ->needs(metrics);
@@ -57,7 +79,9 @@ void add_report_command(CLI::App& app) {
     auto ranges = study_reference_ranges();
     for (const auto& f : cmd->ranges) apply_range_flag(ranges, f);
     if (!cmd->metrics.empty()) return report_run(*cmd, ranges);
-    if (cmd->ledger.empty()) throw UsageError("report: give --ledger (a sweep) or --metrics (one training run)");
+    if (!cmd->scaling.empty()) return report_scaling(*cmd);
+    if (cmd->ledger.empty())
+      throw UsageError("report: give --ledger (a sweep), --metrics (one training run) or --scaling (bench scaling)");
     Ledger ledger(cmd->ledger);
     std::filesystem::create_directories(cmd->out_dir);
     const std::string runs = (std::filesystem::path(cmd->out_dir) / "runs.csv").string();
