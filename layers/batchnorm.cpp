@@ -54,7 +54,9 @@ void BatchNorm::forward(LayerContext& ctx, const std::vector<const Tensor*>& in,
   }
   ctx.backend.batchnorm_coefficients(channels_, batch_mean(), batch_var(), ctx.params.param(gamma_slot_),
                                      ctx.params.param(beta_slot_), ctx.params.state(mean_slot_),
-                                     ctx.params.state(var_slot_), count, momentum_, eps_, ctx.training, scale(),
+                                     ctx.params.state(var_slot_), count,
+                                     ctx.statistics_momentum >= 0 ? ctx.statistics_momentum : momentum_, eps_,
+                                     ctx.training, scale(),
                                      shift(), invstd());
   ctx.backend.scale_shift_activate(x, scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
 }
