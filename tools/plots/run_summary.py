@@ -121,6 +121,28 @@ def table_one(rows, refs):
     return lines
 
 
+def print_table_one(rows, refs):
+    """Table 1 on the console: the study's ranges beside this run's best epochs (the study's own
+    per-epoch values are not in our notes: its four matching models are known only to lie inside
+    the ranges)."""
+    best = best_epochs(rows)
+    if not refs or not any(r.get("p_usable") for r in best):
+        return
+    print("Table 1: the study's expected P(usable) beside this run's best epochs (by validation accuracy)")
+    print(f"{'reference':<20} {'study':>11}" + "".join(
+        f"  {'epoch ' + str(r['epoch']) + ' (' + format(r.get('val_accuracy', math.nan), '.3f') + ')':>20}" for r in best))
+    for ref in refs:
+        cells = ""
+        for r in best:
+            p = r.get("p_usable", {}).get(ref["name"])
+            if p is None:
+                cells += f"  {'-':>20}"
+                continue
+            mark = "in range" if ref["min"] <= p <= ref["max"] else "OUT"
+            cells += f"  {format(p, '.3f') + ' ' + mark:>20}"
+        print(f"{ref['name']:<20} {format(ref['min'], 'g') + '-' + format(ref['max'], 'g'):>11}" + cells)
+
+
 def write_html(out, metrics_path, rows, refs, figures):
     last = rows[-1]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>dasnet training run</title>",
@@ -165,6 +187,7 @@ def main():
         figures.append((title, paths[0]))
         print("wrote " + ", ".join(paths))
     write_html(args.out, args.metrics, rows, refs, figures)
+    print_table_one(rows, refs)
     return 0
 
 
