@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sweep_report import embedded_figures, plt, save  # noqa: E402  (exits 3 itself when matplotlib is missing)
+from sweep_report import figure_formats, plt, save, write_page  # noqa: E402  (exits 3 itself when matplotlib is missing)
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BEST_EPOCHS = 4  # the study's Table 1 lists its four best models
@@ -145,20 +145,12 @@ def print_table_one(rows, refs):
 
 def write_html(out, metrics_path, rows, refs, figures):
     last = rows[-1]
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>dasnet training run</title>",
-             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
-             "td.in{background:#dfd}td.out{background:#fdd}</style></head><body>",
-             "<h1>dasnet training run</h1>",
-             f"<p>{html.escape(metrics_path)}: {len(rows)} epochs; last: training accuracy "
+    parts = [f"<p>{html.escape(metrics_path)}: {len(rows)} epochs; last: training accuracy "
              f"{last['train_accuracy']:.4f}, validation accuracy {last.get('val_accuracy', math.nan):.4f}, "
              f"{last.get('samples_per_s', math.nan):.1f} samples/s.</p>"]
     if refs and any(r.get("p_usable") for r in rows):
         parts += table_one(rows, refs)
-    parts += embedded_figures(figures)
-    parts.append("</body></html>")
-    with open(os.path.join(out, "summary.html"), "w") as f:
-        f.write("\n".join(parts))
+    write_page(os.path.join(out, "summary.html"), "dasnet training run", parts, figures)
 
 
 def main():
@@ -169,9 +161,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--formats", default="png,svg")
     args = parser.parse_args()
-    formats = [f for f in args.formats.split(",") if f]
-    if "png" not in formats:
-        formats.insert(0, "png")  # the HTML page embeds PNGs
+    formats = figure_formats(args.formats)
     rows = read_metrics(args.metrics)
     with open(args.references) as f:
         refs = json.load(f)["references"]
