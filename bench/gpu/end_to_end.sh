@@ -4,6 +4,8 @@
 # stage_deps.sh), synthetic records -> data set -> `dasnet train --backend cuda` (fp32 with
 # and without CUDA graphs, bf16, fp32 with precise batchnorm) -> eval -> `dasnet infer --backend cuda` against the CPU's map
 # of the same record; then the CUDA tests.
+# Not yet run on a GPU (written 2026-12-04; the session's device loan ended before it): its CPU-side
+# commands and the configure step with the carried prefix were checked on the development machine.
 # Before the call, here: bench/gpu/stage_deps.sh; call: bash bench/gpu/end_to_end.sh with carry
 # [".gpu-deps"]. OUT (if set) receives the log, the metrics and the maps' comparison.
 set -uo pipefail
