@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" dasnet  # the command only: no tests or benchmarks
 dasnet="$root/build/dasnet"
 work=${WORK:-$root/build/main-job}
 # 8 epochs of 6 steps, ~50 s each on 2 cores. Precise batchnorm (--bn-recalibrate 2: the
