@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
 #include "engine/precise_batchnorm.h"
@@ -14,19 +13,14 @@
 #include "engine/trainer.h"
 #include "io/checkpoint.h"
 #include "tests/cli_runner.h"
+#include "tests/sweep_test_util.h"
 
 namespace dasnet {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::run_dasnet;
 
-std::string scratch_dir(const std::string& name) {
-  fs::path dir = fs::path(::testing::TempDir()) / ("dasnet_precise_bn_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+using sweep_testing::scratch_dir;
 
 std::vector<float> host_state(Network& net) {
   std::vector<float> state(net.params().state_count());
@@ -84,7 +78,7 @@ const std::string kSmall = " --depth 8 --batch-size 16 --no-progress --image-hei
                            "--synthetic-per-class 48 --lr 0.02";
 
 TEST(PreciseBatchNorm, ResumeIsBitExactAndTheSettingIsRecorded) {
-  const std::string dir = scratch_dir("resume");
+  const std::string dir = scratch_dir("precise_bn_resume");
   auto straight = run_dasnet("train" + kSmall + " --bn-recalibrate 2 --epochs 3 --metrics " + dir + "/m.jsonl --checkpoint-dir " +
                                  dir + "/straight",
                              dir);
@@ -120,7 +114,7 @@ TEST(PreciseBatchNorm, ResumeIsBitExactAndTheSettingIsRecorded) {
 // Three steps with momentum 0.1 leave 73 % of the initial variance 1: the warning names the
 // cure. Recalibrated, or after enough steps, there is nothing to warn about.
 TEST(PreciseBatchNorm, WarnsWhileTheStatisticsAreStillTheInitialOnes) {
-  const std::string dir = scratch_dir("warning");
+  const std::string dir = scratch_dir("precise_bn_warning");
   auto early = run_dasnet("train" + kSmall + " --epochs 1", dir);
   ASSERT_EQ(early.exit_code, 0) << early.err;
   EXPECT_NE(early.out.find("--bn-recalibrate"), std::string::npos) << early.out;
