@@ -150,6 +150,7 @@ void Trainer::restore(const TrainingState& s) {
   net_.backend().copy_from_host(sgd_->velocity(), s.velocity.data(), s.velocity.size());
   net_.backend().restore_optimizer_state(s.backend_optimizer_state);
   epochs_done_ = s.epochs_done;
+  batches_trained_ = s.batches_trained;
 }
 
 TrainingState Trainer::snapshot() const {
@@ -166,7 +167,9 @@ TrainingState Trainer::snapshot() const {
   b.copy_to_host(s.state.data(), ps.state(), s.state.size());
   b.copy_to_host(s.velocity.data(), sgd_->velocity(), s.velocity.size());
   s.backend_optimizer_state = b.optimizer_state();
-  for (const auto& slot : ps.slots()) s.param_names.push_back(slot.name);
+  s.batches_trained = batches_trained_;
+  for (const auto& slot : ps.slots()) s.parameter_layout.push_back({slot.name, slot.shape});
+  for (const auto& slot : ps.state_slots()) s.state_layout.push_back({slot.name, slot.shape});
   return s;
 }
 
@@ -239,6 +242,7 @@ bool Trainer::train_epoch(TrainingStep& step, Loader& loader, int epoch, EpochMe
       progress.interrupt();
       return false;
     }
+    ++batches_trained_;
     loss_sum += r.totals.loss_sum;
     correct += r.totals.correct;
     seen += n;

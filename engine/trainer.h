@@ -37,13 +37,22 @@ struct TrainConfig {
 };
 
 // Everything needed to continue training bit-exactly.
+// One tensor of a flat parameter or state array, in slot order: its PyTorch name and shape.
+struct NamedShape {
+  std::string name;
+  std::vector<size_t> shape;
+};
+
 struct TrainingState {
   ModelConfig model;
   TrainConfig train;
   int epochs_done = 0;
   std::vector<float> params, state, velocity;
   std::vector<double> backend_optimizer_state;  // Backend::optimizer_state() (fp16 loss scaling)
-  std::vector<std::string> param_names;  // slot names, for readers of the checkpoint
+  // How params/velocity and state split into named tensors (the checkpoint stores one data set
+  // per tensor, under PyTorch's names).
+  std::vector<NamedShape> parameter_layout, state_layout;
+  long batches_trained = 0;  // training steps so far: PyTorch's BatchNorm num_batches_tracked
 };
 
 // Reference name -> P(usable), in the order the references were given; JSON: an object.
@@ -130,6 +139,7 @@ class Trainer {
   const DataSource* validation_;
   std::unique_ptr<Sgd> sgd_;
   int epochs_done_ = 0;
+  long batches_trained_ = 0;
   std::string divergence_;
   GradientSync* sync_ = nullptr;
   bool sync_batchnorm_ = false;
