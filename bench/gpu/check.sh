@@ -104,24 +104,18 @@ PY
 trap print_table EXIT
 
 # --- What this machine has ---------------------------------------------------------------
-export PATH=$PATH:/usr/local/cuda/bin
+source "$(dirname "$0")/cuda_libs.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee -a "$LOG"
 nvcc --version 2>&1 | tail -1 | tee -a "$LOG"
-CUDNN_ROOT=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
 say "cuDNN from pip: ${CUDNN_ROOT:-none}"
-# The pip cuDNN is loaded at run time from its own folder.
-[ -n "$CUDNN_ROOT" ] && export LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}
-# NCCL likewise (CMake finds the pip package by itself; the loader needs its folder).
-NCCL_ROOT=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null || true)
 say "NCCL from pip: ${NCCL_ROOT:-none}"
-[ -n "$NCCL_ROOT" ] && export LD_LIBRARY_PATH=$NCCL_ROOT/lib:${LD_LIBRARY_PATH:-}
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 
 # --- Dependencies that may be missing (no network: only what .gpu-deps carried) ------------
 # CHECK_CUDA_ARCHITECTURES: e.g. 90 to dry-run this script on a machine without a GPU (tests skip).
 CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="${CHECK_CUDA_ARCHITECTURES:-native}"
             -DDASNET_WITH_MPI=OFF -DDASNET_FUZZ=OFF -DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON)  # the engine, its tests, bench_train: no HDF5, SQLite, toml++ needed
-[ -n "$CUDNN_ROOT" ] && CMAKE_ARGS+=(-DCUDNN_ROOT="$CUDNN_ROOT")
+CMAKE_ARGS+=("${CUDNN_CMAKE_ARGS[@]}")
 if [ -d .gpu-deps/include ]; then
   CMAKE_ARGS+=(-DCMAKE_CXX_FLAGS="-I$ROOT/.gpu-deps/include" -DCMAKE_INCLUDE_PATH="$ROOT/.gpu-deps/include")
 fi

@@ -23,13 +23,9 @@ step() {  # label, command...: runs it, prints its time and exit status; returns
   say "$label: rc=$rc in $(( $(date +%s) - t0 )) s"
   return $rc
 }
-export PATH=$PATH:/usr/local/cuda/bin
-CUDNN_ROOT=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
-NCCL_ROOT=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+source "$(dirname "$0")/cuda_libs.sh"
 PREFIX=$ROOT/.gpu-deps/prefix
-for d in "$CUDNN_ROOT/lib" "$NCCL_ROOT/lib" "$PREFIX/lib/x86_64-linux-gnu"; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH=$d:${LD_LIBRARY_PATH:-}
-done
+export LD_LIBRARY_PATH=$PREFIX/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 # The box's own libsqlite3.so.0 (Python's) where it has one, else the carried static library.
 SQLITE=/usr/lib/x86_64-linux-gnu/libsqlite3.so.0
 LINK_EXTRA=""
@@ -39,7 +35,7 @@ CMAKE_ARGS=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="${CH
             -DSQLite3_INCLUDE_DIR="$PREFIX/include" -DSQLite3_LIBRARY="$SQLITE"
             -Dtomlplusplus_DIR="$PREFIX/lib/x86_64-linux-gnu/cmake/tomlplusplus"
             -DCMAKE_CXX_STANDARD_LIBRARIES="$LINK_EXTRA")
-[ -n "$CUDNN_ROOT" ] && CMAKE_ARGS+=(-DCUDNN_ROOT="$CUDNN_ROOT")
+CMAKE_ARGS+=("${CUDNN_CMAKE_ARGS[@]}")
 step configure cmake -S . -B build-gpu-full "${CMAKE_ARGS[@]}" >"$OUTDIR/build.log" 2>&1 || { tail -30 "$OUTDIR/build.log"; exit 1; }
 grep -E "dasnet:" "$OUTDIR/build.log" | sort -u
 step "build dasnet" cmake --build build-gpu-full -j16 --target dasnet >>"$OUTDIR/build.log" 2>&1 ||
