@@ -20,9 +20,15 @@ const char* kOldMetrics =
     R"("peak_memory_mb":12.0,"ranks":2,"samples_per_s":100.0,"skipped_steps":1,"train_accuracy":0.75,)"
     R"("train_loss":0.5,"train_samples":64,"val_accuracy":0.625,"val_loss":0.75,"val_samples":16})";
 // What they are written as now: the same text with the fields added since, at their defaults
-// (bn_recalibrate, 2026-12: precise batchnorm off).
-const std::string kOldTrainWritten = std::string(kOldTrain).replace(17, 0, R"("bn_recalibrate":0,)");
-const std::string kOldMetricsWritten = std::string(kOldMetrics).replace(1, 0, R"("bn_recalibrate":0,)");
+// (bn_recalibrate, 2026-12: precise batchnorm off). The key order is nlohmann's (sorted), as in
+// the records' own to_json.
+std::string with_field_added(const char* old_text, const std::string& key, int value) {
+  nlohmann::json record = nlohmann::json::parse(old_text);
+  record[key] = value;
+  return record.dump();
+}
+const std::string kOldTrainWritten = with_field_added(kOldTrain, "bn_recalibrate", 0);
+const std::string kOldMetricsWritten = with_field_added(kOldMetrics, "bn_recalibrate", 0);
 const char* kOldTrial =
     R"({"batch_size":64,"block":"basic","bottleneck_width":0,"channels":3,"depth":20,"epochs":5,)"
     R"("images_per_class":100,"lr":0.01,"outputs":2,"processor":"gpu","ranks":2,"seed":3})";
