@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install what is missing, build, then train the
-# study's best configuration (ResNet-14, batch 128, lr 0.001, grayscale, K = 2) on a data set
-# cut from a synthetic DAS record, printing per-epoch metrics, P(usable) of the four reference
-# images, and the final accuracy; then a usable-energy map and one HTML page of the run
-# (dasnet report --metrics). EPOCHS, PER_CLASS, BN_RECALIBRATE and WORK override the defaults.
+# study's best model (ResNet-14, lr 0.001, grayscale, K = 2) on a data set cut from a synthetic
+# DAS record, printing per-epoch metrics, P(usable) of the four reference images, and the final
+# accuracy; then a usable-energy map and one HTML page of the run (dasnet report --metrics).
+# Batch 32, not the study's 128: 700 training images at 128 are 6 SGD steps an epoch, too few
+# for lr 0.001 to give a useful model in the first epochs (bench/RESULTS.md, "Main job").
+# EPOCHS, BATCH_SIZE, PER_CLASS, BN_RECALIBRATE and WORK override the defaults.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -14,7 +16,8 @@ work=${WORK:-$root/build/main-job}
 # statistics recomputed over two training batches before each evaluation) makes validation
 # meaningful from the first epoch; with the momentum statistics alone (BN_RECALIBRATE=0, the
 # study's PyTorch behaviour) they need 60-70 steps to forget their initial values.
-epochs=${EPOCHS:-8}
+epochs=${EPOCHS:-6}
+batch_size=${BATCH_SIZE:-32}
 bn_recalibrate=${BN_RECALIBRATE:-2}
 per_class=${PER_CLASS:-500}
 mkdir -p "$work"
@@ -22,7 +25,7 @@ mkdir -p "$work"
 [ -f "$work/dataset.h5" ] || "$dasnet" dataset build "$work/record.h5" --per-class "$per_class" --seed 1 -o "$work/dataset.h5"
 [ -f "$work/reference.h5" ] || "$dasnet" dataset reference -o "$work/reference.h5"
 "$dasnet" train --data "$work/dataset.h5" --reference "$work/reference.h5" \
-  --depth 14 --batch-size 128 --lr 0.001 --outputs 2 --epochs "$epochs" --bn-recalibrate "$bn_recalibrate" \
+  --depth 14 --batch-size "$batch_size" --lr 0.001 --outputs 2 --epochs "$epochs" --bn-recalibrate "$bn_recalibrate" \
   --metrics "$work/metrics.jsonl" --checkpoint-dir "$work/checkpoints"
 final="$work/checkpoints/epoch_$(printf %04d "$epochs").h5"
 "$dasnet" eval --checkpoint "$final" --data "$work/dataset.h5" --split test
