@@ -20,11 +20,6 @@ constexpr const char* kRunningMean = ".running_mean";
   throw std::runtime_error("checkpoint " + path + ": " + problem);
 }
 
-void write_floats(hid_t file, const std::string& name, const std::vector<float>& values) {
-  h5::Handle ds = h5::create_dataset(file, name, H5T_IEEE_F32LE, {hsize_t(values.size())});
-  if (!values.empty()) h5::write_box(ds, H5T_NATIVE_FLOAT, values.data(), {0}, {hsize_t(values.size())});
-}
-
 size_t element_count(const std::vector<size_t>& shape) {
   size_t n = 1;
   for (size_t d : shape) n *= d;
