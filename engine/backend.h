@@ -69,6 +69,28 @@ class Buffer {
   size_t count_ = 0;
 };
 
+// What a backend that can record a whole training step once and replay it offers (the CUDA
+// backend's graphs; engine/cuda_graph_step.h drives it). While capturing, ops are recorded, not
+// run: loss() returns zeros, and the host inputs (images, labels, learning rate) are read at each
+// replay from the buffers replay() fills.
+class StepGraph {
+ public:
+  virtual void begin_capture() = 0;
+  virtual void end_capture() = 0;  // instantiates the graph
+  virtual bool has_graph() const = 0;
+  virtual void drop_graph() = 0;
+  // Writes new host inputs, launches the graph and returns the step's loss totals as soon as they
+  // are in; the rest of the step may still run, ordered before every later op of the backend.
+  virtual LossTotals replay(const float* images_nchw, size_t image_count, const int* labels, int label_count,
+                            float lr) = 0;
+  // Changes whenever backend memory is allocated, released or reallocated: a graph captured under
+  // another generation may point at freed memory.
+  virtual size_t memory_generation() const = 0;
+
+ protected:
+  ~StepGraph() = default;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -78,6 +100,8 @@ class Backend {
   // Asynchronous backends (CUDA): the stream their ops are queued on (a cudaStream_t), for
   // device communicators that must order collectives after them. Null: ops are done on return.
   virtual void* native_stream() { return nullptr; }
+  // Backends that can replay a recorded training step (CUDA): that capability; null elsewhere.
+  virtual StepGraph* step_graph() { return nullptr; }
 
   // Memory: zeroed, 64-byte aligned `count` floats, released when the buffer goes.
   Buffer allocate(size_t count) {

@@ -1,20 +1,9 @@
 #include "engine/cuda_graph_step.h"
 
-#include "dasnet/build_config.h"
-#if DASNET_HAVE_CUDA
-#include "kernels/cuda/cuda_backend.h"
-#endif
-
 namespace dasnet {
 
 CudaGraphTrainingStep::CudaGraphTrainingStep(Network& net, Sgd& sgd, OutputMode mode, bool enabled)
-    : net_(net), sgd_(sgd), mode_(mode) {
-#if DASNET_HAVE_CUDA
-  if (enabled) cuda_ = dynamic_cast<CudaBackend*>(&net.backend());
-#else
-  (void)enabled;
-#endif
-}
+    : net_(net), sgd_(sgd), mode_(mode), graph_(enabled ? net.backend().step_graph() : nullptr) {}
 
 LossTotals CudaGraphTrainingStep::plain_step(const float* images, const int* labels, int n, float lr) {
   const Tensor& logits = net_.forward(images, n, true);
@@ -25,41 +14,37 @@ LossTotals CudaGraphTrainingStep::plain_step(const float* images, const int* lab
 }
 
 LossTotals CudaGraphTrainingStep::run(const float* images, const int* labels, int n, float lr) {
-#if DASNET_HAVE_CUDA
-  if (!cuda_) return plain_step(images, labels, n, lr);
-  const bool graph_valid = cuda_->has_graph() && graph_batch_ == n && graph_generation_ == cuda_->memory_generation();
+  if (!graph_) return plain_step(images, labels, n, lr);
+  const bool graph_valid = graph_->has_graph() && graph_batch_ == n && graph_generation_ == graph_->memory_generation();
   if (!graph_valid) {
     // A graph gone stale (memory reallocated, other batch size) may mean new shapes or buffers:
     // one plain step settles them before the next capture.
-    if (cuda_->has_graph()) warmed_batch_ = 0;
+    if (graph_->has_graph()) warmed_batch_ = 0;
     if (warmed_batch_ != n) {  // shapes not seen since the last change: run plainly first
-      cuda_->drop_graph();
+      graph_->drop_graph();
       warmed_batch_ = n;
       return plain_step(images, labels, n, lr);
     }
-    cuda_->begin_capture();
+    graph_->begin_capture();
     try {
       const Tensor& logits = net_.forward(images, n, true);
-      cuda_->loss(mode_, logits, labels, &net_.logits_gradient(), nullptr);
+      net_.backend().loss(mode_, logits, labels, &net_.logits_gradient(), nullptr);
       net_.backward();
       sgd_.step(lr);
     } catch (...) {
       try {
-        cuda_->end_capture();
+        graph_->end_capture();
       } catch (...) {
       }
-      cuda_->drop_graph();
+      graph_->drop_graph();
       throw;
     }
-    cuda_->end_capture();  // nothing ran yet: the replay below performs this step
+    graph_->end_capture();  // nothing ran yet: the replay below performs this step
     graph_batch_ = n;
-    graph_generation_ = cuda_->memory_generation();
+    graph_generation_ = graph_->memory_generation();
   }
   ++replays_;
-  return cuda_->replay(images, net_.sample_shape().per_sample() * size_t(n), labels, n, lr);
-#else
-  return plain_step(images, labels, n, lr);
-#endif
+  return graph_->replay(images, net_.sample_shape().per_sample() * size_t(n), labels, n, lr);
 }
 
 }  // namespace dasnet

@@ -13,6 +13,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "io/das_formats.h"
 #include "io/das_time.h"
@@ -116,58 +117,134 @@ TEST_F(DasReaders, DsiMatWithoutSampleIntervalIsRefused) {
   expect_error([&] { inspect_das(file); }, file, "/dsi30/fh");
 }
 
-TEST_F(DasReaders, Prodml20TimeMajorChunked) {
+// ---- the plain layouts, one table --------------------------------------------------------------
+// Each row writes a fixture as the instrument's software does and checks what every plain layout
+// must give: the detected format, the axes (expect_common), the start time, where the fiber
+// starts, the units, every sample (fx::value * value_scale) and a window against the full read.
+// A new format whose record is that plain: one row in layout_cases() (its writer goes in
+// tests/das_fixtures.*; checks only it needs go in `more_checks`). Layouts with more to them
+// (scaling, blocks, several keys) keep their own tests below.
+struct LayoutCase {
+  std::string name;    // the test's name
+  std::string file;    // the fixture's file name (its extension as the vendor's)
+  std::string format;  // what detect_das_format says
   fx::Spec spec;
-  spec.channels = 37;
-  spec.samples = 1000;
-  const std::string file = path("prodml20.h5");
-  fx::write_prodml(file, spec, "2.0", true, 128);
-  EXPECT_EQ(detect_das_format(file), "prodml");
+  std::function<void(const std::string& file, const fx::Spec& spec)> write;
+  double distance_start_m = std::numeric_limits<double>::quiet_NaN();  // NaN: not checked
+  std::string units;                // empty: not checked
+  double start_time_within_ns = 0;  // 0: exactly spec.start_ns (files that store nanoseconds)
+  double value_scale = 1.0;
+  std::function<void(const DasInfo&, const fx::Spec&)> more_checks = [](const DasInfo&, const fx::Spec&) {};
+};
+
+LayoutCase layout(std::string name, std::string file, std::string format, fx::Spec spec,
+                  std::function<void(const std::string&, const fx::Spec&)> write) {
+  LayoutCase c;
+  c.name = std::move(name);
+  c.file = std::move(file);
+  c.format = std::move(format);
+  c.spec = spec;
+  c.write = std::move(write);
+  return c;
+}
+
+fx::Spec spec_of(size_t channels, size_t samples, double rate_hz = fx::Spec{}.rate_hz) {
+  fx::Spec spec;
+  spec.channels = channels;
+  spec.samples = samples;
+  spec.rate_hz = rate_hz;
+  return spec;
+}
+
+std::vector<LayoutCase> layout_cases() {
+  std::vector<LayoutCase> cases;
+  {
+    LayoutCase c = layout("Prodml20TimeMajorChunked", "prodml20.h5", "prodml", spec_of(37, 1000),
+                          [](const std::string& f, const fx::Spec& s) { fx::write_prodml(f, s, "2.0", true, 128); });
+    c.distance_start_m = 10 * c.spec.spacing_m;
+    c.units = "(nm/m)/s";
+    c.more_checks = [](const DasInfo& info, const fx::Spec&) {
+      EXPECT_EQ(info.format_version, "2.0");
+      EXPECT_EQ(info.stored_order, "time x channel");
+      EXPECT_EQ(info.first_locus, 10);
+      EXPECT_EQ(info.distance_units, "m");
+      EXPECT_FALSE(info.processed);
+      EXPECT_EQ(info.record_count, 1u);
+      EXPECT_EQ(info.time_axis, 0);
+    };
+    cases.push_back(c);
+  }
+  {
+    // The gauge from MeasuredGaugeLength, the rate from RawDataTime.
+    LayoutCase c = layout("Prodml21LocusMajorFromNumberOfLociAndMicrosecondTimes", "prodml21.h5", "prodml",
+                          spec_of(16, 250, 1000),
+                          [](const std::string& f, const fx::Spec& s) { fx::write_prodml(f, s, "2.1", false); });
+    c.more_checks = [](const DasInfo& info, const fx::Spec&) { EXPECT_EQ(info.stored_order, "channel x time"); };
+    cases.push_back(c);
+  }
+  {
+    // 120 written of 127 stored rows.
+    LayoutCase c = layout("Terra15DropsUnwrittenFrames", "terra15.hdf5", "terra15", spec_of(fx::Spec{}.channels, 120),
+                          [](const std::string& f, const fx::Spec& s) { fx::write_terra15(f, s, 7); });
+    c.units = "m/s";
+    c.start_time_within_ns = 1000;
+    c.value_scale = 1e-6;
+    c.more_checks = [](const DasInfo& info, const fx::Spec&) { EXPECT_EQ(info.raw_type, "float32"); };
+    cases.push_back(c);
+  }
+  {
+    LayoutCase c = layout("ApSensingMetadataFromOneElementDatasets", "ap.hdf5", "ap_sensing", fx::Spec{},
+                          [](const std::string& f, const fx::Spec& s) { fx::write_ap_sensing(f, s); });
+    c.distance_start_m = 100.0;
+    cases.push_back(c);
+  }
+  {
+    // The start is the GPS stamp, not the CPU one.
+    LayoutCase c = layout("SilixaH5TextAttributesAndDayFirstTimes", "silixa.h5", "silixa_h5", fx::Spec{},
+                          [](const std::string& f, const fx::Spec& s) { fx::write_silixa_h5(f, s); });
+    c.distance_start_m = -10.0;
+    cases.push_back(c);
+  }
+  {
+    LayoutCase c = layout("Neubrex", "neubrex.h5", "neubrex", fx::Spec{},
+                          [](const std::string& f, const fx::Spec& s) { fx::write_neubrex(f, s); });
+    c.distance_start_m = -20.0;
+    c.units = "rad/s";
+    cases.push_back(c);
+  }
+  {
+    LayoutCase c = layout("Gdr", "gdr.h5", "gdr", fx::Spec{},
+                          [](const std::string& f, const fx::Spec& s) { fx::write_gdr(f, s); });
+    c.units = "strain/s";
+    c.more_checks = [](const DasInfo& info, const fx::Spec&) { EXPECT_EQ(info.stored_order, "channel x time"); };
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+class PlainLayouts : public testing::ScratchDirTest, public ::testing::WithParamInterface<LayoutCase> {};
+
+TEST_P(PlainLayouts, ReadAsWritten) {
+  const LayoutCase& c = GetParam();
+  const std::string file = path(c.file);
+  c.write(file, c.spec);
+  EXPECT_EQ(detect_das_format(file), c.format);
   const DasInfo info = inspect_das(file);
-  expect_common(info, spec);
-  EXPECT_EQ(info.format_version, "2.0");
-  EXPECT_EQ(info.stored_order, "time x channel");
-  EXPECT_EQ(info.start_time_ns, spec.start_ns);
-  EXPECT_NEAR(info.distance_start_m, 10 * spec.spacing_m, 1e-9);
-  EXPECT_EQ(info.first_locus, 10);
-  EXPECT_EQ(info.distance_units, "m");
-  EXPECT_FALSE(info.processed);
-  EXPECT_EQ(info.record_count, 1u);
-  EXPECT_EQ(info.time_axis, 0);
-  EXPECT_EQ(info.units, "(nm/m)/s");
-  expect_fixture_values(read_das(file), 1.0);
+  expect_common(info, c.spec);
+  EXPECT_NEAR(static_cast<double>(info.start_time_ns - c.spec.start_ns), 0.0, c.start_time_within_ns);
+  if (!std::isnan(c.distance_start_m)) {
+    EXPECT_NEAR(info.distance_start_m, c.distance_start_m, 1e-9);
+  }
+  if (!c.units.empty()) {
+    EXPECT_EQ(info.units, c.units);
+  }
+  c.more_checks(info, c.spec);
+  expect_fixture_values(read_das(file), c.value_scale);
   expect_window_matches_full(file);
 }
 
-TEST_F(DasReaders, Prodml21LocusMajorFromNumberOfLociAndMicrosecondTimes) {
-  fx::Spec spec;
-  spec.channels = 16;
-  spec.samples = 250;
-  spec.rate_hz = 1000;
-  const std::string file = path("prodml21.h5");
-  fx::write_prodml(file, spec, "2.1", false);
-  const DasInfo info = inspect_das(file);
-  expect_common(info, spec);  // gauge from MeasuredGaugeLength, rate from RawDataTime
-  EXPECT_EQ(info.stored_order, "channel x time");
-  EXPECT_EQ(info.start_time_ns, spec.start_ns);
-  expect_fixture_values(read_das(file), 1.0);
-  expect_window_matches_full(file);
-}
-
-TEST_F(DasReaders, Terra15DropsUnwrittenFrames) {
-  fx::Spec spec;
-  spec.samples = 120;
-  const std::string file = path("terra15.hdf5");
-  fx::write_terra15(file, spec, 7);
-  EXPECT_EQ(detect_das_format(file), "terra15");
-  const DasInfo info = inspect_das(file);
-  expect_common(info, spec);  // 120 written of 127 stored rows
-  EXPECT_NEAR(static_cast<double>(info.start_time_ns - spec.start_ns), 0.0, 1000.0);
-  EXPECT_EQ(info.units, "m/s");
-  EXPECT_EQ(info.raw_type, "float32");
-  expect_fixture_values(read_das(file), 1e-6);
-  expect_window_matches_full(file);
-}
+INSTANTIATE_TEST_SUITE_P(Formats, PlainLayouts, ::testing::ValuesIn(layout_cases()),
+                         [](const ::testing::TestParamInfo<LayoutCase>& info) { return info.param.name; });
 
 TEST_F(DasReaders, OptoDasAppliesDataScaleAndSensitivity) {
   fx::Spec spec;
@@ -264,60 +341,6 @@ TEST_F(DasReaders, FebusPsdIsAProcessedProductAndGapsAreRefused) {
   const std::string gapped = path("febus_gap.h5");
   fx::write_febus(gapped, spec, 3, 20, 4, gap);
   expect_error([&] { inspect_das(gapped); }, gapped, "blocks 0 and 1");
-}
-
-TEST_F(DasReaders, ApSensingMetadataFromOneElementDatasets) {
-  fx::Spec spec;
-  const std::string file = path("ap.hdf5");
-  fx::write_ap_sensing(file, spec);
-  EXPECT_EQ(detect_das_format(file), "ap_sensing");
-  const DasInfo info = inspect_das(file);
-  expect_common(info, spec);
-  EXPECT_EQ(info.start_time_ns, spec.start_ns);
-  EXPECT_DOUBLE_EQ(info.distance_start_m, 100.0);
-  expect_fixture_values(read_das(file), 1.0);
-  expect_window_matches_full(file);
-}
-
-TEST_F(DasReaders, SilixaH5TextAttributesAndDayFirstTimes) {
-  fx::Spec spec;
-  const std::string file = path("silixa.h5");
-  fx::write_silixa_h5(file, spec);
-  EXPECT_EQ(detect_das_format(file), "silixa_h5");
-  const DasInfo info = inspect_das(file);
-  expect_common(info, spec);
-  EXPECT_EQ(info.start_time_ns, spec.start_ns);  // the GPS stamp, not the CPU one
-  EXPECT_DOUBLE_EQ(info.distance_start_m, -10.0);
-  expect_fixture_values(read_das(file), 1.0);
-  expect_window_matches_full(file);
-}
-
-TEST_F(DasReaders, Neubrex) {
-  fx::Spec spec;
-  const std::string file = path("neubrex.h5");
-  fx::write_neubrex(file, spec);
-  EXPECT_EQ(detect_das_format(file), "neubrex");
-  const DasInfo info = inspect_das(file);
-  expect_common(info, spec);
-  EXPECT_EQ(info.start_time_ns, spec.start_ns);
-  EXPECT_EQ(info.units, "rad/s");
-  EXPECT_DOUBLE_EQ(info.distance_start_m, -20.0);
-  expect_fixture_values(read_das(file), 1.0);
-  expect_window_matches_full(file);
-}
-
-TEST_F(DasReaders, Gdr) {
-  fx::Spec spec;
-  const std::string file = path("gdr.h5");
-  fx::write_gdr(file, spec);
-  EXPECT_EQ(detect_das_format(file), "gdr");
-  const DasInfo info = inspect_das(file);
-  expect_common(info, spec);
-  EXPECT_EQ(info.start_time_ns, spec.start_ns);
-  EXPECT_EQ(info.stored_order, "channel x time");
-  EXPECT_EQ(info.units, "strain/s");
-  expect_fixture_values(read_das(file), 1.0);
-  expect_window_matches_full(file);
 }
 
 TEST_F(DasReaders, GdrDimensionsInAnySpelling) {

@@ -189,7 +189,7 @@ fi
 if [ -n "$SANITIZER" ] && [ -x build-gpu/dasnet_tests ] && [ "$(limit_for 120)" -ge 30 ]; then
   say "compute-sanitizer memcheck"
   timeout "$(limit_for 120)" "$SANITIZER" --tool memcheck --leak-check no --error-exitcode 9 build-gpu/dasnet_tests \
-    --gtest_filter='CudaVsReference.BatchNormAddRelu:CudaVsReference.Losses:CudaVsReference.Conv3x3Stride2:CudaGraphs.*:Precisions/CudaMixedPrecision.BatchNormAndElementwise/bf16' \
+    --gtest_filter='Conformance/BackendOps.MatchReference/CudaFp32_BatchNormAddRelu:Conformance/BackendOps.MatchReference/CudaFp32_*Loss:Conformance/BackendOps.MatchReference/CudaFp32_Conv3x3Stride2:CudaGraphs.*:Conformance/BackendOps.MatchReference/CudaBf16_BatchNorm*:Conformance/BackendOps.MatchReference/CudaBf16_Relu:Conformance/BackendOps.MatchReference/CudaBf16_Add:Conformance/BackendOps.MatchReference/CudaBf16_GlobalAvgPool' \
     >"$OUTDIR/memcheck.log" 2>&1
   rc=$?
   SANITIZER_RESULT="rc=$rc ($(grep -E "ERROR SUMMARY" "$OUTDIR/memcheck.log" | tail -1))"

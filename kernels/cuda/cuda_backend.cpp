@@ -1,3 +1,8 @@
+// The CUDA backend's op dispatch: each Backend op checks its tensors (kernels/cuda/tensor_checks.h)
+// and calls cuDNN, cuBLAS or a hand-written kernel on the backend's stream. Graph capture and
+// replay live in kernels/cuda/graph_capture.*, fp16 loss scaling in kernels/cuda/loss_scaler.*,
+// the owned handles and staging buffers in kernels/cuda/device_buffers.h, the options and the
+// DASNET_CUDA_* environment in kernels/cuda/cuda_options.cpp.
 #include "kernels/cuda/cuda_backend.h"
 
 #include <cublas_v2.h>
@@ -5,170 +10,28 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cudnn_ops.h"
+#include "kernels/cuda/device_buffers.h"
+#include "kernels/cuda/graph_capture.h"
 #include "kernels/cuda/kernels.h"
+#include "kernels/cuda/loss_scaler.h"
+#include "kernels/cuda/tensor_checks.h"
 
 namespace dasnet {
 
+using cuda::channels_last;
 using cuda::device_allocate;
-
-CudaPrecision parse_cuda_precision(const std::string& name) {
-  if (name == "fp32") return CudaPrecision::Fp32;
-  if (name == "tf32") return CudaPrecision::Tf32;
-  if (name == "bf16") return CudaPrecision::Bf16;
-  if (name == "fp16") return CudaPrecision::Fp16;
-  throw UsageError("--precision: unknown precision '" + name + "' (valid: fp32, tf32, bf16, fp16)");
-}
-
-const char* cuda_precision_name(CudaPrecision precision) {
-  switch (precision) {
-    case CudaPrecision::Tf32: return "tf32";
-    case CudaPrecision::Bf16: return "bf16";
-    case CudaPrecision::Fp16: return "fp16";
-    case CudaPrecision::Fp32: break;
-  }
-  return "fp32";
-}
-
-CudaOptions CudaOptions::from_environment() {
-  CudaOptions o;
-  if (const char* v = std::getenv("DASNET_CUDA_PRECISION"); v && *v) o.precision = parse_cuda_precision(v);
-  if (const char* v = std::getenv("DASNET_CUDA_DETERMINISTIC"); v && *v) o.deterministic = std::strcmp(v, "0") != 0;
-  if (const char* v = std::getenv("DASNET_CUDA_WORKSPACE_MB"); v && *v) {
-    long mb = std::atol(v);
-    if (mb <= 0) throw UsageError("DASNET_CUDA_WORKSPACE_MB must be a positive number of MiB, got '" + std::string(v) + "'");
-    o.workspace_limit_bytes = size_t(mb) << 20;
-  }
-  if (const char* v = std::getenv("DASNET_CUDA_DEVICE"); v && *v) {
-    char* end = nullptr;
-    long device = std::strtol(v, &end, 10);
-    if (*end || device < 0) throw UsageError("DASNET_CUDA_DEVICE must be a device index >= 0, got '" + std::string(v) + "'");
-    o.device = int(device);
-  }
-  if (const char* v = std::getenv("DASNET_CUDA_VERBOSE"); v && *v) o.verbose = std::strcmp(v, "0") != 0;
-  if (const char* v = std::getenv("DASNET_CUDA_LAYOUT"); v && *v) {
-    const std::string layout = v;
-    if (layout != "nchw" && layout != "nhwc")
-      throw UsageError("DASNET_CUDA_LAYOUT must be nchw or nhwc, got '" + layout + "'");
-    o.channels_last = layout == "nhwc";
-  }
-  if (const char* v = std::getenv("DASNET_CUDA_LOSS_SCALE"); v && *v) {
-    char* end = nullptr;
-    o.initial_loss_scale = std::strtof(v, &end);
-    if (*end || !(o.initial_loss_scale >= 1))
-      throw UsageError("DASNET_CUDA_LOSS_SCALE must be a number >= 1, got '" + std::string(v) + "'");
-  }
-  return o;
-}
-
-bool cuda_device_available(std::string* why) {
-  int count = 0;
-  cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess) {
-    (void)cudaGetLastError();
-    if (why) *why = std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
-    return false;
-  }
-  if (count == 0) {
-    if (why) *why = "no CUDA device visible";
-    return false;
-  }
-  return true;
-}
+using cuda::require_dtype;
+using cuda::require_like;
 
 namespace {
 
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
-
-// A CUDA handle (stream, event, cuBLAS handle, graph) destroyed with its holder; errors while
-// destroying are not reported (destructors do not throw).
-template <typename Handle, auto Destroy>
-class UniqueHandle {
- public:
-  UniqueHandle() = default;
-  UniqueHandle(const UniqueHandle&) = delete;
-  UniqueHandle& operator=(const UniqueHandle&) = delete;
-  ~UniqueHandle() { reset(); }
-  Handle get() const { return handle_; }
-  operator Handle() const { return handle_; }
-  Handle* out() {  // for the create call: any previous handle is destroyed first
-    reset();
-    return &handle_;
-  }
-  void reset() {
-    if (handle_) (void)Destroy(handle_);
-    handle_ = nullptr;
-  }
-
- private:
-  Handle handle_ = nullptr;
-};
-using UniqueStream = UniqueHandle<cudaStream_t, cudaStreamDestroy>;
-using UniqueEvent = UniqueHandle<cudaEvent_t, cudaEventDestroy>;
-using UniqueBlas = UniqueHandle<cublasHandle_t, cublasDestroy>;
-using UniqueGraphExec = UniqueHandle<cudaGraphExec_t, cudaGraphExecDestroy>;
-
-// Grow-only pinned host buffer: host inputs pass through it so that copies are truly
-// asynchronous and a captured graph has a fixed address to copy from.
-template <typename T>
-struct PinnedBuffer {
-  T* data = nullptr;
-  size_t count = 0;
-  size_t reallocations = 0;  // a captured graph copies from the old address
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() {
-    if (data) cudaFreeHost(data);
-  }
-  void ensure(size_t needed, bool capturing, const char* what) {
-    if (needed <= count) return;
-    if (capturing)
-      throw std::logic_error(std::string("CUDA graph capture: ") + what + " larger than in the plain step before");
-    ++reallocations;
-    if (data) DASNET_CUDA_CHECK(cudaFreeHost(data));
-    data = nullptr;
-    count = 0;
-    DASNET_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&data), needed * sizeof(T)));
-    count = needed;
-  }
-};
-
-// Grow-only device buffer for small scratch (reduction partials, labels). Its holder waits for
-// the stream before it goes (cudaFree does not wait for kernels on non-blocking streams).
-template <typename T>
-struct DeviceBuffer {
-  T* data = nullptr;
-  size_t count = 0;
-  size_t reallocations = 0;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (data) cudaFree(data);
-  }
-  // `stream`: where kernels that may still use the old buffer are queued (waited for before it is freed).
-  void ensure(size_t needed, bool capturing, const char* what, cudaStream_t stream) {
-    if (needed <= count) return;
-    if (capturing)
-      throw std::logic_error(std::string("CUDA graph capture: ") + what + " larger than in the plain step before");
-    ++reallocations;
-    if (data) {
-      DASNET_CUDA_CHECK(cudaStreamSynchronize(stream));
-      DASNET_CUDA_CHECK(cudaFree(data));
-    }
-    data = nullptr;
-    count = 0;
-    data = static_cast<T*>(device_allocate(needed * sizeof(T), what));
-    count = needed;
-  }
-};
 
 cuda::LossKind loss_kind(OutputMode mode) {
   switch (mode) {
@@ -226,12 +89,6 @@ void from_channels_last(DType dtype, const void* src, float* dst, int n, int cha
   });
 }
 
-// NCHW or NHWC (the CUDA backend's layouts); true for NHWC.
-bool channels_last(const Tensor& t, const char* op) {
-  if (t.layout != Layout::NCHW && t.layout != Layout::NHWC)
-    throw std::logic_error(std::string(op) + ": the CUDA backend takes NCHW or NHWC tensors");
-  return t.layout == Layout::NHWC;
-}
 
 template <typename T>
 T* elements(const Tensor& t) {
@@ -244,53 +101,26 @@ T* elements_or_null(const Tensor* t) {
 
 size_t element_bytes(DType dtype) { return dtype == DType::F32 ? sizeof(float) : sizeof(uint16_t); }
 
-constexpr int kLossScaleGrowthInterval = 2000;  // clean steps before the scale doubles (PyTorch's default)
-
-void require_dtype(const Tensor& t, DType expected, const char* op) {
-  if (t.dtype != expected)
-    throw std::logic_error(std::string(op) + ": " + dtype_name(t.dtype) + " tensor where " + dtype_name(expected) +
-                           " was expected");
-}
-
-void require_layout(const Tensor& t, Layout expected, const char* op) {
-  if (t.layout != expected) throw std::logic_error(std::string(op) + ": tensors of different layouts");
-}
-
 }  // namespace
 
 // Every member releases itself, in the reverse of this order, after ~State has waited for the
 // stream: a constructor that throws half-way leaks nothing.
 struct CudaBackend::State {
   int device = 0;
-  UniqueStream stream;
-  UniqueBlas blas;
-  DeviceBuffer<char> blas_workspace;
+  cuda::UniqueStream stream;
+  cuda::UniqueBlas blas;
+  cuda::DeviceBuffer<char> blas_workspace;
   std::unique_ptr<cuda::CudnnConvolutions> convolutions;
-  DeviceBuffer<double> reduction_scratch;
-  DeviceBuffer<double> results;  // [0..1] loss totals, [2] sum of squares
-  DeviceBuffer<int> labels;
-  DeviceBuffer<float> learning_rate;
+  cuda::DeviceBuffer<double> reduction_scratch;
+  cuda::DeviceBuffer<double> results;  // [0..1] loss totals, [2] sum of squares
+  cuda::DeviceBuffer<int> labels;
   // 16-bit activations: fp32 images before conversion; convolution weights (and weight
-  // gradients) in the 16-bit type; fp16's loss-scaling state.
-  DeviceBuffer<float> images_fp32;
-  DeviceBuffer<float> weights_working;  // room for fp32 (NHWC reorders fp32 weights too)
-  DeviceBuffer<cuda::LossScaleState> loss_scale;
-  PinnedBuffer<float> staged_images;
-  PinnedBuffer<int> staged_labels;
-  PinnedBuffer<double> staged_results;
-  PinnedBuffer<float> staged_learning_rate;
-  UniqueEvent images_consumed;  // the last copy out of staged_images finished
-  bool images_pending = false;
-  // Graph capture.
-  bool capturing = false;
-  bool captured_learning_rate = false;
-  float captured_lr_value = 0;
-  size_t captured_image_count = 0;
-  int captured_label_count = 0;
-  OutputMode captured_mode = OutputMode::Softmax;
-  int captured_outputs = 0;
-  UniqueGraphExec graph;
-  std::vector<float*> frees_after_capture;  // buffers that went while a graph was being captured
+  // gradients) in the 16-bit type.
+  cuda::DeviceBuffer<float> images_fp32;
+  cuda::DeviceBuffer<float> weights_working;  // room for fp32 (NHWC reorders fp32 weights too)
+  cuda::HostStaging staging;
+  std::unique_ptr<cuda::LossScaler> loss_scaler;  // fp16 only
+  std::unique_ptr<cuda::GraphCapture> graph;      // uses the stream and the staging buffers
   size_t allocations = 0;  // allocate() and release() calls
 
   State() = default;
@@ -298,13 +128,27 @@ struct CudaBackend::State {
   State& operator=(const State&) = delete;
   ~State() {
     if (stream) cudaStreamSynchronize(stream);  // queued work may still use the buffers
-    free_deferred();
   }
-  void free_deferred() {
-    for (float* p : frees_after_capture) cudaFree(p);
-    frees_after_capture.clear();
+  bool capturing() const { return graph && graph->capturing(); }
+  size_t memory_generation() const {
+    // The pinned staging buffers count too: the graph's copies read their old addresses.
+    return allocations + reduction_scratch.reallocations + labels.reallocations + images_fp32.reallocations +
+           weights_working.reallocations + staging.images.reallocations + staging.labels.reallocations +
+           convolutions->workspace_reallocations();
   }
 };
+
+namespace {
+void require_compute_capability_for(CudaPrecision precision, int device) {
+  if (precision != CudaPrecision::Bf16) return;
+  cudaDeviceProp prop{};
+  DASNET_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  if (prop.major < 8)
+    throw UsageError(std::string("--precision bf16 needs a GPU of compute capability 8.0 or newer (A100, H100, "
+                                 "H200); ") + prop.name + " is " + std::to_string(prop.major) + "." +
+                     std::to_string(prop.minor) + ": use fp32");
+}
+}  // namespace
 
 CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_(std::make_unique<State>()) {
   std::string why;
@@ -312,16 +156,9 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   State& s = *state_;
   if (options.device >= 0) DASNET_CUDA_CHECK(cudaSetDevice(options.device));
   DASNET_CUDA_CHECK(cudaGetDevice(&s.device));
-  if (options.precision == CudaPrecision::Bf16) {
-    cudaDeviceProp prop{};
-    DASNET_CUDA_CHECK(cudaGetDeviceProperties(&prop, s.device));
-    if (prop.major < 8)
-      throw UsageError(std::string("--precision bf16 needs a GPU of compute capability 8.0 or newer (A100, H100, "
-                                   "H200); ") + prop.name + " is " + std::to_string(prop.major) + "." +
-                       std::to_string(prop.minor) + ": use fp32");
-  }
+  require_compute_capability_for(options.precision, s.device);
   DASNET_CUDA_CHECK(cudaStreamCreateWithFlags(s.stream.out(), cudaStreamNonBlocking));
-  DASNET_CUDA_CHECK(cudaEventCreateWithFlags(s.images_consumed.out(), cudaEventDisableTiming));
+  DASNET_CUDA_CHECK(cudaEventCreateWithFlags(s.staging.images_consumed.out(), cudaEventDisableTiming));
   DASNET_CUBLAS_CHECK(cublasCreate(s.blas.out()));
   DASNET_CUBLAS_CHECK(cublasSetStream(s.blas, s.stream));
   // An explicit workspace (set after the stream, which resets it) keeps cuBLAS from allocating
@@ -337,19 +174,17 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options), state_
   conv.verbose = options.verbose;
   s.convolutions = std::make_unique<cuda::CudnnConvolutions>(s.stream, conv);
   s.results.ensure(4, false, "loss totals", s.stream);
-  s.learning_rate.ensure(1, false, "learning rate", s.stream);
-  s.staged_results.ensure(4, false, "loss totals");
-  s.staged_learning_rate.ensure(1, false, "learning rate");
-  if (options.precision == CudaPrecision::Fp16) {
-    if (!(options.initial_loss_scale >= 1)) throw UsageError("the initial loss scale must be >= 1");
-    s.loss_scale.ensure(1, false, "the loss scale", s.stream);
-    const cuda::LossScaleState initial{options.initial_loss_scale, 0.0f, 0, 0};
-    DASNET_CUDA_CHECK(cudaMemcpyAsync(s.loss_scale.data, &initial, sizeof initial, cudaMemcpyHostToDevice, s.stream));
-    DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-  }
+  s.staging.results.ensure(4, false, "loss totals");
+  if (options.precision == CudaPrecision::Fp16)
+    s.loss_scaler = std::make_unique<cuda::LossScaler>(options.initial_loss_scale, s.stream);
+  s.graph = std::make_unique<cuda::GraphCapture>(s.stream, s.staging, [&s] { return s.memory_generation(); });
 }
 
 CudaBackend::~CudaBackend() = default;
+
+bool CudaBackend::capturing() const { return state_->capturing(); }
+
+StepGraph* CudaBackend::step_graph() { return state_->graph.get(); }
 
 std::string CudaBackend::name() const {
   cudaDeviceProp prop{};
@@ -367,7 +202,7 @@ size_t CudaBackend::workspace_bytes() const { return state_->convolutions->works
 // --- Memory -------------------------------------------------------------------------------
 
 float* CudaBackend::allocate_memory(size_t count) {
-  if (state_->capturing) throw std::logic_error("CUDA backend: allocation inside a graph capture");
+  if (capturing()) throw std::logic_error("CUDA backend: allocation inside a graph capture");
   float* p = static_cast<float*>(device_allocate(count * sizeof(float), "activations or parameters"));
   ++state_->allocations;
   DASNET_CUDA_CHECK(cudaMemsetAsync(p, 0, std::max<size_t>(count, 1) * sizeof(float), state_->stream));
@@ -378,8 +213,8 @@ void CudaBackend::release_memory(float* p) noexcept {
   State& s = *state_;
   ++s.allocations;
   // A capture (a step that threw half-way) must not see a free: it happens after end_capture.
-  if (s.capturing) {
-    s.frees_after_capture.push_back(p);
+  if (s.capturing()) {
+    s.graph->defer_free(p);
     return;
   }
   // Work still queued may use p: finish it first (release is rare: arena growth, teardown).
@@ -413,31 +248,27 @@ void CudaBackend::from_nchw(const float* host_nchw, Tensor& dst) {
   State& s = *state_;
   const size_t count = dst.numel();
   if (!count) return;
-  if (s.capturing) {
-    s.staged_images.ensure(count, true, "the input batch");
-    s.captured_image_count = count;
-  } else {
-    if (s.images_pending) DASNET_CUDA_CHECK(cudaEventSynchronize(s.images_consumed));
-    s.staged_images.ensure(count, false, "the input batch");
-  }
-  std::memcpy(s.staged_images.data, host_nchw, count * sizeof(float));
+  if (s.capturing()) s.graph->note_images(count);
+  else s.staging.wait_for_images();
+  s.staging.images.ensure(count, s.capturing(), "the input batch");
+  std::memcpy(s.staging.images.data, host_nchw, count * sizeof(float));
   // 16-bit or multi-channel NHWC activations: the fp32 NCHW images land in a device buffer and
   // are rounded or reordered from there (one channel is the same in NCHW and NHWC).
   const bool reorder = channels_last(dst, "from_nchw") && dst.shape.c > 1;
   float* landing = dst.data;
   if (dst.dtype != DType::F32 || reorder) {
-    s.images_fp32.ensure(count, s.capturing, "the input batch", s.stream);
+    s.images_fp32.ensure(count, s.capturing(), "the input batch", s.stream);
     landing = s.images_fp32.data;
   }
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(landing, s.staged_images.data, count * sizeof(float), cudaMemcpyHostToDevice,
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(landing, s.staging.images.data, count * sizeof(float), cudaMemcpyHostToDevice,
                                     s.stream));
   if (reorder)
     to_channels_last(dst.dtype, landing, dst.data, dst.shape.n, dst.shape.c, plane_of(dst.shape), s.stream);
   else if (dst.dtype != DType::F32)
     narrow(dst.dtype, landing, dst.data, count, s.stream);
-  if (!s.capturing) {
-    DASNET_CUDA_CHECK(cudaEventRecord(s.images_consumed, s.stream));
-    s.images_pending = true;
+  if (!s.capturing()) {
+    DASNET_CUDA_CHECK(cudaEventRecord(s.staging.images_consumed, s.stream));
+    s.staging.images_pending = true;
   }
 }
 
@@ -445,7 +276,7 @@ void CudaBackend::to_nchw(const Tensor& src, float* host_nchw) {
   const bool reorder = channels_last(src, "to_nchw") && src.shape.c > 1;
   if (src.dtype == DType::F32 && !reorder) return copy_to_host(host_nchw, src.data, src.numel());
   State& s = *state_;
-  s.images_fp32.ensure(src.numel(), s.capturing, "a tensor copied to the host", s.stream);
+  s.images_fp32.ensure(src.numel(), s.capturing(), "a tensor copied to the host", s.stream);
   if (reorder)
     from_channels_last(src.dtype, src.data, s.images_fp32.data, src.shape.n, src.shape.c, plane_of(src.shape),
                        s.stream);
@@ -464,7 +295,7 @@ const float* CudaBackend::weights_for(const ConvGeometry& g, const Tensor& x, co
   const bool nhwc = channels_last(x, "convolution");
   if (x.dtype == DType::F32 && !nhwc) return w;
   State& s = *state_;
-  s.weights_working.ensure(g.weight_count(), s.capturing, "convolution weights", s.stream);
+  s.weights_working.ensure(g.weight_count(), s.capturing(), "convolution weights", s.stream);
   if (nhwc)
     to_channels_last(x.dtype, w, s.weights_working.data, g.out_channels, g.in_channels, size_t(g.kernel) * g.kernel,
                      s.stream);
@@ -474,25 +305,22 @@ const float* CudaBackend::weights_for(const ConvGeometry& g, const Tensor& x, co
 }
 
 void CudaBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const float* w, Tensor& y) {
-  require_dtype(y, x.dtype, "conv_forward");
-  require_layout(y, x.layout, "conv_forward");
+  require_like(x, {&y}, "conv_forward");
   state_->convolutions->forward(g, x, weights_for(g, x, w), y);
 }
 
 void CudaBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy, const float* w, Tensor& dx,
                                      bool accumulate, float* scratch) {
-  require_dtype(dx, dy.dtype, "conv_backward_data");
-  require_layout(dx, dy.layout, "conv_backward_data");
+  require_like(dy, {&dx}, "conv_backward_data");
   state_->convolutions->backward_data(g, dy, weights_for(g, dy, w), dx, accumulate, scratch);
 }
 
 void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, const Tensor& dy, float* dw) {
-  require_dtype(dy, x.dtype, "conv_backward_weights");
-  require_layout(dy, x.layout, "conv_backward_weights");
+  require_like(x, {&dy}, "conv_backward_weights");
   const bool nhwc = channels_last(x, "conv_backward_weights");
   if (x.dtype == DType::F32 && !nhwc) return state_->convolutions->backward_weights(g, x, dy, dw);
   State& s = *state_;
-  s.weights_working.ensure(g.weight_count(), s.capturing, "convolution weights", s.stream);
+  s.weights_working.ensure(g.weight_count(), s.capturing(), "convolution weights", s.stream);
   state_->convolutions->backward_weights(g, x, dy, s.weights_working.data);
   if (nhwc)
     from_channels_last(x.dtype, s.weights_working.data, dw, g.out_channels, g.in_channels,
@@ -508,7 +336,7 @@ void CudaBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& x, 
 void CudaBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
   const bool nhwc = channels_last(x, "channel_statistics");
   State& s = *state_;
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c, nhwc), s.capturing,
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(x.shape.n, x.shape.c, nhwc), s.capturing(),
                              "reduction scratch", s.stream);
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
@@ -520,12 +348,7 @@ void CudaBackend::channel_statistics(const Tensor& x, float* mean, float* var) {
 void CudaBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift, const Tensor* residual,
                                        bool relu, Tensor& y) {
   const bool nhwc = channels_last(x, "scale_shift_activate");
-  require_dtype(y, x.dtype, "scale_shift_activate");
-  require_layout(y, x.layout, "scale_shift_activate");
-  if (residual) {
-    require_dtype(*residual, x.dtype, "scale_shift_activate");
-    require_layout(*residual, x.layout, "scale_shift_activate");
-  }
+  require_like(x, {&y, residual}, "scale_shift_activate");
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
     cuda::launch_scale_shift_activate(elements<const T>(x), scale, shift, elements_or_null<const T>(residual), relu,
@@ -537,7 +360,7 @@ void CudaBackend::channel_sums(const Tensor& x, double* sums_host) {
   const bool nhwc = channels_last(x, "channel_sums");
   State& s = *state_;
   // The sums go to the host for the other ranks: a graph cannot capture that round trip.
-  if (s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
+  if (s.capturing()) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
   s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels, nhwc), false, "reduction scratch", s.stream);
   with_element_type(x, [&](auto type) {
@@ -556,15 +379,11 @@ void CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_output
                                      Tensor* dresidual, bool accumulate_residual, ChannelReducer* reducer) {
   const bool nhwc = channels_last(x, "batchnorm_backward");
   State& s = *state_;
-  if (reducer && s.capturing) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
+  if (reducer && s.capturing()) throw std::logic_error("CUDA backend: synchronized batchnorm inside a graph capture");
   const int n = x.shape.n, channels = x.shape.c;
   const size_t plane = plane_of(x.shape);
-  for (const Tensor* t : {&dy, relu_output, static_cast<const Tensor*>(&dx), static_cast<const Tensor*>(dresidual)}) {
-    if (!t) continue;
-    require_dtype(*t, x.dtype, "batchnorm_backward");
-    require_layout(*t, x.layout, "batchnorm_backward");
-  }
-  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels, nhwc), s.capturing, "reduction scratch",
+  require_like(x, {&dy, relu_output, &dx, dresidual}, "batchnorm_backward");
+  s.reduction_scratch.ensure(cuda::channel_reduction_scratch(n, channels, nhwc), s.capturing(), "reduction scratch",
                              s.stream);
   double* scratch = s.reduction_scratch.data;
   const double local_count = double(n) * double(plane);
@@ -607,8 +426,7 @@ void CudaBackend::batchnorm_coefficients(int channels, const float* batch_mean, 
 // --- Elementwise -------------------------------------------------------------------------------
 
 void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
-  require_dtype(y, x.dtype, "relu_forward");
-  require_layout(y, x.layout, "relu_forward");
+  require_like(x, {&y}, "relu_forward");
   with_element_type(x, [&](auto type) {
     using T = decltype(type);
     cuda::launch_relu_forward(elements<const T>(x), elements<T>(y), x.numel(), state_->stream);
@@ -616,10 +434,7 @@ void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
 }
 
 void CudaBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) {
-  require_dtype(y, dy.dtype, "relu_backward");
-  require_dtype(dx, dy.dtype, "relu_backward");
-  require_layout(y, dy.layout, "relu_backward");
-  require_layout(dx, dy.layout, "relu_backward");
+  require_like(dy, {&y, &dx}, "relu_backward");
   with_element_type(dy, [&](auto type) {
     using T = decltype(type);
     cuda::launch_relu_backward(elements<const T>(dy), elements<const T>(y), elements<T>(dx), dy.numel(), accumulate,
@@ -628,8 +443,7 @@ void CudaBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, b
 }
 
 void CudaBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) {
-  require_dtype(dst, src.dtype, "pass_gradient");
-  require_layout(dst, src.layout, "pass_gradient");
+  require_like(src, {&dst}, "pass_gradient");
   if (!accumulate) {
     if (src.numel() && dst.data != src.data)
       DASNET_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, src.numel() * element_bytes(src.dtype),
@@ -643,10 +457,7 @@ void CudaBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate)
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  require_dtype(b, a.dtype, "add");
-  require_dtype(y, a.dtype, "add");
-  require_layout(b, a.layout, "add");
-  require_layout(y, a.layout, "add");
+  require_like(a, {&b, &y}, "add");
   with_element_type(a, [&](auto type) {
     using T = decltype(type);
     cuda::launch_add(elements<const T>(a), elements<const T>(b), elements<T>(y), a.numel(), state_->stream);
@@ -675,17 +486,8 @@ void CudaBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool ac
 
 // --- Linear (cuBLAS). Row-major y[N x out] = x[N x in] W^T is column-major y^T = W x^T. --------
 
-namespace {
-// The features must be in PyTorch's (C, H, W) order: NCHW, or a map of one pixel (pooled).
-void require_linear_features(const Tensor& x, const char* op) {
-  require_dtype(x, DType::F32, op);
-  if (x.layout != Layout::NCHW && size_t(x.shape.h) * x.shape.w != 1)
-    throw std::logic_error(std::string(op) + ": NHWC features of more than one pixel would be in HWC order");
-}
-}  // namespace
-
 void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b, int out_features, Tensor& y) {
-  require_linear_features(x, "linear_forward");
+  cuda::require_linear_features(x, "linear_forward");
   State& s = *state_;
   const int n = x.shape.n, in = int(x.shape.per_sample());
   float beta = 0.0f;
@@ -700,7 +502,7 @@ void CudaBackend::linear_forward(const Tensor& x, const float* w, const float* b
 
 void CudaBackend::linear_backward(const Tensor& x, const Tensor& dy, const float* w, int out_features, Tensor* dx,
                                   bool accumulate, float* dw, float* db) {
-  require_linear_features(x, "linear_backward");
+  cuda::require_linear_features(x, "linear_backward");
   State& s = *state_;
   const int n = x.shape.n, in = int(x.shape.per_sample());
   const float one = 1.0f, zero = 0.0f;
@@ -723,167 +525,74 @@ LossTotals CudaBackend::loss(OutputMode mode, const Tensor& logits, const int* l
   State& s = *state_;
   const int n = logits.shape.n, k = int(logits.shape.per_sample());
   validate_labels(mode, n, k, labels_host);
-  s.staged_labels.ensure(size_t(n), s.capturing, "the label batch");
-  s.labels.ensure(size_t(n), s.capturing, "the label batch", s.stream);
-  std::memcpy(s.staged_labels.data, labels_host, size_t(n) * sizeof(int));
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.labels.data, s.staged_labels.data, size_t(n) * sizeof(int),
+  s.staging.labels.ensure(size_t(n), s.capturing(), "the label batch");
+  s.labels.ensure(size_t(n), s.capturing(), "the label batch", s.stream);
+  std::memcpy(s.staging.labels.data, labels_host, size_t(n) * sizeof(int));
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.labels.data, s.staging.labels.data, size_t(n) * sizeof(int),
                                     cudaMemcpyHostToDevice, s.stream));
   // fp16: the loss gradient carries the loss scale (removed again in unscale_gradients).
-  const float* gradient_scale = s.loss_scale.data ? &s.loss_scale.data->scale : nullptr;
+  const float* gradient_scale = s.loss_scaler ? s.loss_scaler->gradient_scale() : nullptr;
   cuda::launch_loss(loss_kind(mode), logits.data, s.labels.data, n, k, dlogits ? dlogits->data : nullptr,
                     probabilities ? probabilities->data : nullptr, gradient_scale, s.results.data, s.stream);
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.staged_results.data, s.results.data, 2 * sizeof(double), cudaMemcpyDeviceToHost,
-                                    s.stream));
-  if (s.capturing) {  // totals arrive with each replay
-    s.captured_label_count = n;
-    s.captured_mode = mode;
-    s.captured_outputs = k;
+  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.staging.results.data, s.results.data, 2 * sizeof(double),
+                                    cudaMemcpyDeviceToHost, s.stream));
+  if (s.capturing()) {  // totals arrive with each replay
+    s.graph->note_loss(mode, n, k);
     return {};
   }
   DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
   LossTotals totals;
-  totals.loss_sum = s.staged_results.data[0];
-  totals.correct = long(std::llround(s.staged_results.data[1]));
+  totals.loss_sum = s.staging.results.data[0];
+  totals.correct = long(std::llround(s.staging.results.data[1]));
   return totals;
 }
 
 void CudaBackend::sgd_update(float* params, const float* grads, float* velocity, size_t count, float lr,
                              float momentum, float weight_decay, bool nesterov) {
   State& s = *state_;
-  const float* lr_on_device = nullptr;
-  if (s.capturing) {
-    // The learning rate changes between replays: the graph copies it from pinned memory.
-    if (!s.captured_learning_rate) {
-      s.staged_learning_rate.data[0] = lr;
-      DASNET_CUDA_CHECK(cudaMemcpyAsync(s.learning_rate.data, s.staged_learning_rate.data, sizeof(float),
-                                        cudaMemcpyHostToDevice, s.stream));
-      s.captured_learning_rate = true;
-      s.captured_lr_value = lr;
-    } else if (lr != s.captured_lr_value) {
-      throw std::logic_error("CUDA graph capture: one learning rate per captured step");
-    }
-    lr_on_device = s.learning_rate.data;
-  }
-  const float* skip = s.loss_scale.data ? &s.loss_scale.data->found_inf : nullptr;
+  // The learning rate changes between replays: a captured step reads it from device memory.
+  const float* lr_on_device = s.capturing() ? s.graph->learning_rate_on_device(lr) : nullptr;
+  const float* skip = s.loss_scaler ? s.loss_scaler->overflowed() : nullptr;
   cuda::launch_sgd_update(params, grads, velocity, count, lr, lr_on_device, skip, momentum, weight_decay, nesterov,
                           s.stream);
 }
 
 void CudaBackend::unscale_gradients(float* grads, size_t count) {
-  State& s = *state_;
-  if (s.loss_scale.data) cuda::launch_unscale_gradients(grads, count, s.loss_scale.data, s.stream);
+  if (state_->loss_scaler) state_->loss_scaler->unscale(grads, count);
 }
 
 void CudaBackend::finish_optimizer_step() {
-  State& s = *state_;
-  if (s.loss_scale.data) cuda::launch_update_loss_scale(s.loss_scale.data, kLossScaleGrowthInterval, s.stream);
+  if (state_->loss_scaler) state_->loss_scaler->finish_step();
 }
 
 std::vector<double> CudaBackend::optimizer_state() {
-  if (!state_->loss_scale.data) return {};
-  const LossScale current = loss_scale();
-  return {current.scale, double(current.clean_steps), double(current.skipped_steps)};
+  if (!state_->loss_scaler) return {};
+  if (capturing()) throw std::logic_error("optimizer_state returns host values: not allowed inside a graph capture");
+  return state_->loss_scaler->saved();
 }
 
 void CudaBackend::restore_optimizer_state(const std::vector<double>& saved) {
-  State& s = *state_;
   // A checkpoint of another precision (no loss scale, or one this run does not use) changes nothing.
-  if (!s.loss_scale.data || saved.size() != 3 || !(saved[0] >= 1)) return;
-  if (s.capturing) throw std::logic_error("restore_optimizer_state inside a graph capture");
-  const cuda::LossScaleState state{float(saved[0]), 0.0f, int(saved[1]), int(saved[2])};
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(s.loss_scale.data, &state, sizeof state, cudaMemcpyHostToDevice, s.stream));
-  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // `state` lives on this stack frame
+  if (!state_->loss_scaler || !cuda::LossScaler::restorable(saved)) return;
+  if (capturing()) throw std::logic_error("restore_optimizer_state inside a graph capture");
+  state_->loss_scaler->restore(saved);
 }
 
 CudaBackend::LossScale CudaBackend::loss_scale() {
-  State& s = *state_;
-  if (!s.loss_scale.data) return {};
-  if (s.capturing) throw std::logic_error("loss_scale returns host values: not allowed inside a graph capture");
-  cuda::LossScaleState state{};
-  DASNET_CUDA_CHECK(cudaMemcpyAsync(&state, s.loss_scale.data, sizeof state, cudaMemcpyDeviceToHost, s.stream));
-  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-  return {state.scale, state.clean_steps, state.skipped_steps};
+  if (!state_->loss_scaler) return {};
+  if (capturing()) throw std::logic_error("loss_scale returns host values: not allowed inside a graph capture");
+  return state_->loss_scaler->read();
 }
 
 double CudaBackend::sum_squares(const float* x, size_t count) {
   State& s = *state_;
-  if (s.capturing) throw std::logic_error("sum_squares returns a host value: not allowed inside a graph capture");
+  if (s.capturing()) throw std::logic_error("sum_squares returns a host value: not allowed inside a graph capture");
   s.reduction_scratch.ensure(cuda::sum_squares_scratch(), false, "reduction scratch", s.stream);
   cuda::launch_sum_squares(x, count, s.reduction_scratch.data, s.results.data + 2, s.stream);
   double result = 0;
   DASNET_CUDA_CHECK(cudaMemcpyAsync(&result, s.results.data + 2, sizeof(double), cudaMemcpyDeviceToHost, s.stream));
   DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
   return result;
-}
-
-// --- CUDA graphs ---------------------------------------------------------------------------------
-
-void CudaBackend::begin_capture() {
-  State& s = *state_;
-  if (s.capturing) throw std::logic_error("begin_capture: already capturing");
-  drop_graph();
-  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // staging buffers are free, nothing in flight
-  s.images_pending = false;
-  s.captured_learning_rate = false;
-  s.captured_image_count = 0;
-  s.captured_label_count = 0;
-  // Relaxed mode: other threads (the loader) may use the CUDA API meanwhile without breaking us.
-  DASNET_CUDA_CHECK(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeRelaxed));
-  s.capturing = true;
-}
-
-void CudaBackend::end_capture() {
-  State& s = *state_;
-  if (!s.capturing) throw std::logic_error("end_capture without begin_capture");
-  s.capturing = false;
-  cudaGraph_t graph = nullptr;
-  const cudaError_t ended = cudaStreamEndCapture(s.stream, &graph);
-  s.free_deferred();
-  DASNET_CUDA_CHECK(ended);
-  cudaError_t status = cudaGraphInstantiateWithFlags(s.graph.out(), graph, 0);  // same call in CUDA 11.4 to 13
-  cudaGraphDestroy(graph);
-  if (status != cudaSuccess) s.graph.reset();  // has_graph() must not see a failed instantiation
-  DASNET_CUDA_CHECK(status);
-}
-
-bool CudaBackend::has_graph() const { return state_->graph != nullptr; }
-
-size_t CudaBackend::memory_generation() const {
-  const State& s = *state_;
-  // The pinned staging buffers count too: the graph's copies read their old addresses.
-  return s.allocations + s.reduction_scratch.reallocations + s.labels.reallocations + s.images_fp32.reallocations +
-         s.weights_working.reallocations +
-         s.staged_images.reallocations + s.staged_labels.reallocations + s.convolutions->workspace_reallocations();
-}
-
-void CudaBackend::drop_graph() {
-  state_->graph.reset();
-}
-
-LossTotals CudaBackend::replay(const float* images_nchw, size_t image_count, const int* labels, int label_count,
-                               float lr) {
-  State& s = *state_;
-  if (!s.graph) throw std::logic_error("replay without a captured graph");
-  if (image_count != s.captured_image_count || label_count != s.captured_label_count)
-    throw std::logic_error("replay: batch differs from the captured one (" + std::to_string(image_count) + " values, " +
-                           std::to_string(label_count) + " labels vs " + std::to_string(s.captured_image_count) +
-                           ", " + std::to_string(s.captured_label_count) + ")");
-  if (label_count) validate_labels(s.captured_mode, label_count, s.captured_outputs, labels);
-  // The previous replay finished (we waited for its totals); a plain from_nchw since (an evaluation
-  // or prediction) may still be copying out of staged_images.
-  if (s.images_pending) DASNET_CUDA_CHECK(cudaEventSynchronize(s.images_consumed));
-  s.images_pending = false;
-  if (image_count) std::memcpy(s.staged_images.data, images_nchw, image_count * sizeof(float));
-  if (label_count) std::memcpy(s.staged_labels.data, labels, size_t(label_count) * sizeof(int));
-  s.staged_learning_rate.data[0] = lr;
-  DASNET_CUDA_CHECK(cudaGraphLaunch(s.graph, s.stream));
-  DASNET_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-  LossTotals totals;
-  if (label_count) {
-    totals.loss_sum = s.staged_results.data[0];
-    totals.correct = long(std::llround(s.staged_results.data[1]));
-  }
-  return totals;
 }
 
 std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {

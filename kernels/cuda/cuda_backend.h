@@ -53,6 +53,14 @@ struct CudaOptions {
 // old, ...). Tests skip on false and print it.
 bool cuda_device_available(std::string* why);
 
+// fp16's loss-scaling state: the current scale, the clean steps since it last changed and the
+// steps skipped for overflow so far.
+struct CudaLossScale {
+  double scale = 1;
+  long clean_steps = 0;
+  long skipped_steps = 0;
+};
+
 class CudaBackend : public Backend {
  public:
   explicit CudaBackend(const CudaOptions& options = CudaOptions::from_environment());
@@ -124,28 +132,16 @@ class CudaBackend : public Backend {
   // fp16: {scale, clean steps, skipped steps}; empty otherwise.
   std::vector<double> optimizer_state() override;
   void restore_optimizer_state(const std::vector<double>& state) override;
-  // fp16: the current loss scale, the clean steps since it last changed and the steps skipped for
-  // overflow so far (waits for the device).
-  struct LossScale {
-    double scale = 1;
-    long clean_steps = 0;
-    long skipped_steps = 0;
-  };
+  // fp16: the current loss scale (kernels/cuda/loss_scaler.h; waits for the device); all
+  // defaults otherwise.
+  using LossScale = CudaLossScale;
   LossScale loss_scale();
 
-  // --- CUDA graphs of a training step (see kernels/cuda/graph_step.h) --------------------
-  // While capturing, host inputs (from_nchw's images, loss's labels, sgd_update's learning
-  // rate) are read from pinned staging buffers that the graph copies from at replay, and loss()
-  // returns zeros: its totals land in pinned memory, read by captured_loss_totals() after replay.
-  void begin_capture();
-  void end_capture();  // instantiates the graph
-  bool has_graph() const;
-  // Writes new host inputs into the staging buffers, launches the graph, waits, returns totals.
-  LossTotals replay(const float* images_nchw, size_t image_count, const int* labels, int label_count, float lr);
-  void drop_graph();
-  // Changes whenever device memory is allocated, released or reallocated (arena, workspace,
-  // scratch): a graph captured under another generation may point at freed memory.
-  size_t memory_generation() const;
+  // CUDA graphs of a training step (kernels/cuda/graph_capture.h, driven by
+  // engine/cuda_graph_step.h). While capturing, host inputs (from_nchw's images, loss's labels,
+  // sgd_update's learning rate) are read from pinned staging buffers that the graph copies from
+  // at replay, and loss() returns zeros.
+  StepGraph* step_graph() override;
 
   // Waits for all work of this backend (tests and benchmarks).
   void synchronize();
@@ -158,6 +154,7 @@ class CudaBackend : public Backend {
  private:
   // The weights a convolution on x uses: w itself (fp32), or w rounded into the 16-bit buffer.
   const float* weights_for(const ConvGeometry& g, const Tensor& x, const float* w);
+  bool capturing() const;
   struct State;
   CudaOptions options_;
   std::unique_ptr<State> state_;
