@@ -229,11 +229,12 @@ const BinaryFormat* binary_format_of(const std::string& path) {
   std::string head(kHeadBytes, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));
+  in.clear();  // a file shorter than the head leaves eof set, which would fail the seek
   in.seekg(0, std::ios::end);
   const uint64_t size = static_cast<uint64_t>(in.tellg());
   if (const BinaryFormat* format = find_binary_format(head, size)) return format;
   refuse_non_hdf5(path);
-  throw std::runtime_error(path + ": not an HDF5 file, nor Silixa TDMS (unknown DAS format)");
+  throw std::runtime_error(path + ": not an HDF5 file, nor Silixa TDMS, Sintela binary, miniSEED, SEG-Y or Sentek (unknown DAS format)");
 }
 
 std::unique_ptr<BinaryRecord> open_binary(const BinaryFormat& format, const std::string& path, size_t record) {

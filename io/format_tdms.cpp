@@ -361,10 +361,7 @@ bool is_tdms(const std::string& head, uint64_t) {
 }
 
 std::unique_ptr<BinaryRecord> open_tdms(const std::string& path, size_t record) {
-  auto opened = std::make_unique<TdmsRecord>(path);
-  if (record > 0) throw std::runtime_error(path + ": record " + std::to_string(record) + " requested; the file holds 1 record");
-  opened->parse();
-  return opened;
+  return open_single_record<TdmsRecord>(path, record);
 }
 
 }  // namespace dasnet::detail
