@@ -44,8 +44,9 @@ int format_bytes(int code) {
 
 }  // namespace
 
-// ObsPy's and DASCore's checks of the binary header (big-endian), and a file size that is the
-// headers plus a whole number of traces: random bytes pass all of them rarely.
+// ObsPy's and DASCore's checks of the binary header (big-endian) and room for one trace; a file
+// that is not the headers plus whole traces (truncated) is then refused by the reader, naming
+// the traces.
 bool is_segy(const std::string& head, uint64_t file_size) {
   const size_t at = kTextHeaderBytes;
   if (head.size() < at + kBinaryHeaderBytes) return false;
@@ -59,7 +60,7 @@ bool is_segy(const std::string& head, uint64_t file_size) {
     return false;
   const uint64_t first_trace = at + kBinaryHeaderBytes + uint64_t(extended) * kTextHeaderBytes;
   const uint64_t trace_bytes = kTraceHeaderBytes + uint64_t(samples) * format_bytes(code);
-  return file_size > first_trace && (file_size - first_trace) % trace_bytes == 0;
+  return file_size > first_trace && trace_bytes > kTraceHeaderBytes;
 }
 
 #ifdef DASNET_HAVE_SEGYIO

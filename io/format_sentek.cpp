@@ -5,7 +5,7 @@
 //   sensor_num       distance of each channel (m)
 //   measurement_count  time of each sample (s, from an instrument clock)
 //   measurement_count x sensor_num samples, time-major.
-// The file size is exactly that (detection checks it: the header alone is weak), and the
+// The file size must be exactly that (detection checks it is no larger), and the
 // stated times and distances are checked rather than trusted.
 // DASCore seeks to absolute offsets where it means relative ones: it takes the last distance
 // from byte 4 (sensor_num - 1), the times from inside the distances, and the samples from byte
@@ -126,13 +126,15 @@ void SentekRecord::parse() {
 }  // namespace
 
 // DASCore's checks of the header (channel and sample counts whole numbers > 1, the strain-rate
-// flag 0 or 1) and a file of exactly the layout's size.
+// flag 0 or 1) and a file no larger than the layout's size (the header alone is weak; a shorter
+// file is a truncated one, which the reader refuses naming the counts).
 bool is_sentek(const std::string& head, uint64_t file_size) {
   if (head.size() < 4 * kHeaderValues) return false;
   float h[kHeaderValues];
   std::memcpy(h, head.data(), sizeof h);
   if (!(h[0] > 1 && h[1] > 1) || !nearly_whole(h[0]) || !nearly_whole(h[1]) || !(h[3] == 0 || h[3] == 1)) return false;
-  return layout_bytes(static_cast<uint64_t>(h[0]), static_cast<uint64_t>(h[1])) == file_size;
+  const uint64_t expected = layout_bytes(static_cast<uint64_t>(h[0]), static_cast<uint64_t>(h[1]));
+  return expected >= file_size && file_size > 4 * (kHeaderValues + static_cast<uint64_t>(h[0]));
 }
 
 std::unique_ptr<BinaryRecord> open_sentek(const std::string& path, size_t record) {
