@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -100,6 +101,14 @@ void MseedRecord::describe(size_t record, size_t records) {
   if (records > 1) info.record_name = s.id;
 }
 
+// libmseed's microsecond time as ns; times past what int64 ns hold (year 2262) are refused.
+int64_t time_ns(const std::string& path, const std::string& id, hptime_t microseconds) {
+  constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 1000;
+  if (microseconds > kLimit || microseconds < -kLimit)
+    throw std::runtime_error(path + ": stream " + id + ": record start time out of range (corrupted file)");
+  return static_cast<int64_t>(microseconds) * 1000;
+}
+
 std::string stream_id(const MSTrace& t) {
   return std::string(t.network) + "." + t.station + "." + t.location + "." + t.channel;
 }
@@ -143,20 +152,21 @@ std::vector<Stream> read_streams(const std::string& path) {
   std::vector<Stream> streams;
   for (MSTrace* t = group->traces; t != nullptr; t = t->next) {
     const std::string id = stream_id(*t);
+    if (!(t->samprate > 0) || !std::isfinite(t->samprate) || t->numsamples <= 0)
+      throw std::runtime_error(path + ": stream " + id + ": sample rate " + std::to_string(t->samprate) + " or " +
+                               std::to_string(t->numsamples) + " samples (a record needs a positive rate and samples)");
     if (!streams.empty() && streams.back().id == id) {
-      const int64_t end_ns = streams.back().start_ns +
-                             std::llround((streams.back().samples.size() - 1) * 1e9 / streams.back().rate_hz);
-      throw std::runtime_error(path + ": stream " + id + ": a gap, overlap or change of rate after " + format_iso8601_ns(end_ns) +
-                               " (next samples at " + format_iso8601_ns(t->starttime * 1000) +
+      const double end_ns = double(streams.back().start_ns) +
+                            (streams.back().samples.size() - 1) * 1e9 / streams.back().rate_hz;
+      const int64_t shown_end_ns = std::fabs(end_ns) < 9e18 ? static_cast<int64_t>(end_ns) : 0;
+      throw std::runtime_error(path + ": stream " + id + ": a gap, overlap or change of rate after " + format_iso8601_ns(shown_end_ns) +
+                               " (next samples at " + format_iso8601_ns(time_ns(path, id, t->starttime)) +
                                "); a record needs evenly spaced samples");
     }
     if (t->sampletype != 'i' && t->sampletype != 'f' && t->sampletype != 'd')
       throw std::runtime_error(path + ": stream " + id + ": sample type '" + std::string(1, t->sampletype) +
                                "' is not numeric (ASCII log records are not samples)");
-    if (!(t->samprate > 0) || !std::isfinite(t->samprate) || t->numsamples <= 0)
-      throw std::runtime_error(path + ": stream " + id + ": sample rate " + std::to_string(t->samprate) + " or " +
-                               std::to_string(t->numsamples) + " samples (a record needs a positive rate and samples)");
-    Stream s{id, t->starttime * 1000, t->samprate, t->sampletype, std::vector<float>(size_t(t->numsamples))};
+    Stream s{id, time_ns(path, id, t->starttime), t->samprate, t->sampletype, std::vector<float>(size_t(t->numsamples))};
     for (int64_t k = 0; k < t->numsamples; ++k)
       s.samples[size_t(k)] = t->sampletype == 'i'   ? static_cast<float>(static_cast<const int32_t*>(t->datasamples)[k])
                              : t->sampletype == 'f' ? static_cast<const float*>(t->datasamples)[k]
@@ -171,7 +181,7 @@ bool one_time_axis(const std::vector<Stream>& streams) {
   const Stream& a = streams.front();
   return std::all_of(streams.begin(), streams.end(), [&](const Stream& b) {
     return b.rate_hz == a.rate_hz && b.samples.size() == a.samples.size() && b.type == a.type &&
-           std::fabs(double(b.start_ns - a.start_ns)) < 0.5e9 / a.rate_hz;
+           std::fabs(double(b.start_ns) - double(a.start_ns)) < 0.5e9 / a.rate_hz;
   });
 }
 

@@ -89,6 +89,8 @@ void SentekRecord::describe_time(const std::vector<float>& header, const std::ve
     file_.fail("sample times", "span " + std::to_string(stated_span) + " s, but " + std::to_string(times.size()) +
                                    " samples of sampling_interval " + std::to_string(interval_us) + " us span " +
                                    std::to_string(span) + " s (corrupted file)");
+  if (!(std::fabs(times.front()) < 1e9))
+    file_.fail("sample times", "first time " + std::to_string(times.front()) + " s is not a plausible clock reading");
   info.sampling_rate_hz = 1e6 / interval_us;
   const std::optional<int64_t> named = time_from_name(file_.path());
   info.start_time_known = named.has_value();

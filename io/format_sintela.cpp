@@ -16,7 +16,6 @@
 
 #include "io/binary_format.h"
 #include "io/das_read_plan.h"
-#include "io/das_time.h"
 
 namespace dasnet::detail {
 namespace {
@@ -80,8 +79,9 @@ void SintelaRecord::parse() {
       file_.fail(what, "channels, samples or rate differ from packet 0's");
     const double expected = double(first.start_ns) + k * packet_ns;
     if (std::fabs(double(h.start_ns) - expected) > 0.5e9 / first.rate_hz)
-      file_.fail(what, "starts at " + format_iso8601_ns(int64_t(h.start_ns)) + ", not one packet after the previous (" +
-                           format_iso8601_ns(std::llround(expected)) + "): a gap or overlap");
+      file_.fail(what, "starts at " + std::to_string(h.start_ns) + " ns, not one packet after the previous (" +
+                           std::to_string(std::uint64_t(std::max(0.0, std::min(expected, 1.8e19)))) +
+                           " ns): a gap or overlap");
   }
   describe(first, packets);
 }
