@@ -37,9 +37,12 @@ constexpr uint64_t kHeaderValues = 6;
 
 bool nearly_whole(float v) { return std::isfinite(v) && std::fabs(v - std::round(v)) < 1e-5f * std::max(1.0f, v); }
 
+// A stated count as an integer, or 0 when it is not a plausible one (> 1, below 2^31).
+uint64_t count_of(float v) { return v > 1 && v < 2147483648.0f ? static_cast<uint64_t>(v) : 0; }
+
 // The layout's size for `channels` x `samples`, or 0 when it would overflow.
 uint64_t layout_bytes(uint64_t channels, uint64_t samples) {
-  if (channels > (uint64_t{1} << 31) || samples > (uint64_t{1} << 40) / channels) return 0;
+  if (channels == 0 || channels > (uint64_t{1} << 31) || samples > (uint64_t{1} << 40) / channels) return 0;
   return 4 * (kHeaderValues + channels + samples + channels * samples);
 }
 
@@ -99,7 +102,7 @@ void SentekRecord::describe_time(const std::vector<float>& header, const std::ve
 
 void SentekRecord::parse() {
   const std::vector<float> header = floats(0, kHeaderValues, "header");
-  const uint64_t channels = static_cast<uint64_t>(header[0]), samples = static_cast<uint64_t>(header[1]);
+  const uint64_t channels = count_of(header[0]), samples = count_of(header[1]);
   if (layout_bytes(channels, samples) != file_.size())
     file_.fail("header sensor_num / measurement_count",
                std::to_string(channels) + " channels x " + std::to_string(samples) + " samples need " +
@@ -134,9 +137,10 @@ bool is_sentek(const std::string& head, uint64_t file_size) {
   if (head.size() < 4 * kHeaderValues) return false;
   float h[kHeaderValues];
   std::memcpy(h, head.data(), sizeof h);
-  if (!(h[0] > 1 && h[1] > 1) || !nearly_whole(h[0]) || !nearly_whole(h[1]) || !(h[3] == 0 || h[3] == 1)) return false;
-  const uint64_t expected = layout_bytes(static_cast<uint64_t>(h[0]), static_cast<uint64_t>(h[1]));
-  return expected >= file_size && file_size > 4 * (kHeaderValues + static_cast<uint64_t>(h[0]));
+  const uint64_t channels = count_of(h[0]), samples = count_of(h[1]);
+  if (channels == 0 || samples == 0 || !nearly_whole(h[0]) || !nearly_whole(h[1]) || !(h[3] == 0 || h[3] == 1))
+    return false;
+  return layout_bytes(channels, samples) >= file_size && file_size > 4 * (kHeaderValues + channels);
 }
 
 std::unique_ptr<BinaryRecord> open_sentek(const std::string& path, size_t record) {
