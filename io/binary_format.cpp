@@ -83,8 +83,13 @@ void transpose_samples(SampleType type, const void* stored, size_t rows, size_t 
 
 namespace {
 // ---- binary formats: one row each (io/format_<name>.cpp) ----
+// Formats with a magic number first; Sentek, recognised by its exact size alone, last.
 constexpr BinaryFormat kBinaryFormats[] = {
     {"tdms", is_tdms, open_tdms},
+    {"sintela_binary", is_sintela_binary, open_sintela_binary},
+    {"mseed", is_mseed, open_mseed},
+    {"segy", is_segy, open_segy},
+    {"sentek", is_sentek, open_sentek},
 };
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,15 @@ struct BinaryFormat {
 };
 constexpr size_t kHeadBytes = 4096;
 
+// Opens a format that holds one record: refuses record > 0 naming the file, else parse()s.
+template <typename Record>
+std::unique_ptr<BinaryRecord> open_single_record(const std::string& path, size_t record) {
+  if (record > 0) throw std::runtime_error(path + ": record " + std::to_string(record) + " requested; the file holds 1 record");
+  auto opened = std::make_unique<Record>(path);
+  opened->parse();
+  return opened;
+}
+
 // The binary format of a file whose first bytes are `head`, or nullptr.
 const BinaryFormat* find_binary_format(const std::string& head, uint64_t file_size);
 
@@ -76,5 +86,15 @@ void transpose_samples(SampleType type, const void* stored, size_t rows, size_t 
 // Per format (io/format_<name>.cpp).
 bool is_tdms(const std::string& head, uint64_t file_size);
 std::unique_ptr<BinaryRecord> open_tdms(const std::string& path, size_t record);
+// Through segyio and libmseed where dasnet was built with them (DASNET_HAVE_SEGYIO,
+// DASNET_HAVE_MSEED); without, the file is still recognised and open says what to install.
+bool is_segy(const std::string& head, uint64_t file_size);
+std::unique_ptr<BinaryRecord> open_segy(const std::string& path, size_t record);
+bool is_mseed(const std::string& head, uint64_t file_size);
+std::unique_ptr<BinaryRecord> open_mseed(const std::string& path, size_t record);
+bool is_sentek(const std::string& head, uint64_t file_size);
+std::unique_ptr<BinaryRecord> open_sentek(const std::string& path, size_t record);
+bool is_sintela_binary(const std::string& head, uint64_t file_size);
+std::unique_ptr<BinaryRecord> open_sintela_binary(const std::string& path, size_t record);
 
 }  // namespace dasnet::detail

@@ -229,11 +229,12 @@ const BinaryFormat* binary_format_of(const std::string& path) {
   std::string head(kHeadBytes, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));
+  in.clear();  // a file shorter than the head leaves eof set, which would fail the seek
   in.seekg(0, std::ios::end);
   const uint64_t size = static_cast<uint64_t>(in.tellg());
   if (const BinaryFormat* format = find_binary_format(head, size)) return format;
   refuse_non_hdf5(path);
-  throw std::runtime_error(path + ": not an HDF5 file, nor Silixa TDMS (unknown DAS format)");
+  throw std::runtime_error(path + ": not an HDF5 file, nor Silixa TDMS, Sintela binary, miniSEED, SEG-Y or Sentek (unknown DAS format)");
 }
 
 std::unique_ptr<BinaryRecord> open_binary(const BinaryFormat& format, const std::string& path, size_t record) {
@@ -243,6 +244,12 @@ std::unique_ptr<BinaryRecord> open_binary(const BinaryFormat& format, const std:
   info.source = path;
   info.record_index = record;
   if (info.num_channels == 0 || info.num_samples == 0) throw std::runtime_error(path + ": empty data");
+  // Times must stay within int64 nanoseconds (years 1677-2262) for every sample.
+  const double span_ns = info.num_samples * 1e9 / info.sampling_rate_hz;
+  if (!(span_ns < 1e18) || std::llabs(info.start_time_ns) > 8000000000000000000LL)
+    throw std::runtime_error(path + ": time axis: start " + std::to_string(info.start_time_ns) + " ns, " +
+                             std::to_string(info.num_samples) + " samples at " + std::to_string(info.sampling_rate_hz) +
+                             " Hz leave the representable times (corrupted file)");
   return opened;
 }
 

@@ -82,7 +82,10 @@ class Cursor {
   uint64_t pos_, end_;
 };
 
-int64_t tdms_time_ns(uint64_t fraction, int64_t seconds_since_1904) {
+// nullopt for a time stamp outside the years int64 nanoseconds hold (a corrupted one).
+std::optional<int64_t> tdms_time_ns(uint64_t fraction, int64_t seconds_since_1904) {
+  constexpr int64_t kSecondsLimit = 9000000000;  // about 1685..2255
+  if (seconds_since_1904 > kSecondsLimit || seconds_since_1904 < -kSecondsLimit + kSeconds1904To1970) return std::nullopt;
   const int64_t whole = (seconds_since_1904 - kSeconds1904To1970) * 1000000000LL;
   return whole + static_cast<int64_t>((static_cast<unsigned __int128>(fraction) * 1000000000u) >> 64);
 }
@@ -361,10 +364,7 @@ bool is_tdms(const std::string& head, uint64_t) {
 }
 
 std::unique_ptr<BinaryRecord> open_tdms(const std::string& path, size_t record) {
-  auto opened = std::make_unique<TdmsRecord>(path);
-  if (record > 0) throw std::runtime_error(path + ": record " + std::to_string(record) + " requested; the file holds 1 record");
-  opened->parse();
-  return opened;
+  return open_single_record<TdmsRecord>(path, record);
 }
 
 }  // namespace dasnet::detail

@@ -13,7 +13,9 @@
 #include <cstddef>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "io/das_formats.h"
 #include "io/das_time.h"
 #include "io/hdf5_util.h"
+#include "tests/binary_fixtures.h"
 #include "tests/das_fixtures.h"
 #include "tests/real_files.h"
 
@@ -50,6 +53,7 @@ struct AgreementCase {
   // Where DASCore cannot read the file, why; the row then compares dasnet with the dump's
   // independent reading (dump_dascore.py) where it has one, and with file_says.
   const char* dascore_cannot = nullptr;
+  const char* extension = ".h5";  // of the synthetic file (DASCore's Sentek reader needs ".das")
 };
 
 // float64 posix seconds near 2023 resolve 2^-22 s = 0.24 us, and dasnet rounds such stamps to
@@ -100,6 +104,74 @@ void check_dasvader_against_hdf5(const std::string& path) {
   EXPECT_DOUBLE_EQ(1 / info.sampling_rate_hz, header.time.step_hi + header.time.step_lo);
   EXPECT_DOUBLE_EQ(info.channel_spacing_m, header.offset.step_hi + header.offset.step_lo);
   EXPECT_EQ(read_das(path).data, stored);
+}
+
+// SEG-Y and Sentek: what DASCore reads differently, and the file's own layout.
+constexpr const char* kSegyDims =
+    "DASCore stacks the traces as time x channel; the file stores one trace per channel (channel x time), "
+    "dasnet's stored order";
+constexpr const char* kSentekWhy =
+    "DASCore 0.1.24 (and its main branch) seeks to absolute offsets where the layout's are relative: its last "
+    "distance is byte 4 (sensor_num - 1), its times come from inside the distance array and its samples start "
+    "at byte 4 measurement_count, 37 floats early. The file is 6 header floats, sensor_num distances, "
+    "measurement_count times and the samples, time x channel (exactly its size; DASCore transposes them to "
+    "distance x time); its times step by sampling_interval in us";
+
+// Sentek: samples, times and distances against the layout read with plain file reads.
+void check_sentek_against_layout(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<float> all(fs::file_size(path) / 4);
+  in.read(reinterpret_cast<char*>(all.data()), static_cast<std::streamsize>(all.size() * 4));
+  const size_t nc = static_cast<size_t>(all[0]), nt = static_cast<size_t>(all[1]);
+  ASSERT_EQ(all.size(), 6 + nc + nt + nc * nt);
+  const DasInfo info = inspect_das(path);
+  EXPECT_EQ(info.num_channels, nc);
+  EXPECT_EQ(info.num_samples, nt);
+  EXPECT_DOUBLE_EQ(info.distance_start_m, all[6]);
+  EXPECT_DOUBLE_EQ(info.channel_spacing_m, (double(all[6 + nc - 1]) - all[6]) / double(nc - 1));
+  EXPECT_DOUBLE_EQ(info.sampling_rate_hz, 1e6 / all[2]);
+  const double stated = (double(all[6 + nc + nt - 1]) - all[6 + nc]) / double(nt - 1);
+  EXPECT_NEAR(1 / info.sampling_rate_hz, stated, 1e-4 * stated);
+  const DasRecord rec = read_das(path);
+  const float* samples = all.data() + 6 + nc + nt;
+  size_t differ = 0;
+  for (size_t t = 0; t < nt; ++t)
+    for (size_t c = 0; c < nc; ++c) differ += rec.at(c, t) != samples[t * nc + c];
+  EXPECT_EQ(differ, 0u);
+}
+
+fx::Spec tdms_agreement_spec() {
+  fx::Spec spec;
+  spec.channels = 7;
+  spec.samples = 60;
+  return spec;
+}
+
+fx::TdmsLayout tdms_agreement_layout(uint32_t version, bool interleaved, bool float32) {
+  fx::TdmsLayout layout;
+  layout.version = version;
+  layout.interleaved = interleaved;
+  layout.float32 = float32;
+  return layout;
+}
+
+constexpr const char* kTdmsDascoreCannot =
+    "DASCore 0.1.24 fails on multi-segment TDMS (4713 chunked: TypeError in its segment parser; 4713 "
+    "interleaved: a Patch validation error; 4712: unknown version); compared with the values the fixture wrote";
+
+void check_tdms_against_fixture(const std::string& path, bool floating) {
+  const fx::Spec spec = tdms_agreement_spec();
+  const DasInfo info = inspect_das(path);
+  EXPECT_EQ(info.num_channels, spec.channels);
+  EXPECT_EQ(info.num_samples, spec.samples);
+  EXPECT_EQ(info.start_time_ns, spec.start_ns);
+  EXPECT_DOUBLE_EQ(info.sampling_rate_hz, spec.rate_hz);
+  EXPECT_DOUBLE_EQ(info.channel_spacing_m, spec.spacing_m);
+  const DasRecord rec = read_das(path);
+  size_t differ = 0;
+  for (size_t c = 0; c < spec.channels; ++c)
+    for (size_t t = 0; t < spec.samples; ++t) differ += rec.at(c, t) != fx::binary_value(c, t, floating);
+  EXPECT_EQ(differ, 0u);
 }
 
 fx::Spec small_spec() {
@@ -169,6 +241,25 @@ const std::vector<AgreementCase>& cases() {
       // ---- real files of the non-HDF5 formats (io/binary_format.h) ----
       // TDMS time stamps count 2^-64 s; DASCore rounds GPSTimeStamp to whole microseconds.
       {"tdms_idas_4713", "iDAS005_tdms_example.626.tdms", nullptr, 0, "", nullptr, 1000},
+      // DASCore 0.1.24 reads the single-segment iDAS layout only: these multi-segment files
+      // are compared with the values the fixture wrote.
+      {"tdms_synthetic_4713_chunked_float32", nullptr,
+       [](const std::string& p) { fx::write_tdms(p, tdms_agreement_spec(), tdms_agreement_layout(4713, false, true)); },
+       0, "", [](const std::string& p) { check_tdms_against_fixture(p, true); }, 0, kTdmsDascoreCannot, ".tdms"},
+      {"tdms_synthetic_4712_interleaved_int16", nullptr,
+       [](const std::string& p) { fx::write_tdms(p, tdms_agreement_spec(), tdms_agreement_layout(4712, true, false)); },
+       0, "", [](const std::string& p) { check_tdms_against_fixture(p, false); }, 0, kTdmsDascoreCannot, ".tdms"},
+      {"segy_small_channel_patch", "small_channel_patch.sgy", nullptr, kDims, kSegyDims},
+#ifdef DASNET_HAVE_SEGYIO
+      {"segy_synthetic_ieee", nullptr, [](const std::string& p) { fx::write_segy(p, small_spec()); }, kDims, kSegyDims,
+       nullptr, 0, nullptr, ".sgy"},
+      {"segy_synthetic_ibm", nullptr, [](const std::string& p) { fx::write_segy(p, small_spec(), {1}); }, kDims,
+       kSegyDims, nullptr, 0, nullptr, ".sgy"},
+#endif
+      {"sintela_binary_synthetic", nullptr, [](const std::string& p) { fx::write_sintela(p, small_spec()); }, 0, "",
+       nullptr, 0, nullptr, ".raw"},
+      {"sentek_dms_shot", "DASDMSShot00_20230328155653619.das", nullptr,
+       kDims | kStart | kEnd | kRate | kDistanceStep | kValues, kSentekWhy, check_sentek_against_layout},
       // ---- end of the non-HDF5 rows ----
       // ---- synthetic files of each layout (tests/das_fixtures.h) ----
       {"synthetic_prodml_2_0", nullptr, [](const std::string& p) { fx::write_prodml(p, small_spec(), "2.0"); }},
@@ -217,8 +308,13 @@ std::string run_dascore(const std::vector<std::string>& files, const std::string
   std::string command = "timeout 600 python3 " + std::string(DASNET_SOURCE_DIR) + "/tests/dascore/dump_dascore.py '" +
                         out + "'";
   for (const std::string& f : files) command += " '" + f + "'";
-  command += " 2>" + (fs::path(dir) / "dascore.log").string();
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("dump_dascore.py failed: " + command);
+  const std::string log = (fs::path(dir) / "dascore.log").string();
+  command += " 2>" + log;
+  if (std::system(command.c_str()) != 0) {
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    throw std::runtime_error("dump_dascore.py failed: " + command + "\n" + text.substr(text.size() > 3000 ? text.size() - 3000 : 0));
+  }
   return out;
 }
 
@@ -299,7 +395,7 @@ class DascoreAgreement : public ::testing::TestWithParam<AgreementCase> {
       if (c.real_file) {
         path = fx::real_file(c.real_file);
       } else {
-        path = (fs::path(dir_) / (std::string(c.name) + ".h5")).string();
+        path = (fs::path(dir_) / (std::string(c.name) + c.extension)).string();
         c.write(path);
       }
       paths_.push_back(path);

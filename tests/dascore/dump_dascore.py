@@ -107,6 +107,8 @@ def write_reading(group, data, dims, coords, reader):
 
 
 def write_independent(group, path):
+    if not h5py.is_hdf5(path):  # the independent readers here are of HDF5 layouts only
+        return
     reading = read_xdas(path)
     if reading is not None:
         write_reading(group.create_group("p0"), *reading, "h5py + numpy (xdas tie points)")

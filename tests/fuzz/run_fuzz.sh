@@ -7,9 +7,11 @@
 #
 # usage: run_fuzz.sh --source REPO --work DIR [--seconds 60] [--runs 4000] [--clang clang++]
 #                    [--hdf5-include "DIRS"] [--hdf5-libs "LIBS"] [--data DIR]
+#                    [--reader-defines "-DDASNET_HAVE_SEGYIO ..."] [--reader-libs "-lsegyio ..."]
 set -euo pipefail
 
 source_dir="" work="" seconds=60 runs=4000 clang="clang++" hdf5_include="" hdf5_libs="" data=""
+reader_defines="" reader_libs=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --source) source_dir="$2"; shift 2 ;;
@@ -20,6 +22,8 @@ while [[ $# -gt 0 ]]; do
     --hdf5-include) hdf5_include="$2"; shift 2 ;;
     --hdf5-libs) hdf5_libs="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
+    --reader-defines) reader_defines="$2"; shift 2 ;;
+    --reader-libs) reader_libs="$2"; shift 2 ;;
     *) echo "run_fuzz.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -37,20 +41,37 @@ binary="$work/fuzz_das_readers"
 
 # Only the reader sources: the fuzz target must not depend on the rest of dasnet.
 sources=("$source_dir"/io/das_formats.cpp "$source_dir"/io/das_time.cpp "$source_dir"/io/hdf5_util.cpp
-         "$source_dir"/io/durable_file.cpp "$source_dir"/io/input_path.cpp "$source_dir"/io/binary_format.cpp
-         "$source_dir"/io/this_host.cpp
-         "$source_dir"/io/format_*.cpp)
+         "$source_dir"/io/durable_file.cpp "$source_dir"/io/input_path.cpp
+         "$source_dir"/io/this_host.cpp "$source_dir"/io/binary_format.cpp "$source_dir"/io/format_*.cpp)
 includes=()
 for dir in ${hdf5_include//;/ }; do includes+=("-I$dir"); done
 libs=()
-for lib in ${hdf5_libs//;/ }; do libs+=("$lib"); done
+for lib in ${hdf5_libs//;/ } $reader_libs; do libs+=("$lib"); done
+defines=()
+for define in $reader_defines; do defines+=("$define"); done
 "$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$source_dir" "${includes[@]}" "$source_dir/tests/fuzz/fuzz_das_readers.cpp" "${sources[@]}" \
+  "${defines[@]}" -I"$source_dir" "${includes[@]}" "$source_dir/tests/fuzz/fuzz_das_readers.cpp" "${sources[@]}" \
   "${libs[@]}" -o "$binary"
 
 # Seeds: the real files, truncated copies, and copies with bytes overwritten at a few offsets
 # (superblock, object headers, data).
-for file in "$data"/prodml_2.0.h5 "$data"/terra15_v5_test_file.hdf5; do
+# The non-HDF5 formats: the real TDMS, SEG-Y and Sentek files, and a miniSEED file written by
+# ObsPy where it is installed (no real miniSEED file is shared).
+seeds=("$data"/prodml_2.0.h5 "$data"/terra15_v5_test_file.hdf5 "$data"/iDAS005_tdms_example.626.tdms
+       "$data"/small_channel_patch.sgy "$data"/DASDMSShot00_20230328155653619.das)
+if python3 -c 'import obspy' 2>/dev/null; then
+  python3 - "$work/seed.mseed" <<'PY'
+import sys
+import numpy as np
+from obspy import Stream, Trace, UTCDateTime
+traces = [Trace(np.arange(900, dtype="int32") * (k + 1), header={"network": "XX", "station": "DAS",
+          "channel": "HZ" + "ABC"[k], "sampling_rate": 250.0, "starttime": UTCDateTime(2023, 5, 24)})
+          for k in range(3)]
+Stream(traces).write(sys.argv[1], format="MSEED", reclen=512, encoding="STEIM2")
+PY
+  seeds+=("$work/seed.mseed")
+fi
+for file in "${seeds[@]}"; do
   [[ -f "$file" ]] || { echo "run_fuzz.sh: missing seed $file (set DASNET_DATA_DIR)" >&2; exit 2; }
   name=$(basename "$file")
   size=$(stat -c %s "$file")
