@@ -120,6 +120,8 @@ def _seconds(value, start_ns, path):
         raise UsageError("%s: time=%r is absolute, and the file states no start time (give seconds)" % (path, value))
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    if isinstance(value, str) and value.endswith("Z"):  # as `dasnet inspect` writes times
+        value = value[:-1]
     return (np.datetime64(value, "ns").astype(np.int64) - start_ns) / 1e9
 
 

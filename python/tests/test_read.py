@@ -74,6 +74,8 @@ def test_time_and_distance_windows_read_only_that_part(data_dir):
     same = dasnet.read(path, time=(start + 10 * step, str(start + 49 * step)),
                        distance=(d0 + 3 * spacing, d0 + 12 * spacing))
     np.testing.assert_array_equal(same.data, window.data)
+    iso = dasnet.read(path, time=(window.metadata["start_time"], window.metadata["end_time"]))
+    assert iso.data.shape == (m["channels"], 40) and iso.metadata["first_sample"] == 10
     # Open ends.
     assert dasnet.read(path, time=(None, 49 / rate)).data.shape == (m["channels"], 50)
     assert dasnet.read(path, distance=(d0 + 3 * spacing, None)).data.shape == (m["channels"] - 3, m["samples"])
