@@ -63,7 +63,7 @@ double peak_memory_mb() {
   return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* images, int count) {
+std::vector<float> predict_probabilities(Network& net, OutputMode mode, const float* images, int count) {
   const int k = net.output_count();
   Backend& backend = net.backend();
   const Tensor& logits = net.forward(images, count, false);
@@ -73,6 +73,12 @@ std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* 
   std::vector<float> host(size_t(count) * k);
   backend.loss(mode, logits, labels.data(), nullptr, &p);
   backend.copy_to_host(host.data(), probs.data(), host.size());
+  return host;
+}
+
+std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* images, int count) {
+  const int k = net.output_count();
+  const std::vector<float> host = predict_probabilities(net, mode, images, count);
   std::vector<float> result(count);
   for (int i = 0; i < count; ++i) result[i] = host[size_t(i) * k + (k == 1 ? 0 : 1)];
   return result;

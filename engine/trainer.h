@@ -91,6 +91,10 @@ struct EvalResult {
 // Copies a checkpoint's parameters and batchnorm statistics into a network built from its config.
 void load_weights(Network& net, const TrainingState& state);
 
+// The output probabilities of `count` images (NCHW floats), count x K (the columns p0..pK-1 of
+// `dasnet predict`), in eval mode.
+std::vector<float> predict_probabilities(Network& net, OutputMode mode, const float* images, int count);
+
 // P(usable) of `count` images (NCHW floats): the sigmoid output (K = 1) or the probability of
 // class 1, waves (K >= 2), in eval mode.
 std::vector<float> predict_p_usable(Network& net, OutputMode mode, const float* images, int count);

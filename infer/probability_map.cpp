@@ -64,51 +64,125 @@ std::vector<size_t> window_starts(size_t length, int window, int stride) {
   return starts;
 }
 
+namespace {
+
+// Slides the model's window over a record and averages P(usable) per cell. The samples come in
+// time spans (the whole record in memory, or chunks read from a file): score() takes one span
+// and the window starts that lie inside it.
+class MapBuilder {
+ public:
+  // The map of `record`'s shape and axes (its samples come through score()).
+  MapBuilder(Network& net, const ModelConfig& model, const InferOptions& options, const RecordView& record)
+      : net_(net), model_(model), options_(options) {
+    map_.source = record.source;
+    map_.format = record.format;
+    map_.record_channels = record.num_channels;
+    map_.record_samples = record.num_samples;
+    map_.sampling_rate_hz = record.sampling_rate_hz;
+    map_.channel_spacing_m = record.channel_spacing_m;
+    map_.distance_start_m = record.distance_start_m;
+    map_.start_time_ns = record.start_time_ns;
+    const int wc = model.height, wt = model.image_width;
+    const int sc = options.stride_channels > 0 ? options.stride_channels : wc;
+    const int st = options.stride_samples > 0 ? options.stride_samples : wt;
+    if (wc % sc != 0 || wt % st != 0)
+      throw UsageError("--stride " + std::to_string(sc) + "x" + std::to_string(st) +
+                       " must divide the model's image size " + std::to_string(wc) + "x" + std::to_string(wt));
+    if (options.batch_size < 1) throw UsageError("--batch-size must be >= 1");
+    const size_t channels = map_.record_channels, samples = map_.record_samples;
+    map_.cell_channels = sc;
+    map_.cell_samples = st;
+    channel_starts_ = window_starts(channels, wc, sc);
+    time_starts_ = window_starts(samples, wt, st);
+    if (channel_starts_.empty() || time_starts_.empty())
+      throw std::runtime_error(map_.source + ": record of " + std::to_string(channels) + " channels x " +
+                               std::to_string(samples) + " samples is smaller than the model's " + std::to_string(wc) +
+                               " x " + std::to_string(wt) + " image");
+    map_.rows = (channels + sc - 1) / sc;
+    map_.cols = (samples + st - 1) / st;
+    acc_ = CellAccumulator{map_.rows, map_.cols, sc, st, channels, samples,
+                           std::vector<double>(map_.rows * map_.cols, 0.0),
+                           std::vector<double>(map_.rows * map_.cols, 0.0)};
+    plane_ = size_t(wc) * wt;
+    image_ = plane_ * model.in_channels;
+    batch_.resize(size_t(options.batch_size) * image_);
+    bytes_.resize(plane_);
+  }
+
+  const std::vector<size_t>& time_starts() const { return time_starts_; }
+
+  // Scores the windows at time_starts()[first..last] of a span of all channels whose first
+  // sample is record sample `span_start`, rows `row_stride` floats apart.
+  void score(const float* span, size_t row_stride, size_t span_start, size_t first, size_t last) {
+    const int wc = model_.height, wt = model_.image_width;
+    for (size_t ti = first; ti <= last; ++ti) {
+      const size_t t_local = time_starts_[ti] - span_start;
+      for (size_t c0 : channel_starts_) {
+        const float* patch = span + c0 * row_stride + t_local;
+        if (patch_to_image(patch, row_stride, wc, wt, ImageColor::gray, bytes_.data()) != PatchImageStatus::ok) {
+          ++map_.skipped_windows;
+          continue;
+        }
+        float* dst = batch_.data() + batch_origin_.size() * image_;
+        for (size_t k = 0; k < plane_; ++k) dst[k] = float(bytes_[k]) / 255.0f;
+        for (int ch = 1; ch < model_.in_channels; ++ch) std::copy(dst, dst + plane_, dst + ch * plane_);  // "RGB"
+        batch_origin_.push_back({c0, time_starts_[ti]});
+        if (int(batch_origin_.size()) == options_.batch_size) flush();
+      }
+    }
+    flush();
+  }
+
+  ProbabilityMap& map() { return map_; }
+
+  ProbabilityMap finish(std::chrono::steady_clock::time_point started) {
+    map_.p.resize(map_.rows * map_.cols);
+    for (size_t i = 0; i < map_.p.size(); ++i)
+      map_.p[i] = acc_.weight[i] > 0 ? float(acc_.sum[i] / acc_.weight[i]) : std::nanf("");
+    map_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return std::move(map_);
+  }
+
+ private:
+  void flush() {
+    if (batch_origin_.empty()) return;
+    auto p = predict_p_usable(net_, model_.mode, batch_.data(), int(batch_origin_.size()));
+    for (size_t i = 0; i < batch_origin_.size(); ++i)
+      acc_.add(batch_origin_[i].first, model_.height, batch_origin_[i].second, model_.image_width, p[i]);
+    map_.windows += batch_origin_.size();
+    batch_origin_.clear();
+  }
+
+  Network& net_;
+  const ModelConfig& model_;
+  const InferOptions& options_;
+  ProbabilityMap map_;
+  std::vector<size_t> channel_starts_, time_starts_;
+  CellAccumulator acc_;
+  size_t plane_ = 0, image_ = 0;
+  std::vector<float> batch_;
+  std::vector<std::pair<size_t, size_t>> batch_origin_;  // (channel, sample) per image in the batch
+  std::vector<uint8_t> bytes_;
+};
+
+}  // namespace
+
 ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const std::string& path,
                                      const InferOptions& options) {
-  const int wc = model.height, wt = model.image_width;
-  const int sc = options.stride_channels > 0 ? options.stride_channels : wc;
-  const int st = options.stride_samples > 0 ? options.stride_samples : wt;
-  if (wc % sc != 0 || wt % st != 0)
-    throw UsageError("--stride " + std::to_string(sc) + "x" + std::to_string(st) + " must divide the model's image size " +
-                     std::to_string(wc) + "x" + std::to_string(wt));
-  if (options.batch_size < 1) throw UsageError("--batch-size must be >= 1");
   const auto started = std::chrono::steady_clock::now();
   DasInfo info = inspect_das(path);
-  ProbabilityMap map;
-  map.source = path;
-  map.format = info.format;
-  map.record_channels = info.num_channels;
-  map.record_samples = info.num_samples;
-  map.cell_channels = sc;
-  map.cell_samples = st;
-  map.sampling_rate_hz = info.sampling_rate_hz;
-  map.channel_spacing_m = info.channel_spacing_m;
-  map.distance_start_m = info.distance_start_m;
-  map.start_time_ns = info.start_time_ns;
-  auto channel_starts = window_starts(info.num_channels, wc, sc);
-  auto time_starts = window_starts(info.num_samples, wt, st);
-  if (channel_starts.empty() || time_starts.empty())
-    throw std::runtime_error(path + ": record of " + std::to_string(info.num_channels) + " channels x " +
-                             std::to_string(info.num_samples) + " samples is smaller than the model's " +
-                             std::to_string(wc) + " x " + std::to_string(wt) + " image");
-  map.rows = (info.num_channels + sc - 1) / sc;
-  map.cols = (info.num_samples + st - 1) / st;
-  CellAccumulator acc{map.rows, map.cols, sc, st, info.num_channels, info.num_samples,
-                      std::vector<double>(map.rows * map.cols, 0.0), std::vector<double>(map.rows * map.cols, 0.0)};
-
-  const int in_c = model.in_channels;
-  const size_t plane = size_t(wc) * wt, image = plane * in_c;
-  std::vector<float> batch(size_t(options.batch_size) * image);
-  std::vector<std::pair<size_t, size_t>> batch_origin;  // (channel, sample) per image in the batch
-  std::vector<uint8_t> bytes(plane);
-  auto flush = [&] {
-    if (batch_origin.empty()) return;
-    auto p = predict_p_usable(net, model.mode, batch.data(), int(batch_origin.size()));
-    for (size_t i = 0; i < batch_origin.size(); ++i) acc.add(batch_origin[i].first, wc, batch_origin[i].second, wt, p[i]);
-    map.windows += batch_origin.size();
-    batch_origin.clear();
-  };
+  RecordView file;  // the axes only: the samples are read below, chunk by chunk
+  file.num_channels = info.num_channels;
+  file.num_samples = info.num_samples;
+  file.sampling_rate_hz = info.sampling_rate_hz;
+  file.channel_spacing_m = info.channel_spacing_m;
+  file.distance_start_m = info.distance_start_m;
+  file.start_time_ns = info.start_time_ns;
+  file.source = path;
+  file.format = info.format;
+  MapBuilder builder(net, model, options, file);
+  const std::vector<size_t>& time_starts = builder.time_starts();
+  const int wt = model.image_width;
 
   const double element = raw_element_bytes(info.raw_type);
   const double total_bytes = double(info.num_channels) * double(info.num_samples) * element;
@@ -124,32 +198,23 @@ ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, con
     window.num_samples = time_starts[last] + wt - time_starts[first];
     DasRecord record = read_das(path, window);
     const size_t new_end = window.first_sample + window.num_samples;
+    ProbabilityMap& map = builder.map();
     map.raw_bytes += double(new_end - std::max(read_until, window.first_sample)) * info.num_channels * element;
     read_until = new_end;
-    for (size_t ti = first; ti <= last; ++ti) {
-      const size_t t_local = time_starts[ti] - window.first_sample;
-      for (size_t c0 : channel_starts) {
-        const float* patch = record.data.data() + c0 * record.num_samples + t_local;
-        if (patch_to_image(patch, record.num_samples, wc, wt, ImageColor::gray, bytes.data()) != PatchImageStatus::ok) {
-          ++map.skipped_windows;
-          continue;
-        }
-        float* dst = batch.data() + batch_origin.size() * image;
-        for (size_t k = 0; k < plane; ++k) dst[k] = float(bytes[k]) / 255.0f;
-        for (int ch = 1; ch < in_c; ++ch) std::copy(dst, dst + plane, dst + ch * plane);  // "RGB" = gray x 3
-        batch_origin.push_back({c0, time_starts[ti]});
-        if (int(batch_origin.size()) == options.batch_size) flush();
-      }
-    }
-    flush();
+    builder.score(record.data.data(), record.num_samples, window.first_sample, first, last);
     if (options.progress) options.progress(map.raw_bytes, total_bytes);
     first = last + 1;
   }
-  map.p.resize(map.rows * map.cols);
-  for (size_t i = 0; i < map.p.size(); ++i)
-    map.p[i] = acc.weight[i] > 0 ? float(acc.sum[i] / acc.weight[i]) : std::nanf("");
-  map.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return map;
+  return builder.finish(started);
+}
+
+ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const RecordView& record,
+                                     const InferOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  MapBuilder builder(net, model, options, record);
+  builder.score(record.data, record.row_stride, 0, 0, builder.time_starts().size() - 1);
+  builder.map().raw_bytes = double(record.num_channels) * double(record.num_samples) * sizeof(float);
+  return builder.finish(started);
 }
 
 void write_probability_map_h5(const std::string& path, const ProbabilityMap& map, const std::string& checkpoint) {

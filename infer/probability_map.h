@@ -51,6 +51,20 @@ std::vector<size_t> window_starts(size_t length, int window, int stride);
 ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const std::string& das_path,
                                      const InferOptions& options);
 
+// A record already in memory (a window read by the Python module, a DASCore patch's array):
+// channels x time floats, row k at data + k * row_stride, and the axes the map is placed on.
+struct RecordView {
+  const float* data = nullptr;
+  size_t num_channels = 0, num_samples = 0, row_stride = 0;
+  double sampling_rate_hz = 0, channel_spacing_m = 0, distance_start_m = 0;
+  int64_t start_time_ns = 0;
+  std::string source, format;
+};
+
+// The same map of a record in memory (no reading, no chunks).
+ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const RecordView& record,
+                                     const InferOptions& options);
+
 // /p_usable float32 [rows, cols] (distance x time), /distance_m [rows], /time_s [cols], attributes
 // with the record's start time, rates, strides, the source and the checkpoint.
 void write_probability_map_h5(const std::string& path, const ProbabilityMap& map, const std::string& checkpoint);

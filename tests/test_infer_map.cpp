@@ -10,6 +10,7 @@
 #include "engine/trainer.h"
 #include "infer/probability_map.h"
 #include "io/checkpoint.h"
+#include "io/das_formats.h"
 #include "io/hdf5_util.h"
 #include "io/synth_file.h"
 #include "sweep_test_util.h"
@@ -60,6 +61,52 @@ TEST(InferMap, CommandWritesMapWithRecordAxes) {
   auto bad = dasnet("infer ck/epoch_0001.h5 rec.h5 -o maps --stride 5 --no-progress", dir);
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.out.find("--stride"), std::string::npos) << bad.out;
+}
+
+// A record in memory (the Python module's Record, a DASCore patch) maps exactly like its file read
+// in time chunks, and a window of rows far apart in memory (row_stride) like the same samples packed.
+TEST(InferMap, RecordInMemoryMapsLikeItsFile) {
+  auto dir = scratch_dir("infer_memory");
+  ASSERT_EQ(dasnet("synth --channels 40 --duration 2 --seed 4 -o rec.h5 -q", dir).code, 0);
+  ModelConfig model;
+  model.depth = 2;
+  model.height = 16;
+  model.image_width = 16;
+  auto backend = make_backend(BackendKind::Cpu);
+  auto net = build_resnet(model, *backend, 7);
+  InferOptions options;
+  options.stride_channels = 8;
+  options.stride_samples = 4;
+  options.batch_size = 5;
+  options.max_chunk_bytes = 40 * 64 * sizeof(float);  // 64-sample chunks: many reads
+  const ProbabilityMap from_file = infer_probability_map(*net, model, dir + "/rec.h5", options);
+  const DasRecord rec = read_das(dir + "/rec.h5");
+  RecordView view;
+  view.data = rec.data.data();
+  view.num_channels = rec.num_channels;
+  view.num_samples = rec.num_samples;
+  view.row_stride = rec.num_samples;
+  view.sampling_rate_hz = rec.sampling_rate_hz;
+  view.channel_spacing_m = rec.channel_spacing_m;
+  view.distance_start_m = rec.distance_start_m;
+  view.start_time_ns = rec.start_time_ns;
+  const ProbabilityMap in_memory = infer_probability_map(*net, model, view, options);
+  ASSERT_EQ(in_memory.rows, from_file.rows);
+  ASSERT_EQ(in_memory.cols, from_file.cols);
+  EXPECT_EQ(in_memory.windows, from_file.windows);
+  EXPECT_EQ(in_memory.start_time_ns, from_file.start_time_ns);
+  for (size_t i = 0; i < in_memory.p.size(); ++i) ASSERT_EQ(in_memory.p[i], from_file.p[i]) << "cell " << i;
+  // The first 500 samples as a strided view of the whole record: the map of the file's window.
+  view.num_samples = 500;
+  ReadWindow first_second;
+  first_second.num_samples = 500;
+  const DasRecord part = read_das(dir + "/rec.h5", first_second);
+  const ProbabilityMap strided = infer_probability_map(*net, model, view, options);
+  view.data = part.data.data();
+  view.row_stride = part.num_samples;
+  const ProbabilityMap packed = infer_probability_map(*net, model, view, options);
+  ASSERT_EQ(strided.p.size(), packed.p.size());
+  for (size_t i = 0; i < packed.p.size(); ++i) ASSERT_EQ(strided.p[i], packed.p[i]) << "cell " << i;
 }
 
 // Slow (about a minute on 2 cores): run by ctest as infer_map_regions (label "slow"), or with

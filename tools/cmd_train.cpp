@@ -81,8 +81,9 @@ struct TrainCommand {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
+void add_train_command(CLI::App& app, std::function<void(const EpochMetrics&)> on_epoch) {
   auto cmd = std::make_shared<TrainCommand>();
+  cmd->job.on_epoch = std::move(on_epoch);
   CLI::App* sub = app.add_subcommand("train", "Train a ResNet classifier of usable energy");
   cmd->command = sub;
   cmd->model.add_to(sub);

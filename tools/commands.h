@@ -3,10 +3,15 @@
 // the flag, field or file at fault.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace dasnet {
 
-void add_train_command(CLI::App& app);
+struct EpochMetrics;
+
+// on_epoch: called after every epoch (train/training_job.h TrainingJob::on_epoch), for the
+// Python module's dasnet.train callback.
+void add_train_command(CLI::App& app, std::function<void(const EpochMetrics&)> on_epoch = {});
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);

@@ -117,6 +117,7 @@ class EpochReport {
       require_output_not_input(checkpoint, inputs(), "--checkpoint-dir");
       save_checkpoint(checkpoint, trainer_.snapshot());
     }
+    if (job_.on_epoch && leader_) job_.on_epoch(m);
   }
   const EpochMetrics& last() const { return last_; }
 

@@ -30,6 +30,9 @@ struct TrainingJob {
   std::string data_description;
   std::string data_path;  // the data set file; empty for the synthetic set
   bool data_fixes_shape = false;  // a data set file (not the synthetic set): its images set the input shape
+  // Rank 0, after each epoch's line, metrics line and checkpoint (the Python module's callback);
+  // what it throws ends the training.
+  std::function<void(const EpochMetrics&)> on_epoch;
 };
 
 // Trains on this process, or as one rank of `comm`; a rank that fails ends every rank's job.

@@ -19,8 +19,8 @@ class Dasnet(CMakePackage, CudaPackage):
 
     variant("mpi", default=True, description="Data-parallel training across MPI ranks")
     variant("nccl", default=True, when="+cuda", description="NCCL communicator for GPU ranks")
-    # The Python side today: h5py and NumPy to read dasnet checkpoints (README, "From Python").
-    variant("python", default=False, description="h5py and NumPy to read checkpoints from Python")
+    # The Python module `import dasnet` (python/README.md), with h5py to read checkpoints directly.
+    variant("python", default=False, description="The Python module dasnet (pybind11 bindings)")
 
     depends_on("cxx", type="build")
     depends_on("cmake@3.20:", type="build")
@@ -36,7 +36,9 @@ class Dasnet(CMakePackage, CudaPackage):
     depends_on("cuda@11.8:", when="+cuda")
     depends_on("cudnn@8.9:", when="+cuda")
     depends_on("nccl", when="+nccl")
-    depends_on("python@3.9:", when="+python", type="run")
+    extends("python", when="+python")
+    depends_on("python@3.9:", when="+python", type=("build", "link", "run"))
+    depends_on("py-pybind11@2.10:", when="+python", type="build")
     depends_on("py-h5py", when="+python", type="run")
     depends_on("py-numpy", when="+python", type="run")
 
@@ -50,7 +52,11 @@ class Dasnet(CMakePackage, CudaPackage):
             self.define("DASNET_FUZZ", False),
             # Spack builds from a staged tree without .git: name the commit it fetched.
             self.define("DASNET_GIT_COMMIT", str(spec.version)),
+            self.define_from_variant("DASNET_PYTHON", "python"),
         ]
+        if spec.satisfies("+python"):
+            # The package into this prefix's site-packages, where `extends("python")` looks.
+            args.append(self.define("DASNET_PYTHON_INSTALL_DIR", spec["python"].package.platlib))
         if spec.satisfies("+cuda"):
             args.append(self.define("CUDNN_ROOT", spec["cudnn"].prefix))
             archs = spec.variants["cuda_arch"].value
