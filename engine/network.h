@@ -39,6 +39,12 @@ class Network {
   Shape sample_shape() const { return tensors_[0].shape; }
   int output_count() const { return int(tensors_.back().shape.per_sample()); }
   size_t node_count() const { return nodes_.size(); }
+  // Node i in execution order, for exporters that walk the graph (export/onnx_export.cpp): its
+  // PyTorch module name, layer, input tensor ids and output tensor id.
+  const std::string& node_name(size_t i) const { return nodes_.at(i).name; }
+  const Layer& node_layer(size_t i) const { return *nodes_.at(i).layer; }
+  const std::vector<int>& node_inputs(size_t i) const { return nodes_.at(i).inputs; }
+  int node_output(size_t i) const { return nodes_.at(i).output; }
   // Planned bytes of activations + gradients + temporaries for a batch.
   size_t planned_bytes(int batch, bool training);
 

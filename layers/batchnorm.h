@@ -34,6 +34,9 @@ class BatchNorm : public Layer {
   // Its input gradient is computed from the batch's sums and written whole (in place): never added to.
   bool can_accumulate_gradient(size_t input) const override { return input != 0; }
   void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
+  bool relu() const { return relu_; }
+  bool residual() const { return residual_; }
+  float eps() const { return eps_; }
 
  private:
   int channels_;

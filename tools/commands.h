@@ -23,5 +23,7 @@ void add_sweep_command(CLI::App& app);
 void add_select_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_infer_command(CLI::App& app);
+void add_export_command(CLI::App& app);  // export and import (tools/cmd_export.cpp)
+void add_import_command(CLI::App& app);
 
 }  // namespace dasnet

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   dasnet::add_select_command(app);
   dasnet::add_report_command(app);
   dasnet::add_infer_command(app);
+  dasnet::add_export_command(app);
+  dasnet::add_import_command(app);
   // CLI11 reports a missing or unknown command only as "a subcommand is required"; name it instead.
   if (argc == 1 || argv[1][0] != '-') {
     std::string valid;
