@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "dasnet/build_config.h"
 #include "engine/resnet.h"
@@ -13,9 +14,13 @@
 #include "layers/elementwise.h"
 #include "layers/linear.h"
 #include "layers/pooling.h"
+#if DASNET_HAVE_ONNX_EXPORT
 #include "onnx/onnx.pb.h"
+#endif
 
 namespace dasnet {
+
+#if DASNET_HAVE_ONNX_EXPORT
 
 namespace {
 
@@ -186,5 +191,12 @@ void export_onnx(const TrainingState& checkpoint, const std::string& path, const
     if (!out) throw std::runtime_error(path + ": write failed (disk full?)");
   });
 }
+
+#else
+void export_onnx(const TrainingState&, const std::string& path, const std::string&) {
+  throw std::runtime_error(path + ": this dasnet was built without protobuf, so it cannot write ONNX "
+                           "(Debian: libprotobuf-dev protobuf-compiler; then rebuild)");
+}
+#endif
 
 }  // namespace dasnet

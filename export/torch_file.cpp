@@ -1,6 +1,8 @@
 #include "export/torch_file.h"
 
+#if DASNET_HAVE_TORCH_FILES
 #include <zip.h>
+#endif
 
 #include <cstring>
 #include <map>
@@ -10,6 +12,8 @@
 #include "io/durable_file.h"
 
 namespace dasnet {
+
+#if DASNET_HAVE_TORCH_FILES
 
 namespace {
 
@@ -554,5 +558,16 @@ StateDict read_torch_state_dict(const std::string& path) {
   }
   return out;
 }
+
+#else
+namespace {
+[[noreturn]] void no_torch_files(const std::string& path) {
+  throw std::runtime_error(path + ": this dasnet was built without libzip, so it cannot read or write "
+                           "PyTorch .pt files (Debian: libzip-dev; then rebuild)");
+}
+}  // namespace
+void write_torch_state_dict(const StateDict&, const std::string& path) { no_torch_files(path); }
+StateDict read_torch_state_dict(const std::string& path) { no_torch_files(path); }
+#endif
 
 }  // namespace dasnet
