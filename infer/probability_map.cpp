@@ -66,6 +66,12 @@ std::vector<size_t> window_starts(size_t length, int window, int stride) {
 
 ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const std::string& path,
                                      const InferOptions& options) {
+  return infer_probability_map(net, model, DasSource::file(path), options);
+}
+
+ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const DasSource& source,
+                                     const InferOptions& options) {
+  const std::string& path = source.name();
   const int wc = model.height, wt = model.image_width;
   const int sc = options.stride_channels > 0 ? options.stride_channels : wc;
   const int st = options.stride_samples > 0 ? options.stride_samples : wt;
@@ -74,7 +80,7 @@ ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, con
                      std::to_string(wc) + "x" + std::to_string(wt));
   if (options.batch_size < 1) throw UsageError("--batch-size must be >= 1");
   const auto started = std::chrono::steady_clock::now();
-  DasInfo info = inspect_das(path);
+  const DasInfo& info = source.info();
   ProbabilityMap map;
   map.source = path;
   map.format = info.format;
@@ -122,7 +128,7 @@ ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, con
     ReadWindow window;
     window.first_sample = time_starts[first];
     window.num_samples = time_starts[last] + wt - time_starts[first];
-    DasRecord record = read_das(path, window);
+    DasRecord record = source.read(window);
     const size_t new_end = window.first_sample + window.num_samples;
     map.raw_bytes += double(new_end - std::max(read_until, window.first_sample)) * info.num_channels * element;
     read_until = new_end;
