@@ -37,7 +37,8 @@ binary="$work/fuzz_das_readers"
 
 # Only the reader sources: the fuzz target must not depend on the rest of dasnet.
 sources=("$source_dir"/io/das_formats.cpp "$source_dir"/io/das_time.cpp "$source_dir"/io/hdf5_util.cpp
-         "$source_dir"/io/durable_file.cpp "$source_dir"/io/input_path.cpp
+         "$source_dir"/io/durable_file.cpp "$source_dir"/io/input_path.cpp "$source_dir"/io/binary_format.cpp
+         "$source_dir"/io/this_host.cpp
          "$source_dir"/io/format_*.cpp)
 includes=()
 for dir in ${hdf5_include//;/ }; do includes+=("-I$dir"); done
