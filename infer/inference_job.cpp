@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "dist/communicator.h"
 #include "engine/resnet.h"
@@ -11,6 +12,7 @@
 #include "infer/file_dealing.h"
 #include "infer/rank_progress.h"
 #include "io/checkpoint.h"
+#include "io/das_source.h"
 #include "io/durable_file.h"
 
 namespace dasnet {
@@ -29,15 +31,53 @@ std::unique_ptr<Communicator> connect(double timeout_s) {
   return make_communicator(options);
 }
 
+// One map to make: a file as given, or a continuous record of a folder's files.
+struct InferUnit {
+  std::string label;  // the file, or "FIRST .. LAST (N files)"
+  std::string stem;   // output name: the file's stem, or "<first stem>--<last stem>"
+  std::optional<DasSource> record;  // a folder's record (files given alone are opened when mapped)
+  std::string error;  // a folder's file the readers refused
+  uint64_t bytes = 0;
+};
+
+std::string stem_of(const std::string& path) { return std::filesystem::path(path).stem().string(); }
+
+uint64_t size_of(const std::string& path) {
+  // A FIFO or a folder weighs nothing here; opening it fails that file alone (io/input_path.h).
+  return std::filesystem::is_regular_file(path) ? std::filesystem::file_size(path) : 0;
+}
+
+// Every rank lists the same units in the same order (the folders' metadata decide them).
+std::vector<InferUnit> list_units(const std::vector<std::string>& inputs, bool leader) {
+  std::vector<InferUnit> units;
+  for (const std::string& input : inputs) {
+    if (!std::filesystem::is_directory(input)) {
+      units.push_back({input, stem_of(input), std::nullopt, "", size_of(input)});
+      continue;
+    }
+    const DasSeries series = order_series(expand_das_inputs({input}));
+    for (const DasSource& record : series.segments) {
+      const auto files = record.files();
+      InferUnit unit{record.name(), stem_of(files.front()), record, "", 0};
+      if (files.size() > 1) unit.stem += "--" + stem_of(files.back());
+      for (const auto& f : files) unit.bytes += size_of(f);
+      units.push_back(std::move(unit));
+    }
+    for (const std::string& bad : series.unreadable) units.push_back({bad.substr(0, bad.find(": ")), "", std::nullopt, bad, 0});
+    if (leader)
+      for (const SeriesBreak& b : series.breaks) std::printf("dasnet infer: break: %s (no map crosses it)\n", b.describe().c_str());
+  }
+  return units;
+}
+
 class InferenceRun {
  public:
   explicit InferenceRun(const InferenceJob& job)
       : job_(job), comm_(connect(job.dist_timeout_s)), rank_(comm_->rank()), ranks_(comm_->size()),
         leader_(rank_ == 0), who_(ranks_ > 1 ? "rank " + std::to_string(rank_) + ": " : ""),
-        progress_(*comm_, job.dist_timeout_s) {
-    // A FIFO or a folder weighs nothing here; opening it fails that file alone (io/input_path.h).
-    for (const auto& f : job.files)
-      file_bytes_.push_back(std::filesystem::is_regular_file(f) ? std::filesystem::file_size(f) : 0);
+        progress_(*comm_, job.dist_timeout_s), units_(list_units(job.files, leader_)),
+        selection_(parse_selection(job.selection)) {
+    for (const InferUnit& unit : units_) file_bytes_.push_back(unit.bytes);
     my_files_ = deal_files_by_size(file_bytes_, ranks_)[size_t(rank_)];
     for (uint64_t b : file_bytes_) all_files_bytes_ += double(b);
   }
@@ -51,7 +91,7 @@ class InferenceRun {
       std::filesystem::create_directories(job_.out_dir);
       if (leader_) {
         std::printf("dasnet infer: ResNet-%d, %d x %d x %d windows, %zu record(s)%s\n", state.model.depth,
-                    state.model.in_channels, state.model.height, state.model.image_width, job_.files.size(),
+                    state.model.in_channels, state.model.height, state.model.image_width, units_.size(),
                     ranks_ > 1 ? (" on " + std::to_string(ranks_) + " ranks").c_str() : "");
         std::fflush(stdout);
       }
@@ -60,7 +100,7 @@ class InferenceRun {
       usage_error(e);
     } catch (const std::exception& e) {
       // The model could not be loaded: every file of this rank fails with the same reason.
-      for (size_t index : my_files_) failures_.push_back(job_.files[index] + ": " + e.what());
+      for (size_t index : my_files_) failures_.push_back(units_[index].label + ": " + e.what());
       std::fprintf(stderr, "dasnet infer: %serror: %s\n", who_.c_str(), e.what());
     }
     finish();
@@ -88,8 +128,9 @@ class InferenceRun {
   }
 
   void infer_file(Network& net, const ModelConfig& model, size_t index) {
-    const std::string& file = job_.files[index];
-    const std::string stem = std::filesystem::path(file).stem().string();
+    const InferUnit& unit = units_[index];
+    const std::string& file = unit.label;
+    const std::string& stem = unit.stem;
     const auto started = Clock::now();
     const double bytes_before = bytes_read_;
     InferOptions options = job_.options;
@@ -99,7 +140,9 @@ class InferenceRun {
       show_progress(stem, started, done, total);
     };
     try {
-      ProbabilityMap map = infer_probability_map(net, model, file, options);
+      if (!unit.error.empty()) throw std::runtime_error(unit.error);
+      const DasSource record = (unit.record ? *unit.record : DasSource::file(file)).selected(selection_);
+      ProbabilityMap map = infer_probability_map(net, model, record, options);
       if (job_.progress && leader_) std::fprintf(stderr, "\n");
       write_outputs(file, stem, map);
     } catch (const UsageError& e) {
@@ -119,7 +162,11 @@ class InferenceRun {
     const std::filesystem::path out(job_.out_dir);
     const std::string h5 = (out / (stem + ".pmap.h5")).string();
     const std::string png = (out / (stem + ".png")).string();
-    std::vector<std::string> inputs = job_.files;
+    std::vector<std::string> inputs;
+    for (const InferUnit& unit : units_) {
+      if (!unit.record) inputs.push_back(unit.label);
+      else for (const std::string& f : unit.record->files()) inputs.push_back(f);
+    }
     inputs.push_back(job_.checkpoint);
     require_output_not_input(h5, inputs, "-o");
     if (job_.png) require_output_not_input(png, inputs, "-o");
@@ -147,13 +194,13 @@ class InferenceRun {
     failures_.insert(failures_.end(), others.begin(), others.end());
     comm_->all_reduce_sum(totals_, 4);
     const double wall_s = seconds_since(job_started_);
-    if (leader_ && (job_.files.size() > 1 || ranks_ > 1))
+    if (leader_ && (units_.size() > 1 || ranks_ > 1))
       std::printf("total: %.1f MB in %.2f s = %.1f MB/s (%d rank%s, %.1f s of inference summed over ranks), "
                   "%.0f windows\n",
                   totals_[0] / 1e6, wall_s, totals_[0] / 1e6 / wall_s, ranks_, ranks_ > 1 ? "s" : "", totals_[1],
                   totals_[2]);
     if (totals_[3] > 0) {
-      std::string text = std::to_string(int(totals_[3])) + " of " + std::to_string(job_.files.size()) + " files failed";
+      std::string text = std::to_string(int(totals_[3])) + " of " + std::to_string(units_.size()) + " records failed";
       if (leader_)
         for (const auto& f : failures_) text += "\n  " + f;
       else
@@ -169,6 +216,8 @@ class InferenceRun {
   const std::string who_;
   const Clock::time_point job_started_ = Clock::now();
   RankProgress progress_;
+  const std::vector<InferUnit> units_;
+  const ParsedSelection selection_;
   std::vector<uint64_t> file_bytes_;
   std::vector<size_t> my_files_;
   double all_files_bytes_ = 0;

@@ -11,12 +11,16 @@
 
 #include "engine/backend.h"
 #include "infer/probability_map.h"
+#include "io/das_selection.h"
 
 namespace dasnet {
 
 struct InferenceJob {
   std::string checkpoint, out_dir;
+  // Files, or folders of them: a folder's files that follow each other in time are one record
+  // (one map, named after its first and last file), and maps stop at every gap or overlap.
   std::vector<std::string> files;
+  DasSelection selection;  // --time / --distance, applied to every record
   InferOptions options;  // strides resolved
   double dist_timeout_s = 600;  // under a launcher: seconds a rank may stay silent
   bool progress = true, png = true;

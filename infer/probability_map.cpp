@@ -169,8 +169,14 @@ class MapBuilder {
 
 ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const std::string& path,
                                      const InferOptions& options) {
+  return infer_probability_map(net, model, DasSource::file(path), options);
+}
+
+ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const DasSource& source,
+                                     const InferOptions& options) {
+  const std::string& path = source.name();
   const auto started = std::chrono::steady_clock::now();
-  DasInfo info = inspect_das(path);
+  const DasInfo& info = source.info();
   RecordView file;  // the axes only: the samples are read below, chunk by chunk
   file.num_channels = info.num_channels;
   file.num_samples = info.num_samples;
@@ -196,7 +202,7 @@ ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, con
     ReadWindow window;
     window.first_sample = time_starts[first];
     window.num_samples = time_starts[last] + wt - time_starts[first];
-    DasRecord record = read_das(path, window);
+    DasRecord record = source.read(window);
     const size_t new_end = window.first_sample + window.num_samples;
     ProbabilityMap& map = builder.map();
     map.raw_bytes += double(new_end - std::max(read_until, window.first_sample)) * info.num_channels * element;

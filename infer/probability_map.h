@@ -17,6 +17,7 @@
 
 #include "engine/model_config.h"
 #include "engine/network.h"
+#include "io/das_source.h"
 
 namespace dasnet {
 
@@ -49,6 +50,10 @@ struct ProbabilityMap {
 std::vector<size_t> window_starts(size_t length, int window, int stride);
 
 ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const std::string& das_path,
+                                     const InferOptions& options);
+// The same over any source: a --time/--distance window of a file, or contiguous files of a
+// folder read as one record (io/das_source.h); map.source names it.
+ProbabilityMap infer_probability_map(Network& net, const ModelConfig& model, const DasSource& source,
                                      const InferOptions& options);
 
 // A record already in memory (a window read by the Python module, a DASCore patch's array):

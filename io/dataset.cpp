@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "engine/rng.h"
 #include "io/hdf5_util.h"
+#include "io/das_source.h"
 #include "io/record_patches.h"
 
 namespace dasnet {
@@ -205,6 +207,55 @@ void DatasetBuildOptions::validate() const {
   if (rule.bins < 1) throw UsageError("--bins must be positive");
 }
 
+// The records' patch grids (a random origin per record, keeping the largest number of
+// patches) and their windows. Records are the continuous runs of the files given (folders
+// expanded, io/das_source.h), so no patch spans a gap or an overlap; --time and --distance
+// narrow each run, and runs the window misses are left out.
+struct RecordGrids {
+  struct WindowRef {
+    size_t grid, window;
+  };
+  std::vector<std::unique_ptr<RecordPatches>> grids;
+  std::vector<WindowRef> windows;
+  std::vector<std::string> files;  // the data set's /sources
+  std::map<std::string, size_t> file_index;
+};
+
+RecordGrids open_record_grids(const DatasetBuildOptions& o, size_t h, size_t w, DatasetBuildReport& report) {
+  RecordGrids out;
+  out.files = expand_das_inputs(o.records);
+  for (size_t k = 0; k < out.files.size(); ++k) out.file_index.emplace(out.files[k], k);
+  const DasSeries series = order_series(out.files);
+  if (!series.unreadable.empty()) throw std::runtime_error(series.unreadable.front());
+  for (const SeriesBreak& b : series.breaks) report.breaks.push_back(b.describe());
+  const ParsedSelection selection = parse_selection(o.selection);
+  std::string missed;
+  for (size_t f = 0; f < series.segments.size(); ++f) {
+    std::optional<DasSource> record;
+    try {
+      record.emplace(series.segments[f].selected(selection));
+    } catch (const UsageError& e) {
+      missed = e.what();
+      continue;
+    }
+    const DasInfo& info = record->info();
+    require_raw_data(info, o.allow_processed, "--allow-processed");
+    Rng origin(derive_seed(o.seed, kOrigins * 1000003 + f));
+    size_t ch0 = info.num_channels >= h ? origin.below(info.num_channels % h + 1) : 0;
+    size_t t0 = info.num_samples >= w ? origin.below(info.num_samples % w + 1) : 0;
+    out.grids.push_back(std::make_unique<RecordPatches>(*record, h, w, ch0, t0));
+    if (out.grids.back()->rows() * out.grids.back()->cols() == 0) {
+      ++report.records_too_small;
+      std::fprintf(stderr, "dasnet dataset: %s: %zu x %zu record is smaller than one %zu x %zu patch; skipped\n",
+                   info.source.c_str(), info.num_channels, info.num_samples, h, w);
+    }
+    for (size_t k = 0; k < out.grids.back()->windows(); ++k) out.windows.push_back({out.grids.size() - 1, k});
+  }
+  if (out.grids.empty() && !missed.empty()) throw UsageError(missed);
+  if (out.windows.empty()) throw std::runtime_error("dataset build: no record holds a full patch");
+  return out;
+}
+
 DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBuildOptions& o) {
   o.validate();
   DatasetBuildReport report;
@@ -212,27 +263,8 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
   const int channels = image_channels(o.color), h = o.patch_channels, w = o.patch_samples;
   const size_t image_bytes = size_t(channels) * h * w;
 
-  // Grids with a random origin per record, keeping the largest number of patches.
-  std::vector<std::unique_ptr<RecordPatches>> grids;
-  struct WindowRef {
-    size_t file, window;
-  };
-  std::vector<WindowRef> windows;
-  for (size_t f = 0; f < o.records.size(); ++f) {
-    DasInfo info = inspect_das(o.records[f]);
-    require_raw_data(info, o.allow_processed, "--allow-processed");
-    Rng origin(derive_seed(o.seed, kOrigins * 1000003 + f));
-    size_t ch0 = info.num_channels >= size_t(h) ? origin.below(info.num_channels % size_t(h) + 1) : 0;
-    size_t t0 = info.num_samples >= size_t(w) ? origin.below(info.num_samples % size_t(w) + 1) : 0;
-    grids.push_back(std::make_unique<RecordPatches>(o.records[f], size_t(h), size_t(w), ch0, t0));
-    if (grids.back()->rows() * grids.back()->cols() == 0) {
-      ++report.records_too_small;
-      std::fprintf(stderr, "dasnet dataset: %s: %zu x %zu record is smaller than one %d x %d patch; skipped\n",
-                   o.records[f].c_str(), info.num_channels, info.num_samples, h, w);
-    }
-    for (size_t k = 0; k < grids.back()->windows(); ++k) windows.push_back({f, k});
-  }
-  if (windows.empty()) throw std::runtime_error("dataset build: no record holds a full patch");
+  const RecordGrids grids = open_record_grids(o, size_t(h), size_t(w), report);
+  const auto& windows = grids.windows;
   const auto window_order = permutation(windows.size(), derive_seed(o.seed, kWindowOrder));
 
   const SlotPlan plan = plan_slots(o, classes);
@@ -252,8 +284,8 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
     double labeler_rate = 0;
 
     for (size_t wi = 0; wi < window_order.size() && total_accepted < needed; ++wi) {
-      const WindowRef ref = windows[window_order[wi]];
-      RecordPatches& grid = *grids[ref.file];
+      const RecordGrids::WindowRef ref = windows[window_order[wi]];
+      RecordPatches& grid = *grids.grids[ref.grid];
       grid.load_window(ref.window);
       if (!labeler || labeler_rate != grid.info().sampling_rate_hz) {
         labeler_rate = grid.info().sampling_rate_hz;
@@ -296,8 +328,11 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
         const hsize_t i = index;
         h5::write_box(sw.images, H5T_NATIVE_UINT8, image.data(), {i, 0, 0, 0},
                           {1, hsize_t(channels), hsize_t(h), hsize_t(w)});
-        const int32_t label32 = cls, source32 = int32_t(ref.file);
-        const int64_t ch = int64_t(grid.patch_channel(row)), t = int64_t(grid.patch_sample(col));
+        // Where the patch starts, in its file's channels and samples (it may run on into the
+        // next file of a continuous folder).
+        const DasSource::Location at = grid.source().locate(grid.patch_channel(row), grid.patch_sample(col));
+        const int32_t label32 = cls, source32 = int32_t(grids.file_index.at(at.path));
+        const int64_t ch = int64_t(at.channel), t = int64_t(at.sample);
         h5::write_box(sw.labels, H5T_NATIVE_INT32, &label32, {i}, {1});
         h5::write_box(sw.source_index, H5T_NATIVE_INT32, &source32, {i}, {1});
         h5::write_box(sw.channel, H5T_NATIVE_INT64, &ch, {i}, {1});
@@ -343,7 +378,7 @@ DatasetBuildReport build_dataset(const std::string& output_path, const DatasetBu
     h5::set_attr(file, "skipped_non_finite", int64_t(report.skipped_non_finite));
     for (int l = 0; l < kNumPatchLabels; ++l)
       h5::set_attr(file, std::string("scanned_") + patch_label_name(PatchLabel(l)), int64_t(report.label_counts[l]));
-    h5::write_strings(file, "sources", o.records);
+    h5::write_strings(file, "sources", grids.files);
     for (int s = 0; s < 3; ++s) report.split_sizes[s] = splits[size_t(s)].size;
   });
   return report;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/data_source.h"
+#include "io/das_selection.h"
 #include "io/labeling.h"
 #include "io/patch_image.h"
 
@@ -36,7 +37,8 @@ const std::vector<std::string>& dataset_splits();  // train, val, test
 const std::vector<std::string>& dataset_classes();  // noise, waves
 
 struct DatasetBuildOptions {
-  std::vector<std::string> records;
+  std::vector<std::string> records;  // files or folders; contiguous files are read as one record
+  DasSelection selection;            // --time / --distance, applied to every record
   size_t per_class = 1000;
   int patch_channels = 200, patch_samples = 200;
   uint64_t seed = 0;
@@ -55,6 +57,7 @@ struct DatasetBuildReport {
   size_t label_counts[kNumPatchLabels] = {};  // rule labels among the scanned patches
   size_t skipped_constant = 0, skipped_non_finite = 0;
   size_t records_too_small = 0;
+  std::vector<std::string> breaks;  // gaps, overlaps and layout changes between the files, in words
   size_t split_sizes[3] = {};  // train, val, test (both classes)
 };
 

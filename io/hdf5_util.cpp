@@ -11,6 +11,11 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "io/durable_file.h"
 #include "io/input_path.h"
 
@@ -117,6 +122,45 @@ size_t element_count_of(const Readable& r) {
 
 constexpr size_t kMaxSmallRead = size_t{1} << 26;  // elements; metadata is never this big
 
+// libhdf5 1.10 loops forever reading a variable-length string whose global-heap collection is
+// corrupted (an object size that wraps its pointer walk), and such a read cannot be
+// interrupted safely. So the read is tried first in a forked child, which exits when the read
+// returns; only when the child finishes in time does this process read the same bytes itself
+// (the same bytes decode the same way). A child still reading after kVlenReadLimitMs is
+// killed and the read refused. One fork per variable-length text, well under a millisecond.
+constexpr int kVlenReadLimitMs = 5000;
+
+void require_read_finishes(const Readable& r, hid_t mem, size_t count) {
+  int done[2];
+  if (pipe(done) != 0) r.fail("cannot create a pipe to bound the text read");
+  std::fflush(nullptr);  // the child must not flush this process's buffered output again
+  const pid_t child = fork();
+  if (child < 0) {
+    close(done[0]);
+    close(done[1]);
+    r.fail("cannot fork to bound the text read");
+  }
+  if (child == 0) {  // holds the write end open until the read returns, then vanishes
+    close(done[0]);
+    std::vector<char*> ptrs(count, nullptr);
+    _exit(r.read(mem, ptrs.data()) < 0 ? 1 : 0);
+  }
+  close(done[1]);
+  pollfd wait_for{done[0], POLLIN, 0};
+  int ready = 0;
+  do ready = poll(&wait_for, 1, kVlenReadLimitMs);
+  while (ready < 0 && errno == EINTR);
+  close(done[0]);
+  if (ready == 0) kill(child, SIGKILL);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (ready == 0)
+    r.fail("variable-length text unreadable: libhdf5 had not finished reading it after " +
+           std::to_string(kVlenReadLimitMs / 1000) + " s (a corrupted global heap)");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) r.fail("unreadable text (corrupted variable-length storage)");
+}
+
 std::vector<std::string> read_strings_of(const Readable& r) {
   if (H5Tget_class(r.type.get()) != H5T_STRING) r.fail("expected text, found " + type_name(r.type.get()));
   const size_t n = element_count_of(r);
@@ -126,6 +170,7 @@ std::vector<std::string> read_strings_of(const Readable& r) {
     Handle mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(r.type.get()));  // HDF5 will not convert ASCII <-> UTF-8
+    require_read_finishes(r, mem.get(), n);
     std::vector<char*> ptrs(n, nullptr);
     if (r.read(mem.get(), ptrs.data()) < 0) r.fail("unreadable text");
     for (char* p : ptrs) {
@@ -635,6 +680,21 @@ void set_attr(hid_t obj, const std::string& name, double value) {
 void set_attr(hid_t obj, const std::string& name, int64_t value) {
   Handle space(H5Screate(H5S_SCALAR));
   write_attr(obj, name, H5T_STD_I64LE, space, H5T_NATIVE_INT64, &value);
+}
+
+void set_attr_utf8(hid_t obj, const std::string& name, const std::string& value) {
+  // Exactly the text, padded with nothing: PyTables keeps a terminating NUL as part of the str.
+  Handle type = fixed_string_type(value.size());
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attr(obj, name, type, space, type, value.c_str());
+}
+
+void set_attr_bits(hid_t obj, const std::string& name, bool value) {
+  const unsigned char bits = value ? 1 : 0;
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attr(obj, name, H5T_STD_B8LE, space, H5T_NATIVE_B8, &bits);
 }
 
 void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values) {

@@ -144,6 +144,10 @@ void set_attr(hid_t obj, const std::string& name, const std::string& value);
 void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
 void set_attr(hid_t obj, const std::string& name, double value);
 void set_attr(hid_t obj, const std::string& name, int64_t value);
+// Text marked UTF-8 and a bool as an 8-bit bitfield, as PyTables writes a Python str and a
+// numpy bool (DASCore's DASDAE reader reads them through PyTables).
+void set_attr_utf8(hid_t obj, const std::string& name, const std::string& value);
+void set_attr_bits(hid_t obj, const std::string& name, bool value);
 // A 1-D dataset of fixed-length, null-terminated strings.
 void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values);
 

@@ -7,8 +7,12 @@ namespace dasnet {
 
 RecordPatches::RecordPatches(const std::string& path, size_t patch_channels, size_t patch_samples,
                              size_t channel_origin, size_t sample_origin, size_t window_bytes)
-    : path_(path),
-      info_(inspect_das(path)),
+    : RecordPatches(DasSource::file(path), patch_channels, patch_samples, channel_origin, sample_origin, window_bytes) {}
+
+RecordPatches::RecordPatches(DasSource source, size_t patch_channels, size_t patch_samples, size_t channel_origin,
+                             size_t sample_origin, size_t window_bytes)
+    : source_(std::move(source)),
+      info_(source_.info()),
       patch_channels_(patch_channels),
       patch_samples_(patch_samples),
       channel_origin_(channel_origin),
@@ -22,7 +26,7 @@ RecordPatches::RecordPatches(const std::string& path, size_t patch_channels, siz
 }
 
 void RecordPatches::load_window(size_t w) {
-  if (w >= windows()) throw std::out_of_range(path_ + ": patch window " + std::to_string(w) + " out of range");
+  if (w >= windows()) throw std::out_of_range(source_.name() + ": patch window " + std::to_string(w) + " out of range");
   window_col0_ = w * cols_per_window_;
   window_ncols_ = std::min(cols_per_window_, cols_ - window_col0_);
   ReadWindow window;
@@ -30,16 +34,16 @@ void RecordPatches::load_window(size_t w) {
   window.num_channels = rows_ * patch_channels_;
   window.first_sample = patch_sample(window_col0_);
   window.num_samples = window_ncols_ * patch_samples_;
-  record_ = read_das(path_, window);
+  record_ = source_.read(window);
   if (record_.num_channels != window.num_channels || record_.num_samples != window.num_samples)
-    throw std::runtime_error(path_ + ": reader returned " + std::to_string(record_.num_channels) + " x " +
+    throw std::runtime_error(source_.name() + ": reader returned " + std::to_string(record_.num_channels) + " x " +
                              std::to_string(record_.num_samples) + " for a window of " +
                              std::to_string(window.num_channels) + " x " + std::to_string(window.num_samples));
 }
 
 const float* RecordPatches::patch(size_t row, size_t col) const {
   if (row >= rows_ || col < window_col0_ || col >= window_col0_ + window_ncols_)
-    throw std::out_of_range(path_ + ": patch (" + std::to_string(row) + ", " + std::to_string(col) +
+    throw std::out_of_range(source_.name() + ": patch (" + std::to_string(row) + ", " + std::to_string(col) +
                             ") is not in the loaded window");
   return record_.data.data() + row * patch_channels_ * record_.num_samples + (col - window_col0_) * patch_samples_;
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "io/das_formats.h"
+#include "io/das_source.h"
 
 namespace dasnet {
 
@@ -14,6 +15,10 @@ class RecordPatches {
   // window_bytes bounds the float buffer of one window.
   RecordPatches(const std::string& path, size_t patch_channels, size_t patch_samples, size_t channel_origin = 0,
                 size_t sample_origin = 0, size_t window_bytes = size_t(64) << 20);
+  // The same over any source: a window of a file, or contiguous files read as one record.
+  RecordPatches(DasSource source, size_t patch_channels, size_t patch_samples, size_t channel_origin = 0,
+                size_t sample_origin = 0, size_t window_bytes = size_t(64) << 20);
+  const DasSource& source() const { return source_; }
   const DasInfo& info() const { return info_; }
   size_t rows() const { return rows_; }  // patches along channels
   size_t cols() const { return cols_; }  // patches along time
@@ -31,7 +36,7 @@ class RecordPatches {
   size_t patch_sample(size_t col) const { return sample_origin_ + col * patch_samples_; }
 
  private:
-  std::string path_;
+  DasSource source_;
   DasInfo info_;
   size_t patch_channels_, patch_samples_, channel_origin_, sample_origin_;
   size_t rows_ = 0, cols_ = 0, cols_per_window_ = 1;

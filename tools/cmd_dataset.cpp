@@ -5,11 +5,13 @@
 
 #include "io/durable_file.h"
 #include "io/dataset.h"
+#include "io/das_source.h"
 #include "io/reference_set.h"
 #include "tools/commands.h"
 #include "tools/flag_checks.h"
 #include "tools/label_flags.h"
 #include "tools/progress.h"
+#include "tools/selection_flags.h"
 
 namespace dasnet {
 
@@ -23,7 +25,10 @@ void add_build(CLI::App* parent) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = parent->add_subcommand("build", "Cut, label, balance and split patches of DAS records into a data set");
-  cmd->add_option("records", args->build.records, "DAS record files (any format the readers support)")->required();
+  cmd->add_option("records", args->build.records,
+                  "DAS record files (any format the readers support) or folders of them; files that follow each "
+                  "other in time are read as one record, and no patch is cut across a gap or an overlap")
+      ->required();
   cmd->add_option("-o,--output", args->output, "Data set file (HDF5)")->required();
   cmd->add_option("--per-class", args->build.per_class, "Patches per class (study: 1k, 5k, 10k, 50k, 100k, 150k)")
       ->capture_default_str()
@@ -52,15 +57,17 @@ void add_build(CLI::App* parent) {
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->add_flag("--allow-processed", args->build.allow_processed,
                 "Accept processed products (PRODML FBE bands, Febus PSD) as if they were raw data");
+  add_selection_flags(cmd, args->build.selection);
   cmd->callback([args] {
     args->build.color = parse_image_color(args->color);
-    require_output_not_input(args->output, args->build.records, "--output");
+    require_output_not_input(args->output, expand_das_inputs(args->build.records), "--output");
     ProgressLine progress("dataset build", args->quiet);
     args->build.progress = [&](size_t accepted, size_t needed, size_t) {
       progress.update(double(accepted), double(needed), "patches");
     };
     DatasetBuildReport r = build_dataset(args->output, args->build);
     progress.finish();
+    for (const std::string& b : r.breaks) std::printf("break: %s (no patch crosses it)\n", b.c_str());
     std::printf("wrote %s: train %zu, val %zu, test %zu (per class %zu)\n", args->output.c_str(), r.split_sizes[0],
                 r.split_sizes[1], r.split_sizes[2], args->build.per_class);
     std::printf("scanned %zu patches:", r.scanned);

@@ -4,6 +4,7 @@
 #include "tools/commands.h"
 #include "tools/flag_checks.h"
 #include "tools/run_options.h"
+#include "tools/selection_flags.h"
 
 namespace dasnet {
 
@@ -18,7 +19,11 @@ void add_infer_command(CLI::App& app) {
   InferenceJob& job = cmd->job;
   CLI::App* sub = app.add_subcommand("infer", "Probability maps of usable energy over long records (sliding window)");
   sub->add_option("checkpoint", job.checkpoint, "Model checkpoint (epoch_NNNN.h5)")->required()->check(CLI::ExistingFile);
-  sub->add_option("files", job.files, "DAS records, any supported format")->required()->check(CLI::ExistingFile);
+  sub->add_option("files", job.files,
+                  "DAS records, any supported format, or folders of them (files that follow each other in time are "
+                  "one record; maps stop at gaps and overlaps)")
+      ->required()
+      ->check(CLI::ExistingPath);
   sub->add_option("-o,--out", job.out_dir, "Output folder: <name>.pmap.h5 and <name>.png per record")->required();
   sub->add_option("--stride", cmd->stride, "Window step in both directions (default: the image size, no overlap)")
       ->check(flag_checks::non_negative);
@@ -35,6 +40,7 @@ void add_infer_command(CLI::App& app) {
       ->capture_default_str()
       ->check(flag_checks::positive);
   cmd->backend.add_to(sub);
+  add_selection_flags(sub, job.selection);
   sub->add_flag("--no-png", cmd->no_png, "Write only the HDF5 map");
   sub->add_flag("--no-progress", cmd->no_progress, "No live progress line");
   sub->callback([cmd] {

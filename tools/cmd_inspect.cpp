@@ -1,6 +1,10 @@
-// dasnet inspect FILE...: what a DAS file holds (format, shape, times, rates, units, dtype),
-// read from the metadata only; --json for scripts, --image for a quick-look picture.
+// dasnet inspect FILE|DIR...: what a DAS file holds (format, shape, times, rates, units, dtype),
+// read from the metadata only; --json for scripts, --image for a quick-look picture; --time
+// and --distance show the window they select. A folder is shown as the continuous records its
+// files make (io/das_source.h) with the gaps and overlaps between them.
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -12,8 +16,10 @@
 #include "io/das_formats.h"
 #include "io/das_info_json.h"
 #include "io/das_quicklook.h"
+#include "io/das_source.h"
 #include "io/das_time.h"
 #include "tools/commands.h"
+#include "tools/selection_flags.h"
 
 namespace dasnet {
 namespace {
@@ -61,14 +67,18 @@ std::string describe(const DasInfo& info) {
 }
 
 // Reads the record's samples: NaN/Inf samples and channels with no finite sample.
-void add_value_counts(const DasInfo& info, nlohmann::json& j, std::string& text) {
-  ReadWindow all;
-  all.record = info.record_index;
-  const DasRecord rec = read_das(info.source, all);
+void add_value_counts(const DasSource& source, nlohmann::json& j, std::string& text) {
+  const DasRecord rec = source.read();
   j["non_finite_samples"] = rec.non_finite_count;
   j["non_finite_channels"] = rec.non_finite_channel_count;
   text += "  NaN/Inf:         " + std::to_string(rec.non_finite_count) + " samples, " +
           std::to_string(rec.non_finite_channel_count) + " channels with no finite sample\n";
+}
+
+nlohmann::json break_json(const SeriesBreak& b) {
+  return {{"before", b.before}, {"after", b.after},
+          {"kind", !b.layout.empty() ? "layout" : b.gap_ns > 0 ? "gap" : "overlap"},
+          {"seconds", std::fabs(static_cast<double>(b.gap_ns)) / 1e9}, {"reason", b.layout}};
 }
 
 struct InspectCommand {
@@ -76,15 +86,22 @@ struct InspectCommand {
   bool json = false;
   bool values = false;
   std::string image;
+  DasSelection selection;
+  ParsedSelection parsed;
+
+  void show(const DasSource& source, nlohmann::json& j, std::string& text) const {
+    j = das_info_json(source.info());
+    text = describe(source.info());
+    if (values) add_value_counts(source, j, text);
+  }
 
   // Every record of one file (PRODML FBE files hold one per band).
   void inspect_file(const std::string& file, nlohmann::json& all) const {
     const DasInfo first = inspect_das(file);
     for (size_t r = 0; r < first.record_count; ++r) {
-      const DasInfo info = r == 0 ? first : inspect_das(file, r);
-      nlohmann::json j = das_info_json(info);
-      std::string text = describe(info);
-      if (values) add_value_counts(info, j, text);
+      nlohmann::json j;
+      std::string text;
+      show(DasSource::file(file, r).selected(parsed), j, text);
       if (!image.empty() && r == 0) {
         const QuicklookResult q = write_quicklook_png(file, image);
         j["image"] = {{"path", image}, {"width", q.width}, {"height", q.height},
@@ -98,14 +115,57 @@ struct InspectCommand {
     }
   }
 
-  void run() const {
+  // A folder: its continuous records, the breaks between them and the files refused. With
+  // --time/--distance, the records the window misses are left out (an error if all are).
+  void inspect_folder(const std::string& folder, nlohmann::json& all) const {
+    const DasSeries series = order_series(expand_das_inputs({folder}));
+    nlohmann::json j = {{"folder", folder}, {"files", series.file_count}, {"records", nlohmann::json::array()},
+                        {"breaks", nlohmann::json::array()}, {"unreadable", series.unreadable}};
+    std::string text = folder + ": " + std::to_string(series.file_count) + " files, " +
+                       std::to_string(series.segments.size()) + " continuous record(s), " +
+                       std::to_string(series.breaks.size()) + " break(s)\n";
+    std::string missed;
+    for (const DasSource& segment : series.segments) {
+      nlohmann::json one;
+      std::string described;
+      try {
+        show(segment.selected(parsed), one, described);
+      } catch (const UsageError& e) {
+        if (parsed.time_start || parsed.time_end || parsed.distance_start_m || parsed.distance_end_m) {
+          missed = e.what();
+          continue;
+        }
+        throw;
+      }
+      one["files"] = segment.files();
+      j["records"].push_back(one);
+      text += described + "  files:           " + std::to_string(segment.file_count()) + "\n";
+    }
+    if (j["records"].empty() && !missed.empty()) throw UsageError(missed);
+    for (const SeriesBreak& b : series.breaks) {
+      j["breaks"].push_back(break_json(b));
+      text += "  break: " + b.describe() + "\n";
+    }
+    for (const std::string& bad : series.unreadable) text += "  unreadable: " + bad + "\n";
+    if (json) all.push_back(j);
+    else std::cout << text;
+    if (!series.unreadable.empty()) throw std::runtime_error(series.unreadable.back());
+  }
+
+  void run() {
+    parsed = parse_selection(selection);
+    if (!image.empty() && !selection.empty())
+      throw UsageError("--image draws the whole file; leave out --time and --distance");
     if (!image.empty() && files.size() != 1)
       throw UsageError("--image draws one file; got " + std::to_string(files.size()) + " files");
     nlohmann::json all = nlohmann::json::array();
     std::string last_error;
     for (const std::string& file : files) {
       try {
-        inspect_file(file, all);
+        if (std::filesystem::is_directory(file)) inspect_folder(file, all);
+        else inspect_file(file, all);
+      } catch (const UsageError&) {
+        throw;
       } catch (const std::runtime_error& e) {
         // Keep going so one bad file does not hide the others; the last error is the exit's.
         if (!last_error.empty()) std::fprintf(stderr, "dasnet: error: %s\n", last_error.c_str());
@@ -123,11 +183,14 @@ struct InspectCommand {
 void add_inspect_command(CLI::App& app) {
   auto command = std::make_shared<InspectCommand>();
   CLI::App* sub = app.add_subcommand("inspect", "Show what DAS files hold (format, shape, times, rates, units)");
-  sub->add_option("files", command->files, "DAS files (any supported format, detected from the content)")
+  sub->add_option("files", command->files,
+                  "DAS files (any supported format, detected from the content), or folders of them shown as "
+                  "continuous records")
       ->required();
   sub->add_flag("--json", command->json, "Print a JSON array, one object per record (most files hold one)");
   sub->add_flag("--values", command->values, "Also read the samples: count NaN/Inf samples and dead channels");
   sub->add_option("--image", command->image, "Write a quick-look PNG (distance across, time down) of the one file");
+  add_selection_flags(sub, command->selection);
   sub->callback([command] { command->run(); });
 }
 

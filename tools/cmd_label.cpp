@@ -20,6 +20,7 @@
 #include "tools/flag_checks.h"
 #include "tools/label_flags.h"
 #include "tools/progress.h"
+#include "tools/selection_flags.h"
 
 namespace dasnet {
 
@@ -79,6 +80,7 @@ void label_references(const std::string& path, double rate_hz, LabelRule rule) {
 void add_label_command(CLI::App& app) {
   struct Args {
     std::vector<std::string> files;
+    DasSelection selection;
     int patch_channels = 200, patch_samples = 200;
     LabelRule rule;
     std::string csv, reference;
@@ -105,7 +107,9 @@ void add_label_command(CLI::App& app) {
   add_label_rule_flags(cmd, args->rule);
   cmd->add_option("--csv", args->csv, "Write file,channel,sample,label,truth per patch to this file");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+  add_selection_flags(cmd, args->selection);
   cmd->callback([args] {
+    const ParsedSelection selected = parse_selection(args->selection);
     if (args->patch_channels < 1 || args->patch_samples < 2) throw UsageError("--patch-channels/--patch-samples too small");
     if (args->rule.bins < 1) throw UsageError("--bins must be positive");
     if (!args->reference.empty()) return label_references(args->reference, args->reference_rate_hz, args->rule);
@@ -121,7 +125,8 @@ void add_label_command(CLI::App& app) {
     size_t confusion[kNumTruthClasses][kNumPatchLabels] = {};
     bool any_truth = false;
     for (const auto& file : args->files) {
-      RecordPatches patches(file, size_t(args->patch_channels), size_t(args->patch_samples));
+      RecordPatches patches(DasSource::file(file).selected(selected), size_t(args->patch_channels),
+                            size_t(args->patch_samples));
       TruthMap truth = read_truth(file);
       any_truth = any_truth || !truth.empty();
       if (patches.rows() * patches.cols() == 0)
@@ -139,7 +144,10 @@ void add_label_command(CLI::App& app) {
         for (size_t k = 0; k < rows * cols; ++k)
           labels[k] = labeler.label(patches.patch(k / cols, col0 + k % cols), patches.row_stride());
         for (size_t k = 0; k < rows * cols; ++k) {
-          const size_t ch = patches.patch_channel(k / cols), t = patches.patch_sample(col0 + k % cols);
+          // In the file's own channels and samples (a --time/--distance window starts inside it).
+          const DasSource::Location at =
+              patches.source().locate(patches.patch_channel(k / cols), patches.patch_sample(col0 + k % cols));
+          const size_t ch = at.channel, t = at.sample;
           ++counts[int(labels[k])];
           std::string truth_name;
           if (!truth.empty()) {

@@ -15,6 +15,7 @@ void add_train_command(CLI::App& app, std::function<void(const EpochMetrics&)> o
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_label_command(CLI::App& app);
 void add_dataset_command(CLI::App& app);

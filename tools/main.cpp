@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   dasnet::add_eval_command(app);
   dasnet::add_predict_command(app);
   dasnet::add_inspect_command(app);
+  dasnet::add_convert_command(app);
   dasnet::add_synth_command(app);
   dasnet::add_label_command(app);
   dasnet::add_dataset_command(app);
