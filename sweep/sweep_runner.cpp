@@ -110,12 +110,22 @@ class Driver {
       while (int(active_.size()) < options_.parallel) {
         auto row = ledger_.claim(run_root_);
         if (!row) break;
-        start(*row);
+        try {
+          start(*row);
+        } catch (const TrialTakenOver& e) {
+          std::fprintf(stderr, "\ndasnet sweep: trial %lld: %s\n", static_cast<long long>(row->id), e.what());
+        }
         ++summary.attempts_started;
       }
       if (active_.empty()) break;
       for (size_t i = 0; i < active_.size();) {
-        if (service(*active_[i])) active_.erase(active_.begin() + long(i));
+        bool ended = true;
+        try {
+          ended = service(*active_[i]);
+        } catch (const TrialTakenOver& e) {
+          report_taken_over(*active_[i], e);
+        }
+        if (ended) active_.erase(active_.begin() + long(i));
         else ++i;
       }
       show_progress(false);
@@ -144,7 +154,7 @@ class Driver {
     auto done = ledger_.epochs(row.id);
     if (int(done.size()) >= t->config.epochs &&
         (!spec_.checkpoints || checkpoint_is_readable(trial_checkpoint(dir, t->config.epochs)))) {
-      ledger_.finish(row.id, TrialState::complete, "completed before its driver stopped");
+      ledger_.finish(row.lease(), TrialState::complete, "completed before its driver stopped");
       return;
     }
     // Continue from the last checkpoint the ledger has the epoch of and that loads (a node lost
@@ -156,7 +166,7 @@ class Driver {
         if (e->metrics.epoch < t->config.epochs && checkpoint_is_readable(trial_checkpoint(dir, e->metrics.epoch)))
           resume_epoch = e->metrics.epoch;
     }
-    ledger_.forget_epochs_after(row.id, resume_epoch);
+    ledger_.forget_epochs_after(row.lease(), resume_epoch);
     keep_metrics_through(t->metrics_path, resume_epoch);
     t->metrics_offset = fs::exists(t->metrics_path) ? std::streamoff(fs::file_size(t->metrics_path)) : 0;
     if (resume_epoch == 0) fs::remove_all(fs::path(dir) / "checkpoints");
@@ -173,10 +183,10 @@ class Driver {
     try {
       t->child = std::make_unique<ChildProcess>(argv, t->log_path);
     } catch (const std::exception& e) {
-      ledger_.finish(row.id, TrialState::failed, e.what());
+      ledger_.finish(row.lease(), TrialState::failed, e.what());
       return;
     }
-    ledger_.set_child(row.id, t->child->pid());
+    ledger_.set_child(row.lease(), t->child->pid());
     t->last_heartbeat = unix_now();
     active_.push_back(std::move(t));
   }
@@ -235,7 +245,7 @@ class Driver {
         continue;
       }
       if (spec_.checkpoints) r.checkpoint = trial_checkpoint(t.row.run_dir, r.metrics.epoch);
-      ledger_.record_epoch(r);
+      ledger_.record_epoch(t.row.lease(), r);
       t.last_heartbeat = unix_now();
       if (keep_running && t.child && r.metrics.epoch < t.config.epochs && is_rung(spec_.early_stopping, r.metrics.epoch)) {
         auto d = decide_pruning(spec_.early_stopping, r.metrics.epoch, r.metrics.val_accuracy,
@@ -243,7 +253,7 @@ class Driver {
         if (d.prune) {
           t.child->kill_now();
           drop_missing_checkpoints(t);
-          ledger_.finish(t.row.id, TrialState::pruned, d.reason);
+          ledger_.finish(t.row.lease(), TrialState::pruned, d.reason);
           keep_running = false;
         }
       }
@@ -254,7 +264,7 @@ class Driver {
   void drop_missing_checkpoints(const ActiveTrial& t) {
     if (!spec_.checkpoints) return;
     for (const auto& e : ledger_.epochs(t.row.id))
-      if (!e.checkpoint.empty() && !fs::exists(e.checkpoint)) ledger_.set_checkpoint(t.row.id, e.metrics.epoch, "");
+      if (!e.checkpoint.empty() && !fs::exists(e.checkpoint)) ledger_.set_checkpoint(t.row.lease(), e.metrics.epoch, "");
   }
 
   // Returns true when the trial has ended (and is recorded).
@@ -263,7 +273,7 @@ class Driver {
     if (!ingest(t)) return true;  // pruned
     if (!exit) {
       if (unix_now() - t.last_heartbeat > 2.0) {
-        ledger_.heartbeat(t.row.id);
+        ledger_.heartbeat(t.row.lease());
         t.last_heartbeat = unix_now();
       }
       return false;
@@ -275,14 +285,14 @@ class Driver {
     const bool final_model_readable =
         !spec_.checkpoints || checkpoint_is_readable(trial_checkpoint(t.row.run_dir, t.config.epochs));
     if (exit->exited && exit->code == 0 && epochs_done >= t.config.epochs && final_model_readable) {
-      ledger_.finish(t.row.id, TrialState::complete, "");
+      ledger_.finish(t.row.lease(), TrialState::complete, "");
     } else if (log_tail.find("training diverged") != std::string::npos) {
-      ledger_.finish(t.row.id, TrialState::diverged, last_line(log_tail));
+      ledger_.finish(t.row.lease(), TrialState::diverged, last_line(log_tail));
     } else {
       std::string why = exit->describe() + ": " + last_line(log_tail);
       if (exit->exited && exit->code == 0) why = "exited after " + std::to_string(epochs_done) + " epochs";
       if (exit->exited && exit->code == 0 && !final_model_readable) why = "the final checkpoint does not load";
-      ledger_.finish(t.row.id, t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed,
+      ledger_.finish(t.row.lease(), t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed,
                      why + " (attempt " + std::to_string(t.row.attempts) + ")");
     }
     return true;
@@ -291,11 +301,23 @@ class Driver {
   void stop_all(const std::string& why) {
     for (auto& t : active_) {
       t->child->kill_now();
-      ingest(*t);
-      drop_missing_checkpoints(*t);
-      ledger_.finish(t->row.id, TrialState::waiting, why);
+      try {
+        ingest(*t);
+        drop_missing_checkpoints(*t);
+        ledger_.finish(t->row.lease(), TrialState::waiting, why);
+      } catch (const TrialTakenOver& e) {
+        report_taken_over(*t, e);
+      }
     }
     active_.clear();
+  }
+
+  // The trial was requeued and claimed again while this process held it (it was stopped, or
+  // its host lost contact): the new attempt owns the run folder, so this one ends at once.
+  void report_taken_over(ActiveTrial& t, const TrialTakenOver& e) {
+    if (t.child) t.child->kill_now();
+    std::fprintf(stderr, "\ndasnet sweep: trial %lld: %s; stopped this attempt's dasnet train\n",
+                 static_cast<long long>(t.row.id), e.what());
   }
 
   void show_progress(bool final_line) {
