@@ -69,6 +69,7 @@ struct ActiveTrial {
   std::string metrics_path, log_path;
   std::streamoff metrics_offset = 0;
   double last_heartbeat = 0;
+  double last_metrics_line = 0;  // when its dasnet train last showed progress (or started)
   int slot = 0;
 };
 
@@ -80,6 +81,8 @@ class Driver {
     run_root_ = options.run_dir_root.empty() ? ledger.path() + ".runs" : options.run_dir_root;
     run_root_ = fs::absolute(run_root_).string();
     retries_ = options.retries >= 0 ? options.retries : spec.retries;
+    progress_timeout_epochs_ =
+        options.progress_timeout_epochs >= 0 ? options.progress_timeout_epochs : spec.progress_timeout_epochs;
     int threads = options.threads >= 0 ? options.threads : spec.threads;
     if (threads == 0) threads = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, options.parallel));
     threads_ = threads;
@@ -187,7 +190,7 @@ class Driver {
       return;
     }
     ledger_.set_child(row.lease(), t->child->pid());
-    t->last_heartbeat = unix_now();
+    t->last_heartbeat = t->last_metrics_line = unix_now();
     active_.push_back(std::move(t));
   }
 
@@ -246,7 +249,7 @@ class Driver {
       }
       if (spec_.checkpoints) r.checkpoint = trial_checkpoint(t.row.run_dir, r.metrics.epoch);
       ledger_.record_epoch(t.row.lease(), r);
-      t.last_heartbeat = unix_now();
+      t.last_heartbeat = t.last_metrics_line = unix_now();
       if (keep_running && t.child && r.metrics.epoch < t.config.epochs && is_rung(spec_.early_stopping, r.metrics.epoch)) {
         auto d = decide_pruning(spec_.early_stopping, r.metrics.epoch, r.metrics.val_accuracy,
                                 ledger_.val_accuracy_at(r.metrics.epoch, t.row.id));
@@ -271,6 +274,7 @@ class Driver {
   bool service(ActiveTrial& t) {
     auto exit = t.child->poll();
     if (!ingest(t)) return true;  // pruned
+    if (!exit && gave_up_on_hung(t)) return true;
     if (!exit) {
       if (unix_now() - t.last_heartbeat > 2.0) {
         ledger_.heartbeat(t.row.lease());
@@ -295,6 +299,39 @@ class Driver {
       ledger_.finish(t.row.lease(), t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed,
                      why + " (attempt " + std::to_string(t.row.attempts) + ")");
     }
+    return true;
+  }
+
+  // Seconds without a metrics line after which trial `t` counts as hung (0: never).
+  double progress_limit_s(const ActiveTrial& t) const {
+    if (progress_timeout_epochs_ <= 0) return 0;
+    std::vector<double> seconds;
+    for (const auto& e : ledger_.epochs(t.row.id)) seconds.push_back(e.metrics.epoch_seconds);
+    double typical = 0;
+    if (!seconds.empty()) {
+      std::nth_element(seconds.begin(), seconds.begin() + long(seconds.size() / 2), seconds.end());
+      typical = seconds[seconds.size() / 2];
+    }
+    return progress_timeout_epochs_ * std::max(typical, spec_.progress_timeout_floor_s);
+  }
+
+  // A dasnet train that deadlocked (or was stopped) holds its slot and gets heart-beaten by this
+  // driver forever: past the progress limit it is killed, and the attempt ends as a failure that
+  // is retried like any other.
+  bool gave_up_on_hung(ActiveTrial& t) {
+    const double limit = progress_limit_s(t);
+    const double silent = unix_now() - t.last_metrics_line;
+    if (limit <= 0 || silent <= limit) return false;
+    t.child->kill_now();
+    drop_missing_checkpoints(t);
+    char why[200];
+    std::snprintf(why, sizeof why, "no new metrics line for %.0f s (limit %.0f s: run.progress_timeout_epochs %g x the"
+                  " typical epoch time); killed (attempt %d)", silent, limit, progress_timeout_epochs_, t.row.attempts);
+    {
+      std::ofstream log(t.log_path, std::ios::app);
+      log << "=== " << why << "\n";
+    }
+    ledger_.finish(t.row.lease(), t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed, why);
     return true;
   }
 
@@ -373,6 +410,7 @@ class Driver {
   SweepRunOptions options_;
   std::string binary_, run_root_;
   int retries_ = 1, threads_ = 1;
+  double progress_timeout_epochs_ = 0;
   bool interactive_ = false;
   double last_progress_ = 0;
   std::vector<std::unique_ptr<ActiveTrial>> active_;

@@ -1,6 +1,6 @@
 // Sweeps end to end on the CPU with the dasnet command: a small grid with a diverging trial,
 // a driver killed with SIGKILL at random moments and resumed, a stopped driver and a second
-// one, and early stopping.
+// one, a hung trial given up on, and early stopping.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -174,12 +174,8 @@ heartbeat_timeout_s = 600
   }
 }
 
-// Issue 15.5: Ctrl-Z of a driver, a second `sweep run`, then fg. The stopped driver's dasnet
-// train keeps running (its own process group), so the second driver must not start the trial
-// again; before the fix it did (expired heartbeat), and the metrics file held epochs 1 2 3 3 4 4.
-TEST(SweepRun, StoppedDriverKeepsItsTrialAndASecondDriverLeavesItAlone) {
-  auto dir = scratch_dir("sweep_stopped");
-  write_text(dir + "/spec.toml", R"(
+// One trial of 12 epochs (several seconds on a shared 2-core machine); [run] is last, open.
+const char* kOneLongTrial = R"(
 [space]
 depth = [2]
 lr = [0.02]
@@ -191,21 +187,35 @@ image_height = 32
 image_width = 32
 [run]
 threads = 1
-heartbeat_timeout_s = 2
-)");
+)";
+
+// Waits until the only trial of the ledger dir/l.db has finished an epoch; its dasnet train's
+// pid (0 if that did not happen within `seconds`).
+int64_t child_after_first_epoch(const std::string& dir, double seconds) {
+  int64_t child = 0;
+  wait_until(
+      [&] {
+        try {
+          const TrialRow t = Ledger::open_read_only(dir + "/l.db")->trials().at(0);
+          child = t.epochs_done >= 1 ? t.child_pid : 0;
+        } catch (const std::exception&) {  // the ledger or its trial not written yet
+        }
+        return child > 0;
+      },
+      seconds);
+  return child;
+}
+
+// Issue 15.5: Ctrl-Z of a driver, a second `sweep run`, then fg. The stopped driver's dasnet
+// train keeps running (its own process group), so the second driver must not start the trial
+// again; before the fix it did (expired heartbeat), and the metrics file held epochs 1 2 3 3 4 4.
+TEST(SweepRun, StoppedDriverKeepsItsTrialAndASecondDriverLeavesItAlone) {
+  auto dir = scratch_dir("sweep_stopped");
+  write_text(dir + "/spec.toml", std::string(kOneLongTrial) + "heartbeat_timeout_s = 2\n");
   const pid_t first = start_driver(dir, {}, dir + "/first.txt");
   ASSERT_GT(first, 0);
   auto trial = [&] { return Ledger::open_read_only(dir + "/l.db")->trials().at(0); };
-  auto trial_started = [&] {
-    try {
-      const TrialRow t = trial();
-      return t.child_pid > 0 && t.epochs_done >= 1;
-    } catch (const std::exception&) {  // the ledger or its trial not written yet
-      return false;
-    }
-  };
-  ASSERT_TRUE(wait_until(trial_started, 120))
-      << read_text(dir + "/first.txt");
+  ASSERT_GT(child_after_first_epoch(dir, 120), 0) << read_text(dir + "/first.txt");
   kill(first, SIGSTOP);  // Ctrl-Z
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // its heartbeat expires
   auto second = dasnet("sweep run spec.toml --ledger l.db --no-progress", dir);
@@ -225,6 +235,35 @@ heartbeat_timeout_s = 2
   EXPECT_EQ(count_of(log, "final: train accuracy"), 1) << log;
   const std::string metrics = read_text(done.run_dir + "/metrics.jsonl");
   EXPECT_EQ(count_of(metrics, "\"epoch\":"), 12) << metrics;
+}
+
+// Issue 15.12: a dasnet train that stops making progress (here SIGSTOPped, as a deadlock looks
+// from outside) is killed after N x its typical epoch time and retried from its checkpoint. The
+// spec's N is huge, so the kill shows that --progress-timeout overrides it.
+TEST(SweepRun, HungTrialIsKilledAndRetried) {
+  auto dir = scratch_dir("sweep_hung");
+  write_text(dir + "/spec.toml",
+             std::string(kOneLongTrial) + "retries = 1\nprogress_timeout_epochs = 1000\nprogress_timeout_floor_s = 2\n");
+  const pid_t driver = start_driver(dir, {"--progress-timeout", "3"}, dir + "/driver.txt");
+  ASSERT_GT(driver, 0);
+  auto trial = [&] { return Ledger::open_read_only(dir + "/l.db")->trials().at(0); };
+  const int64_t child = child_after_first_epoch(dir, 120);
+  ASSERT_GT(child, 0) << read_text(dir + "/driver.txt");
+  const auto stopped_at = std::chrono::steady_clock::now();
+  kill(pid_t(child), SIGSTOP);
+  EXPECT_EQ(wait_for_exit(driver, 300), 0) << read_text(dir + "/driver.txt");
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  const TrialRow done = trial();
+  EXPECT_EQ(done.state, TrialState::complete) << done.message;
+  EXPECT_EQ(done.attempts, 2);
+  EXPECT_FALSE(process_alive(child)) << "the hung dasnet train was left running";
+  const std::string log = read_text(done.run_dir + "/train.log");
+  EXPECT_NE(log.find("no new metrics line for"), std::string::npos) << log;
+  EXPECT_NE(log.find("resuming after epoch"), std::string::npos) << log;
+  EXPECT_GE(waited, 6.0);  // 3 x the 2 s floor at least
+  auto epochs = Ledger::open_read_only(dir + "/l.db")->epochs(done.id);
+  ASSERT_EQ(epochs.size(), 12u);
+  for (int e = 0; e < 12; ++e) EXPECT_EQ(epochs[size_t(e)].metrics.epoch, e + 1);
 }
 
 TEST(SweepRun, EarlyStoppingSavesEpochsAndKeepsTheBestModel) {
