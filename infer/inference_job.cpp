@@ -9,6 +9,7 @@
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "infer/file_dealing.h"
+#include "infer/map_names.h"
 #include "infer/rank_progress.h"
 #include "io/checkpoint.h"
 #include "io/durable_file.h"
@@ -44,6 +45,7 @@ class InferenceRun {
 
   void run() {
     try {
+      map_names_ = map_output_names(job_.files);
       auto backend = job_.make_backend();
       TrainingState state = load_checkpoint(job_.checkpoint);
       auto net = build_resnet(state.model, *backend, 0);
@@ -73,11 +75,11 @@ class InferenceRun {
     comm_->abort(e.what());
   }
 
-  void show_progress(const std::string& stem, Clock::time_point started, double done, double total) {
+  void show_progress(const std::string& name, Clock::time_point started, double done, double total) {
     if (!job_.progress || !leader_) return;
     if (ranks_ == 1) {
       const double s = seconds_since(started);
-      std::fprintf(stderr, "\r%s: %5.1f%%  %.1f MB/s  ", stem.c_str(), total > 0 ? 100 * done / total : 100.0,
+      std::fprintf(stderr, "\r%s: %5.1f%%  %.1f MB/s  ", name.c_str(), total > 0 ? 100 * done / total : 100.0,
                    s > 0 ? done / 1e6 / s : 0.0);
     } else {
       const double all = progress_.all_ranks_bytes(bytes_read_);
@@ -89,19 +91,19 @@ class InferenceRun {
 
   void infer_file(Network& net, const ModelConfig& model, size_t index) {
     const std::string& file = job_.files[index];
-    const std::string stem = std::filesystem::path(file).stem().string();
+    const std::string& name = map_names_[index];
     const auto started = Clock::now();
     const double bytes_before = bytes_read_;
     InferOptions options = job_.options;
     options.progress = [&](double done, double total) {
       bytes_read_ = bytes_before + done;
       progress_.update(bytes_read_);
-      show_progress(stem, started, done, total);
+      show_progress(name, started, done, total);
     };
     try {
       ProbabilityMap map = infer_probability_map(net, model, file, options);
       if (job_.progress && leader_) std::fprintf(stderr, "\n");
-      write_outputs(file, stem, map);
+      write_outputs(file, name, map);
     } catch (const UsageError& e) {
       usage_error(e);
     } catch (const std::exception& e) {
@@ -115,10 +117,11 @@ class InferenceRun {
     progress_.update(bytes_read_);
   }
 
-  void write_outputs(const std::string& file, const std::string& stem, const ProbabilityMap& map) {
+  void write_outputs(const std::string& file, const std::string& name, const ProbabilityMap& map) {
     const std::filesystem::path out(job_.out_dir);
-    const std::string h5 = (out / (stem + ".pmap.h5")).string();
-    const std::string png = (out / (stem + ".png")).string();
+    const std::string h5 = (out / (name + ".pmap.h5")).string();
+    const std::string png = (out / (name + ".png")).string();
+    std::filesystem::create_directories(std::filesystem::path(h5).parent_path());  // maps/a/rec.pmap.h5
     std::vector<std::string> inputs = job_.files;
     inputs.push_back(job_.checkpoint);
     require_output_not_input(h5, inputs, "-o");
@@ -171,6 +174,7 @@ class InferenceRun {
   RankProgress progress_;
   std::vector<uint64_t> file_bytes_;
   std::vector<size_t> my_files_;
+  std::vector<std::string> map_names_;  // per file: its map's path below -o, without suffix
   double all_files_bytes_ = 0;
   double bytes_read_ = 0;  // of this rank's files, for the progress reports
   double totals_[4] = {0, 0, 0, 0};  // raw bytes, seconds, windows, failures (this rank's, then all ranks')
