@@ -10,6 +10,7 @@
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "infer/file_dealing.h"
+#include "infer/map_names.h"
 #include "infer/rank_progress.h"
 #include "io/checkpoint.h"
 #include "io/das_source.h"
@@ -45,6 +46,17 @@ std::string stem_of(const std::string& path) { return std::filesystem::path(path
 uint64_t size_of(const std::string& path) {
   // A FIFO or a folder weighs nothing here; opening it fails that file alone (io/input_path.h).
   return std::filesystem::is_regular_file(path) ? std::filesystem::file_size(path) : 0;
+}
+
+// Per unit, a path whose stem is its map's name, for map_output_names: the file itself, or a
+// folder record's "<first>--<last>" beside its files.
+std::vector<std::string> named_paths(const std::vector<InferUnit>& units) {
+  std::vector<std::string> paths;
+  for (const InferUnit& unit : units) {
+    if (!unit.record) paths.push_back(unit.label);
+    else paths.push_back((std::filesystem::path(unit.record->files().front()).parent_path() / (unit.stem + ".record")).string());
+  }
+  return paths;
 }
 
 // Every rank lists the same units in the same order (the folders' metadata decide them).
@@ -84,6 +96,7 @@ class InferenceRun {
 
   void run() {
     try {
+      map_names_ = map_output_names(named_paths(units_));
       auto backend = job_.make_backend();
       TrainingState state = load_checkpoint(job_.checkpoint);
       auto net = build_resnet(state.model, *backend, 0);
@@ -113,11 +126,11 @@ class InferenceRun {
     comm_->abort(e.what());
   }
 
-  void show_progress(const std::string& stem, Clock::time_point started, double done, double total) {
+  void show_progress(const std::string& name, Clock::time_point started, double done, double total) {
     if (!job_.progress || !leader_) return;
     if (ranks_ == 1) {
       const double s = seconds_since(started);
-      std::fprintf(stderr, "\r%s: %5.1f%%  %.1f MB/s  ", stem.c_str(), total > 0 ? 100 * done / total : 100.0,
+      std::fprintf(stderr, "\r%s: %5.1f%%  %.1f MB/s  ", name.c_str(), total > 0 ? 100 * done / total : 100.0,
                    s > 0 ? done / 1e6 / s : 0.0);
     } else {
       const double all = progress_.all_ranks_bytes(bytes_read_);
@@ -130,21 +143,21 @@ class InferenceRun {
   void infer_file(Network& net, const ModelConfig& model, size_t index) {
     const InferUnit& unit = units_[index];
     const std::string& file = unit.label;
-    const std::string& stem = unit.stem;
+    const std::string& name = map_names_[index];
     const auto started = Clock::now();
     const double bytes_before = bytes_read_;
     InferOptions options = job_.options;
     options.progress = [&](double done, double total) {
       bytes_read_ = bytes_before + done;
       progress_.update(bytes_read_);
-      show_progress(stem, started, done, total);
+      show_progress(name, started, done, total);
     };
     try {
       if (!unit.error.empty()) throw std::runtime_error(unit.error);
       const DasSource record = (unit.record ? *unit.record : DasSource::file(file)).selected(selection_);
       ProbabilityMap map = infer_probability_map(net, model, record, options);
       if (job_.progress && leader_) std::fprintf(stderr, "\n");
-      write_outputs(file, stem, map);
+      write_outputs(file, name, map);
     } catch (const UsageError& e) {
       usage_error(e);
     } catch (const std::exception& e) {
@@ -158,10 +171,11 @@ class InferenceRun {
     progress_.update(bytes_read_);
   }
 
-  void write_outputs(const std::string& file, const std::string& stem, const ProbabilityMap& map) {
+  void write_outputs(const std::string& file, const std::string& name, const ProbabilityMap& map) {
     const std::filesystem::path out(job_.out_dir);
-    const std::string h5 = (out / (stem + ".pmap.h5")).string();
-    const std::string png = (out / (stem + ".png")).string();
+    const std::string h5 = (out / (name + ".pmap.h5")).string();
+    const std::string png = (out / (name + ".png")).string();
+    std::filesystem::create_directories(std::filesystem::path(h5).parent_path());  // maps/a/rec.pmap.h5
     std::vector<std::string> inputs;
     for (const InferUnit& unit : units_) {
       if (!unit.record) inputs.push_back(unit.label);
@@ -220,6 +234,7 @@ class InferenceRun {
   const ParsedSelection selection_;
   std::vector<uint64_t> file_bytes_;
   std::vector<size_t> my_files_;
+  std::vector<std::string> map_names_;  // per file: its map's path below -o, without suffix
   double all_files_bytes_ = 0;
   double bytes_read_ = 0;  // of this rank's files, for the progress reports
   double totals_[4] = {0, 0, 0, 0};  // raw bytes, seconds, windows, failures (this rank's, then all ranks')

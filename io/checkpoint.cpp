@@ -1,5 +1,6 @@
 #include "io/checkpoint.h"
 
+#include <filesystem>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -22,8 +23,18 @@ constexpr const char* kRunningMean = ".running_mean";
 
 size_t element_count(const std::vector<size_t>& shape) {
   size_t n = 1;
-  for (size_t d : shape) n *= d;
+  for (size_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return SIZE_MAX;
   return n;
+}
+
+// Checkpoints are written uncompressed, so no tensor holds more floats than its file has bytes
+// / 4: a corrupt header's shape is refused before it is allocated (tests/fuzz/).
+void require_fits_in_file(const std::string& path, const std::string& object, size_t values) {
+  const uintmax_t file_bytes = std::filesystem::file_size(path);
+  if (values > file_bytes / sizeof(float))
+    fail(path, "/" + object + " claims " + std::to_string(values) + " values, more than the file (" +
+                   std::to_string(file_bytes) + " bytes) holds");
 }
 
 // Writes `values` as one data set per tensor of `layout` into `group`.
@@ -71,6 +82,7 @@ std::vector<float> read_floats(const h5::File& file, const std::string& name) {
   const h5::Node ds = file.dataset(name);
   auto dims = ds.shape();
   if (dims.size() != 1) fail(path, "/" + name + " is not 1-D");
+  require_fits_in_file(path, name, size_t(dims[0]));
   std::vector<float> values(dims[0]);
   if (!values.empty()) ds.read_box(H5T_NATIVE_FLOAT, values.data(), {0}, {dims[0]});
   for (float v : values)
@@ -92,6 +104,8 @@ std::vector<float> read_tensors(const h5::File& file, const std::string& names_d
     const std::vector<hsize_t> dims = ds.shape();
     NamedShape tensor{name, std::vector<size_t>(dims.begin(), dims.end())};
     const size_t offset = values.size();
+    require_fits_in_file(path, object, element_count(tensor.shape));
+    require_fits_in_file(path, group, offset + element_count(tensor.shape));
     values.resize(offset + element_count(tensor.shape));
     if (values.size() > offset)
       ds.read_box(H5T_NATIVE_FLOAT, values.data() + offset, std::vector<hsize_t>(dims.size(), 0), dims);

@@ -8,5 +8,8 @@ namespace dasnet {
 
 std::string host_name();        // gethostname(), "unknown" when that fails
 bool process_alive(int64_t pid);  // a process with this pid runs on this host (stopped ones too)
+// When process `pid` of this host started (clock ticks since boot, /proc/PID/stat); 0 if unknown.
+// With the pid it identifies a process even after the pid is reused.
+int64_t process_start_ticks(int64_t pid);
 
 }  // namespace dasnet

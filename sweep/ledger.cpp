@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS trials(
   attempts INTEGER NOT NULL DEFAULT 0,
   heartbeat REAL, created REAL NOT NULL, started REAL, finished REAL, seconds REAL NOT NULL DEFAULT 0,
   host TEXT, owner_pid INTEGER, child_pid INTEGER, run_dir TEXT, message TEXT,
-  epochs_done INTEGER NOT NULL DEFAULT 0);
+  epochs_done INTEGER NOT NULL DEFAULT 0, owner_started INTEGER);
 CREATE INDEX IF NOT EXISTS trials_by_state ON trials(state, id);
 CREATE TABLE IF NOT EXISTS epochs(
   trial_id INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
@@ -85,6 +85,11 @@ const char* kTrialColumns =
     "id, config, state, attempts, heartbeat, created, started, finished, seconds, host, owner_pid, child_pid, "
     "run_dir, message, epochs_done";
 
+// The SELECT list of a TrialRow; a ledger opened read-only may predate the owner_started column.
+std::string trial_columns(bool has_owner_started) {
+  return std::string(kTrialColumns) + (has_owner_started ? ", owner_started" : ", 0 AS owner_started");
+}
+
 TrialRow read_trial(const Statement& s) {
   TrialRow r;
   r.id = s.integer(0);
@@ -102,7 +107,21 @@ TrialRow read_trial(const Statement& s) {
   r.run_dir = s.text(12);
   r.message = s.text(13);
   r.epochs_done = int(s.integer(14));
+  r.owner_started = s.integer(15);
   return r;
+}
+
+bool has_column(sqlite3* db, const std::string& path, const char* table, const char* column) {
+  Statement s(db, path, (std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?").c_str());
+  s.bind(1, std::string(column));
+  return s.step();
+}
+
+// The process `pid` of this host is the one that claimed (same start time, when both are known).
+bool owner_alive_here(int64_t pid, int64_t started) {
+  if (!process_alive(pid)) return false;
+  const int64_t now_started = process_start_ticks(pid);
+  return started == 0 || now_started == 0 || now_started == started;
 }
 
 }  // namespace
@@ -181,6 +200,7 @@ Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms, b
       const auto version = meta("schema_version");
       if (version != std::to_string(kSchemaVersion))
         throw std::runtime_error(path_ + ": not a dasnet sweep ledger of schema version " + std::to_string(kSchemaVersion));
+      trial_columns_ = trial_columns(has_column(db_, path_, "trials", "owner_started"));
       return;
     }
     // journal_mode answers with the mode in force; WAL can be refused (e.g. no shared memory).
@@ -192,6 +212,8 @@ Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms, b
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
     exec(kSchema);
+    add_missing_columns();
+    trial_columns_ = trial_columns(true);
     auto version = meta("schema_version");
     if (!version) set_meta("schema_version", std::to_string(kSchemaVersion));
     else if (*version != std::to_string(kSchemaVersion))
@@ -205,6 +227,23 @@ Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms, b
 }
 
 Ledger::~Ledger() { sqlite3_close(db_); }
+
+// Ledgers written before the owner's start time was kept (same schema version otherwise).
+void Ledger::add_missing_columns() {
+  if (!has_column(db_, path_, "trials", "owner_started")) exec("ALTER TABLE trials ADD COLUMN owner_started INTEGER");
+}
+
+void Ledger::require_lease(const TrialLease& lease) const {
+  Statement s(db_, path_, "SELECT state, attempts FROM trials WHERE id = ?");
+  s.bind(1, lease.trial_id);
+  if (!s.step()) fail("trial " + std::to_string(lease.trial_id) + " is not in the ledger");
+  const std::string state = s.text(0);
+  const int attempts = int(s.integer(1));
+  if (state == "running" && attempts == lease.attempt) return;
+  throw TrialTakenOver(path_ + ": trial " + std::to_string(lease.trial_id) + " attempt " +
+                       std::to_string(lease.attempt) + " is no longer this process's: the trial is " + state +
+                       " at attempt " + std::to_string(attempts) + " (requeued or claimed again meanwhile)");
+}
 
 void Ledger::fail(const std::string& what) const { throw std::runtime_error(path_ + ": " + what); }
 
@@ -248,19 +287,28 @@ std::vector<int64_t> Ledger::requeue_stale(double heartbeat_timeout_s) {
   std::vector<int64_t> stale;
   const double now = unix_now();
   const std::string me = host_name();
+  std::vector<std::string> why;
   {
-    Statement s(db_, path_, "SELECT id, heartbeat, host, owner_pid FROM trials WHERE state = 'running'");
+    Statement s(db_, path_, "SELECT id, heartbeat, host, owner_pid, owner_started FROM trials WHERE state = 'running'");
     while (s.step()) {
-      bool expired = now - s.real(1) > heartbeat_timeout_s;
-      bool owner_gone = s.text(2) == me && s.integer(3) != getpid() && !process_alive(s.integer(3));
-      if (expired || owner_gone) stale.push_back(s.integer(0));
+      const std::string owner = s.text(2) + "." + std::to_string(s.integer(3));
+      if (s.text(2) == me) {
+        // A pid names a process only on its host; a stopped owner is alive and keeps its trial.
+        if (owner_alive_here(s.integer(3), s.integer(4))) continue;
+        why.push_back("requeued: its owner " + owner + " has exited");
+      } else {
+        if (now - s.real(1) <= heartbeat_timeout_s) continue;
+        why.push_back("requeued: its owner " + owner + " sent no heartbeat for " +
+                      std::to_string(int(now - s.real(1))) + " s");
+      }
+      stale.push_back(s.integer(0));
     }
   }
-  for (int64_t id : stale) {
+  for (size_t i = 0; i < stale.size(); ++i) {
     Statement u(db_, path_,
-                "UPDATE trials SET state = 'waiting', owner_pid = NULL, child_pid = NULL, "
-                "message = 'requeued: its process stopped reporting' WHERE id = ? AND state = 'running'");
-    u.bind(1, id).step();
+                "UPDATE trials SET state = 'waiting', owner_pid = NULL, owner_started = NULL, child_pid = NULL, "
+                "message = ? WHERE id = ? AND state = 'running'");
+    u.bind(1, why[i]).bind(2, stale[i]).step();
   }
   tx.commit();
   return stale;
@@ -273,11 +321,11 @@ int Ledger::requeue_failed(int retries) {
 }
 
 std::optional<TrialRow> Ledger::claim(const std::string& run_dir_root) {
-  return claim_for(run_dir_root, host_name(), int64_t(getpid()));
+  return claim_for(run_dir_root, host_name(), int64_t(getpid()), process_start_ticks(getpid()));
 }
 
 std::optional<TrialRow> Ledger::claim_for(const std::string& run_dir_root, const std::string& owner_host,
-                                          int64_t owner_pid) {
+                                          int64_t owner_pid, int64_t owner_started) {
   LedgerTransaction tx(db_, path_);
   int64_t id = 0;
   {
@@ -288,26 +336,36 @@ std::optional<TrialRow> Ledger::claim_for(const std::string& run_dir_root, const
   const double now = unix_now();
   Statement u(db_, path_,
               "UPDATE trials SET state = 'running', attempts = attempts + 1, heartbeat = ?, started = ?, host = ?, "
-              "owner_pid = ?, child_pid = NULL, message = NULL, "
+              "owner_pid = ?, owner_started = ?, child_pid = NULL, message = NULL, "
               "run_dir = COALESCE(run_dir, ? || '/trial_' || printf('%05d', id)) WHERE id = ?");
-  u.bind(1, now).bind(2, now).bind(3, owner_host).bind(4, owner_pid).bind(5, run_dir_root).bind(6, id).step();
+  u.bind(1, now).bind(2, now).bind(3, owner_host).bind(4, owner_pid).bind(5, owner_started).bind(6, run_dir_root);
+  u.bind(7, id).step();
   tx.commit();
   return trial(id);
 }
 
-void Ledger::set_child(int64_t trial_id, int64_t child_pid) {
+void Ledger::set_child(const TrialLease& lease, int64_t child_pid) {
+  LedgerTransaction tx(db_, path_);
+  require_lease(lease);
   Statement s(db_, path_, "UPDATE trials SET child_pid = ?, heartbeat = ? WHERE id = ?");
-  s.bind(1, child_pid).bind(2, unix_now()).bind(3, trial_id).step();
+  s.bind(1, child_pid).bind(2, unix_now()).bind(3, lease.trial_id).step();
+  tx.commit();
 }
 
-void Ledger::heartbeat(int64_t trial_id) {
-  Statement s(db_, path_, "UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'running'");
-  s.bind(1, unix_now()).bind(2, trial_id).step();
+void Ledger::heartbeat(const TrialLease& lease) {
+  LedgerTransaction tx(db_, path_);
+  require_lease(lease);
+  Statement s(db_, path_, "UPDATE trials SET heartbeat = ? WHERE id = ?");
+  s.bind(1, unix_now()).bind(2, lease.trial_id).step();
+  tx.commit();
 }
 
-void Ledger::record_epoch(const EpochRow& row) {
+void Ledger::record_epoch(const TrialLease& lease, const EpochRow& epoch_row) {
+  EpochRow row = epoch_row;
+  row.trial_id = lease.trial_id;
   const EpochMetrics& r = row.metrics;
   LedgerTransaction tx(db_, path_);
+  require_lease(lease);
   Statement s(db_, path_,
               "INSERT OR REPLACE INTO epochs(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, "
               "samples_per_s, epoch_seconds, peak_memory_mb, lr, checkpoint) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
@@ -327,8 +385,10 @@ void Ledger::record_epoch(const EpochRow& row) {
   tx.commit();
 }
 
-void Ledger::forget_epochs_after(int64_t trial_id, int last_kept) {
+void Ledger::forget_epochs_after(const TrialLease& lease, int last_kept) {
+  const int64_t trial_id = lease.trial_id;
   LedgerTransaction tx(db_, path_);
+  require_lease(lease);
   Statement a(db_, path_, "DELETE FROM epochs WHERE trial_id = ? AND epoch > ?");
   a.bind(1, trial_id).bind(2, last_kept).step();
   Statement b(db_, path_, "DELETE FROM p_usable WHERE trial_id = ? AND epoch > ?");
@@ -338,21 +398,27 @@ void Ledger::forget_epochs_after(int64_t trial_id, int last_kept) {
   tx.commit();
 }
 
-void Ledger::set_checkpoint(int64_t trial_id, int epoch, const std::string& path) {
+void Ledger::set_checkpoint(const TrialLease& lease, int epoch, const std::string& path) {
+  LedgerTransaction tx(db_, path_);
+  require_lease(lease);
   Statement s(db_, path_, "UPDATE epochs SET checkpoint = ? WHERE trial_id = ? AND epoch = ?");
   if (path.empty()) s.bind_null(1);
   else s.bind(1, path);
-  s.bind(2, trial_id).bind(3, epoch).step();
+  s.bind(2, lease.trial_id).bind(3, epoch).step();
+  tx.commit();
 }
 
-void Ledger::finish(int64_t trial_id, TrialState state, const std::string& message) {
+void Ledger::finish(const TrialLease& lease, TrialState state, const std::string& message) {
   const double now = unix_now();
+  LedgerTransaction tx(db_, path_);
+  require_lease(lease);
   Statement s(db_, path_,
               "UPDATE trials SET state = ?, message = ?, finished = CASE WHEN ? THEN ? ELSE finished END, "
               "seconds = seconds + (? - COALESCE(started, ?)), child_pid = NULL, heartbeat = ? WHERE id = ?");
   const bool final_state = state != TrialState::waiting && state != TrialState::running;
   s.bind(1, std::string(trial_state_name(state))).bind(2, message).bind(3, int64_t(final_state)).bind(4, now);
-  s.bind(5, now).bind(6, now).bind(7, now).bind(8, trial_id).step();
+  s.bind(5, now).bind(6, now).bind(7, now).bind(8, lease.trial_id).step();
+  tx.commit();
 }
 
 StateCounts Ledger::counts() const {
@@ -374,13 +440,13 @@ StateCounts Ledger::counts() const {
 
 std::vector<TrialRow> Ledger::trials() const {
   std::vector<TrialRow> rows;
-  Statement s(db_, path_, (std::string("SELECT ") + kTrialColumns + " FROM trials ORDER BY id").c_str());
+  Statement s(db_, path_, ("SELECT " + trial_columns_ + " FROM trials ORDER BY id").c_str());
   while (s.step()) rows.push_back(read_trial(s));
   return rows;
 }
 
 std::optional<TrialRow> Ledger::trial(int64_t id) const {
-  Statement s(db_, path_, (std::string("SELECT ") + kTrialColumns + " FROM trials WHERE id = ?").c_str());
+  Statement s(db_, path_, ("SELECT " + trial_columns_ + " FROM trials WHERE id = ?").c_str());
   s.bind(1, id);
   if (s.step()) return read_trial(s);
   return std::nullopt;

@@ -42,25 +42,29 @@ class RemoteLedger : public LedgerAccess {
   }
   int requeue_failed(int retries) override { return call({{"op", "requeue_failed"}, {"retries", retries}}); }
   std::optional<TrialRow> claim(const std::string& run_dir_root) override {
-    json r = call({{"op", "claim"}, {"run_dir_root", run_dir_root}, {"host", host_name()}, {"pid", int64_t(getpid())}});
+    json r = call({{"op", "claim"},
+                   {"run_dir_root", run_dir_root},
+                   {"host", host_name()},
+                   {"pid", int64_t(getpid())},
+                   {"started", process_start_ticks(getpid())}});
     if (r.is_null()) return std::nullopt;
     return r.get<TrialRow>();
   }
-  void set_child(int64_t trial_id, int64_t child_pid) override {
-    call({{"op", "set_child"}, {"trial_id", trial_id}, {"child_pid", child_pid}});
+  void set_child(const TrialLease& lease, int64_t child_pid) override {
+    call({{"op", "set_child"}, {"lease", lease}, {"child_pid", child_pid}});
   }
-  void heartbeat(int64_t trial_id) override { call({{"op", "heartbeat"}, {"trial_id", trial_id}}); }
-  void record_epoch(const EpochRow& row) override {
-    call({{"op", "record_epoch"}, {"trial_id", row.trial_id}, {"row", row}});
+  void heartbeat(const TrialLease& lease) override { call({{"op", "heartbeat"}, {"lease", lease}}); }
+  void record_epoch(const TrialLease& lease, const EpochRow& row) override {
+    call({{"op", "record_epoch"}, {"lease", lease}, {"row", row}});
   }
-  void forget_epochs_after(int64_t trial_id, int last_kept) override {
-    call({{"op", "forget_epochs_after"}, {"trial_id", trial_id}, {"last_kept", last_kept}});
+  void forget_epochs_after(const TrialLease& lease, int last_kept) override {
+    call({{"op", "forget_epochs_after"}, {"lease", lease}, {"last_kept", last_kept}});
   }
-  void set_checkpoint(int64_t trial_id, int epoch, const std::string& path) override {
-    call({{"op", "set_checkpoint"}, {"trial_id", trial_id}, {"epoch", epoch}, {"path", path}});
+  void set_checkpoint(const TrialLease& lease, int epoch, const std::string& path) override {
+    call({{"op", "set_checkpoint"}, {"lease", lease}, {"epoch", epoch}, {"path", path}});
   }
-  void finish(int64_t trial_id, TrialState state, const std::string& message) override {
-    call({{"op", "finish"}, {"id", trial_id}, {"state", trial_state_name(state)}, {"message", message}});
+  void finish(const TrialLease& lease, TrialState state, const std::string& message) override {
+    call({{"op", "finish"}, {"lease", lease}, {"state", trial_state_name(state)}, {"message", message}});
   }
   StateCounts counts() const override { return call({{"op", "counts"}}).get<StateCounts>(); }
   std::vector<TrialRow> trials() const override {
@@ -92,7 +96,11 @@ class RemoteLedger : public LedgerAccess {
       comm_.abort("sweep worker: rank 0 (the ledger) did not answer '" + request.at("op").get<std::string>() +
                   "' within " + std::to_string(int(reply_timeout_s_)) + " s: it died or hangs");
     json r = json::parse(reply);
-    if (!r.at("ok").get<bool>()) throw std::runtime_error("rank 0: " + r.at("error").get<std::string>());
+    if (!r.at("ok").get<bool>()) {
+      const std::string error = "rank 0: " + r.at("error").get<std::string>();
+      if (r.value("taken_over", false)) throw TrialTakenOver(error);
+      throw std::runtime_error(error);
+    }
     return r.at("result");
   }
 
@@ -142,6 +150,8 @@ class LedgerServer {
             finished[size_t(source)] = true;
             --open_workers;
           }
+        } catch (const TrialTakenOver& e) {
+          reply = {{"ok", false}, {"error", e.what()}, {"taken_over", true}};
         } catch (const std::exception& e) {
           reply = {{"ok", false}, {"error", e.what()}};
         }
@@ -178,9 +188,8 @@ class LedgerServer {
  private:
   json answer(const json& q) {
     const std::string op = q.at("op");
-    // Any request about a trial shows that its worker is alive.
-    if (q.contains("trial_id") && q.at("trial_id").get<int64_t>() >= 0 && op != "finish")
-      ledger_.heartbeat(q.at("trial_id"));
+    // Any write about a trial shows that its worker is alive (and still holds the trial).
+    if (q.contains("lease") && op != "finish") ledger_.heartbeat(q.at("lease").get<TrialLease>());
     if (op == "hello") return ledger_path_;
     if (op == "done") return nullptr;
     if (op == "meta") {
@@ -191,18 +200,18 @@ class LedgerServer {
     if (op == "requeue_failed") return ledger_.requeue_failed(q.at("retries").get<int>());
     if (op == "claim") {
       if (g_coordinator_stop) return nullptr;  // stopping: hand out no more trials
-      auto row = ledger_.claim_for(q.at("run_dir_root"), q.at("host"), q.at("pid").get<int64_t>());
+      auto row = ledger_.claim_for(q.at("run_dir_root"), q.at("host"), q.at("pid").get<int64_t>(),
+                                   q.value("started", int64_t(0)));
       return row ? json(*row) : json(nullptr);
     }
-    if (op == "set_child") return ledger_.set_child(q.at("trial_id"), q.at("child_pid")), nullptr;
     if (op == "heartbeat") return nullptr;  // done above
-    if (op == "record_epoch") return ledger_.record_epoch(q.at("row").get<EpochRow>()), nullptr;
-    if (op == "forget_epochs_after")
-      return ledger_.forget_epochs_after(q.at("trial_id"), q.at("last_kept").get<int>()), nullptr;
+    const auto lease = [&] { return q.at("lease").get<TrialLease>(); };
+    if (op == "set_child") return ledger_.set_child(lease(), q.at("child_pid")), nullptr;
+    if (op == "record_epoch") return ledger_.record_epoch(lease(), q.at("row").get<EpochRow>()), nullptr;
+    if (op == "forget_epochs_after") return ledger_.forget_epochs_after(lease(), q.at("last_kept").get<int>()), nullptr;
     if (op == "set_checkpoint")
-      return ledger_.set_checkpoint(q.at("trial_id"), q.at("epoch").get<int>(), q.at("path")), nullptr;
-    if (op == "finish")
-      return ledger_.finish(q.at("id"), parse_trial_state(q.at("state")), q.at("message")), nullptr;
+      return ledger_.set_checkpoint(lease(), q.at("epoch").get<int>(), q.at("path")), nullptr;
+    if (op == "finish") return ledger_.finish(lease(), parse_trial_state(q.at("state")), q.at("message")), nullptr;
     if (op == "counts") return json(ledger_.counts());
     if (op == "trials") {
       json rows = json::array();

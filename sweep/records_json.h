@@ -15,7 +15,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrialConfig, processor, ranks, i
                                                 depth, block, bottleneck_width, outputs, epochs, lr, seed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrialRow, id, config, state, attempts, heartbeat, created, started,
                                                 finished, seconds, host, run_dir, message, owner_pid, child_pid,
-                                                epochs_done)
+                                                epochs_done, owner_started)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrialLease, trial_id, attempt)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EpochRow, trial_id, metrics, checkpoint)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StateCounts, waiting, running, complete, failed, diverged, pruned)
 

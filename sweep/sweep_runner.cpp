@@ -69,6 +69,7 @@ struct ActiveTrial {
   std::string metrics_path, log_path;
   std::streamoff metrics_offset = 0;
   double last_heartbeat = 0;
+  double last_metrics_line = 0;  // when its dasnet train last showed progress (or started)
   int slot = 0;
 };
 
@@ -80,6 +81,8 @@ class Driver {
     run_root_ = options.run_dir_root.empty() ? ledger.path() + ".runs" : options.run_dir_root;
     run_root_ = fs::absolute(run_root_).string();
     retries_ = options.retries >= 0 ? options.retries : spec.retries;
+    progress_timeout_epochs_ =
+        options.progress_timeout_epochs >= 0 ? options.progress_timeout_epochs : spec.progress_timeout_epochs;
     int threads = options.threads >= 0 ? options.threads : spec.threads;
     if (threads == 0) threads = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, options.parallel));
     threads_ = threads;
@@ -110,12 +113,22 @@ class Driver {
       while (int(active_.size()) < options_.parallel) {
         auto row = ledger_.claim(run_root_);
         if (!row) break;
-        start(*row);
+        try {
+          start(*row);
+        } catch (const TrialTakenOver& e) {
+          std::fprintf(stderr, "\ndasnet sweep: trial %lld: %s\n", static_cast<long long>(row->id), e.what());
+        }
         ++summary.attempts_started;
       }
       if (active_.empty()) break;
       for (size_t i = 0; i < active_.size();) {
-        if (service(*active_[i])) active_.erase(active_.begin() + long(i));
+        bool ended = true;
+        try {
+          ended = service(*active_[i]);
+        } catch (const TrialTakenOver& e) {
+          report_taken_over(*active_[i], e);
+        }
+        if (ended) active_.erase(active_.begin() + long(i));
         else ++i;
       }
       show_progress(false);
@@ -144,7 +157,7 @@ class Driver {
     auto done = ledger_.epochs(row.id);
     if (int(done.size()) >= t->config.epochs &&
         (!spec_.checkpoints || checkpoint_is_readable(trial_checkpoint(dir, t->config.epochs)))) {
-      ledger_.finish(row.id, TrialState::complete, "completed before its driver stopped");
+      ledger_.finish(row.lease(), TrialState::complete, "completed before its driver stopped");
       return;
     }
     // Continue from the last checkpoint the ledger has the epoch of and that loads (a node lost
@@ -156,7 +169,7 @@ class Driver {
         if (e->metrics.epoch < t->config.epochs && checkpoint_is_readable(trial_checkpoint(dir, e->metrics.epoch)))
           resume_epoch = e->metrics.epoch;
     }
-    ledger_.forget_epochs_after(row.id, resume_epoch);
+    ledger_.forget_epochs_after(row.lease(), resume_epoch);
     keep_metrics_through(t->metrics_path, resume_epoch);
     t->metrics_offset = fs::exists(t->metrics_path) ? std::streamoff(fs::file_size(t->metrics_path)) : 0;
     if (resume_epoch == 0) fs::remove_all(fs::path(dir) / "checkpoints");
@@ -173,11 +186,11 @@ class Driver {
     try {
       t->child = std::make_unique<ChildProcess>(argv, t->log_path);
     } catch (const std::exception& e) {
-      ledger_.finish(row.id, TrialState::failed, e.what());
+      ledger_.finish(row.lease(), TrialState::failed, e.what());
       return;
     }
-    ledger_.set_child(row.id, t->child->pid());
-    t->last_heartbeat = unix_now();
+    ledger_.set_child(row.lease(), t->child->pid());
+    t->last_heartbeat = t->last_metrics_line = unix_now();
     active_.push_back(std::move(t));
   }
 
@@ -235,15 +248,15 @@ class Driver {
         continue;
       }
       if (spec_.checkpoints) r.checkpoint = trial_checkpoint(t.row.run_dir, r.metrics.epoch);
-      ledger_.record_epoch(r);
-      t.last_heartbeat = unix_now();
+      ledger_.record_epoch(t.row.lease(), r);
+      t.last_heartbeat = t.last_metrics_line = unix_now();
       if (keep_running && t.child && r.metrics.epoch < t.config.epochs && is_rung(spec_.early_stopping, r.metrics.epoch)) {
         auto d = decide_pruning(spec_.early_stopping, r.metrics.epoch, r.metrics.val_accuracy,
                                 ledger_.val_accuracy_at(r.metrics.epoch, t.row.id));
         if (d.prune) {
           t.child->kill_now();
           drop_missing_checkpoints(t);
-          ledger_.finish(t.row.id, TrialState::pruned, d.reason);
+          ledger_.finish(t.row.lease(), TrialState::pruned, d.reason);
           keep_running = false;
         }
       }
@@ -254,16 +267,17 @@ class Driver {
   void drop_missing_checkpoints(const ActiveTrial& t) {
     if (!spec_.checkpoints) return;
     for (const auto& e : ledger_.epochs(t.row.id))
-      if (!e.checkpoint.empty() && !fs::exists(e.checkpoint)) ledger_.set_checkpoint(t.row.id, e.metrics.epoch, "");
+      if (!e.checkpoint.empty() && !fs::exists(e.checkpoint)) ledger_.set_checkpoint(t.row.lease(), e.metrics.epoch, "");
   }
 
   // Returns true when the trial has ended (and is recorded).
   bool service(ActiveTrial& t) {
     auto exit = t.child->poll();
     if (!ingest(t)) return true;  // pruned
+    if (!exit && gave_up_on_hung(t)) return true;
     if (!exit) {
       if (unix_now() - t.last_heartbeat > 2.0) {
-        ledger_.heartbeat(t.row.id);
+        ledger_.heartbeat(t.row.lease());
         t.last_heartbeat = unix_now();
       }
       return false;
@@ -275,27 +289,72 @@ class Driver {
     const bool final_model_readable =
         !spec_.checkpoints || checkpoint_is_readable(trial_checkpoint(t.row.run_dir, t.config.epochs));
     if (exit->exited && exit->code == 0 && epochs_done >= t.config.epochs && final_model_readable) {
-      ledger_.finish(t.row.id, TrialState::complete, "");
+      ledger_.finish(t.row.lease(), TrialState::complete, "");
     } else if (log_tail.find("training diverged") != std::string::npos) {
-      ledger_.finish(t.row.id, TrialState::diverged, last_line(log_tail));
+      ledger_.finish(t.row.lease(), TrialState::diverged, last_line(log_tail));
     } else {
       std::string why = exit->describe() + ": " + last_line(log_tail);
       if (exit->exited && exit->code == 0) why = "exited after " + std::to_string(epochs_done) + " epochs";
       if (exit->exited && exit->code == 0 && !final_model_readable) why = "the final checkpoint does not load";
-      ledger_.finish(t.row.id, t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed,
+      ledger_.finish(t.row.lease(), t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed,
                      why + " (attempt " + std::to_string(t.row.attempts) + ")");
     }
+    return true;
+  }
+
+  // Seconds without a metrics line after which trial `t` counts as hung (0: never).
+  double progress_limit_s(const ActiveTrial& t) const {
+    if (progress_timeout_epochs_ <= 0) return 0;
+    std::vector<double> seconds;
+    for (const auto& e : ledger_.epochs(t.row.id)) seconds.push_back(e.metrics.epoch_seconds);
+    double typical = 0;
+    if (!seconds.empty()) {
+      std::nth_element(seconds.begin(), seconds.begin() + long(seconds.size() / 2), seconds.end());
+      typical = seconds[seconds.size() / 2];
+    }
+    return progress_timeout_epochs_ * std::max(typical, spec_.progress_timeout_floor_s);
+  }
+
+  // A dasnet train that deadlocked (or was stopped) holds its slot and gets heart-beaten by this
+  // driver forever: past the progress limit it is killed, and the attempt ends as a failure that
+  // is retried like any other.
+  bool gave_up_on_hung(ActiveTrial& t) {
+    const double limit = progress_limit_s(t);
+    const double silent = unix_now() - t.last_metrics_line;
+    if (limit <= 0 || silent <= limit) return false;
+    t.child->kill_now();
+    drop_missing_checkpoints(t);
+    char why[200];
+    std::snprintf(why, sizeof why, "no new metrics line for %.0f s (limit %.0f s: run.progress_timeout_epochs %g x the"
+                  " typical epoch time); killed (attempt %d)", silent, limit, progress_timeout_epochs_, t.row.attempts);
+    {
+      std::ofstream log(t.log_path, std::ios::app);
+      log << "=== " << why << "\n";
+    }
+    ledger_.finish(t.row.lease(), t.row.attempts <= retries_ ? TrialState::waiting : TrialState::failed, why);
     return true;
   }
 
   void stop_all(const std::string& why) {
     for (auto& t : active_) {
       t->child->kill_now();
-      ingest(*t);
-      drop_missing_checkpoints(*t);
-      ledger_.finish(t->row.id, TrialState::waiting, why);
+      try {
+        ingest(*t);
+        drop_missing_checkpoints(*t);
+        ledger_.finish(t->row.lease(), TrialState::waiting, why);
+      } catch (const TrialTakenOver& e) {
+        report_taken_over(*t, e);
+      }
     }
     active_.clear();
+  }
+
+  // The trial was requeued and claimed again while this process held it (it was stopped, or
+  // its host lost contact): the new attempt owns the run folder, so this one ends at once.
+  void report_taken_over(ActiveTrial& t, const TrialTakenOver& e) {
+    if (t.child) t.child->kill_now();
+    std::fprintf(stderr, "\ndasnet sweep: trial %lld: %s; stopped this attempt's dasnet train\n",
+                 static_cast<long long>(t.row.id), e.what());
   }
 
   void show_progress(bool final_line) {
@@ -351,6 +410,7 @@ class Driver {
   SweepRunOptions options_;
   std::string binary_, run_root_;
   int retries_ = 1, threads_ = 1;
+  double progress_timeout_epochs_ = 0;
   bool interactive_ = false;
   double last_progress_ = 0;
   std::vector<std::unique_ptr<ActiveTrial>> active_;

@@ -15,6 +15,7 @@ struct SweepRunOptions {
   int threads = -1;           // per trial; -1: the spec's (0 there = cores / parallel)
   int retries = -1;           // -1: the spec's
   int gpus = 0;               // > 0: child i gets CUDA_VISIBLE_DEVICES = slot mod gpus
+  double progress_timeout_epochs = -1;  // -1: the spec's run.progress_timeout_epochs
   bool progress = true;       // live progress line on stderr
   double poll_interval_s = 0.2;
   std::string dasnet_binary;  // default: this executable

@@ -272,10 +272,15 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source, c
   }
 
   if (auto* t = table_of("run")) {
-    r.check_keys(*t, "run.", {"threads", "retries", "heartbeat_timeout_s", "checkpoints", "launcher", "extra_args"});
+    r.check_keys(*t, "run.", {"threads", "retries", "heartbeat_timeout_s", "progress_timeout_epochs",
+                              "progress_timeout_floor_s", "checkpoints", "launcher", "extra_args"});
     if (auto* n = t->get("threads")) spec.threads = int(r.integer(*n, "run.threads"));
     if (auto* n = t->get("retries")) spec.retries = int(r.integer(*n, "run.retries"));
     if (auto* n = t->get("heartbeat_timeout_s")) spec.heartbeat_timeout_s = r.number(*n, "run.heartbeat_timeout_s");
+    if (auto* n = t->get("progress_timeout_epochs"))
+      spec.progress_timeout_epochs = r.number(*n, "run.progress_timeout_epochs");
+    if (auto* n = t->get("progress_timeout_floor_s"))
+      spec.progress_timeout_floor_s = r.number(*n, "run.progress_timeout_floor_s");
     if (auto* n = t->get("checkpoints")) spec.checkpoints = r.boolean(*n, "run.checkpoints");
     if (auto* n = t->get("launcher")) spec.launcher = r.text(*n, "run.launcher");
     if (auto* n = t->get("extra_args")) {
@@ -286,6 +291,10 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source, c
     if (spec.threads < 0) r.fail("run.threads", "must be >= 0", t->get("threads"));
     if (spec.retries < 0) r.fail("run.retries", "must be >= 0", t->get("retries"));
     if (!(spec.heartbeat_timeout_s > 0)) r.fail("run.heartbeat_timeout_s", "must be > 0", t->get("heartbeat_timeout_s"));
+    if (!(spec.progress_timeout_epochs >= 0 && std::isfinite(spec.progress_timeout_epochs)))
+      r.fail("run.progress_timeout_epochs", "must be a number >= 0 (0: never)", t->get("progress_timeout_epochs"));
+    if (!(spec.progress_timeout_floor_s > 0 && std::isfinite(spec.progress_timeout_floor_s)))
+      r.fail("run.progress_timeout_floor_s", "must be > 0", t->get("progress_timeout_floor_s"));
   }
 
   if (auto* t = table_of("early_stopping")) {

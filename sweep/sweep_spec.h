@@ -58,6 +58,11 @@ struct SweepSpec {
   int threads = 0;                  // per trial; 0 = cores / parallel trials
   int retries = 1;                  // failed trials run again up to this many times
   double heartbeat_timeout_s = 300; // a running trial silent this long is given back
+  // A trial whose dasnet train writes no metrics line for progress_timeout_epochs x its typical
+  // epoch time (the median of its epochs, at least progress_timeout_floor_s, which also stands in
+  // before its first epoch) is killed and retried. 0 epochs: never.
+  double progress_timeout_epochs = 5;
+  double progress_timeout_floor_s = 120;
   bool checkpoints = true;          // keep one checkpoint per epoch
   std::string launcher;             // for ranks > 1, e.g. "mpirun -np {ranks}"
   std::vector<std::string> extra_args;  // appended to every dasnet train command

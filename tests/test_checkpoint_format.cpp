@@ -132,5 +132,29 @@ TEST(CheckpointFormat, MissingTensorNamesTheDataSet) {
   }
 }
 
+// Found by fuzz_dasnet_files: a tensor whose header claims more values than the file holds made
+// the reader allocate them (std::length_error / bad_alloc, which checkpoint_is_readable, the
+// sweep's check before resuming, did not catch).
+TEST(CheckpointFormat, TensorLargerThanItsFileIsRefusedBeforeItIsAllocated) {
+  const std::string path = scratch_file("huge.h5");
+  save_checkpoint(path, trained_depth8());
+  {
+    h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    ASSERT_GE(H5Ldelete(file, "model/bn1.running_var", H5P_DEFAULT), 0);
+    const hsize_t huge[1] = {hsize_t(1) << 60};
+    h5::Handle space(H5Screate_simple(1, huge, nullptr));
+    h5::Handle ds(H5Dcreate2(file, "model/bn1.running_var", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT));  // never written: no storage
+    ASSERT_GE(hid_t(ds), 0);
+  }
+  EXPECT_FALSE(checkpoint_is_readable(path));
+  try {
+    load_checkpoint(path);
+    FAIL() << "loaded a checkpoint with a 2^60-value tensor";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/model/bn1.running_var claims"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace dasnet

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <map>
 
+#include <sqlite3.h>
+
 #include "io/checkpoint.h"
 #include "io/durable_file.h"
 #include "io/hdf5_util.h"
@@ -59,6 +61,20 @@ TEST(Durability, KillDuringCheckpointWriteLeavesNoCorruptCheckpoint) {
   }
 }
 
+// The ledger as a node lost mid-trial leaves it: trial `id` running under a process of this
+// host that has exited (the next driver requeues it).
+void mark_owner_lost(const std::string& ledger_path, int64_t id) {
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(ledger_path.c_str(), &db), SQLITE_OK);
+  const std::string sql = "UPDATE trials SET state = 'running', owner_pid = " + std::to_string(gone) +
+                          ", host = '" + host_name() + "' WHERE id = " + std::to_string(id);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
 TEST(Durability, SweepResumesFromTheLastCheckpointThatLoads) {
   auto dir = scratch_dir("durable_sweep");
   write_text(dir + "/spec.toml", R"(
@@ -87,8 +103,8 @@ threads = 1
     // under the final name is cut short, and the trial is back in the queue.
     ASSERT_TRUE(checkpoint_is_readable(final_checkpoint));
     fs::resize_file(final_checkpoint, fs::file_size(final_checkpoint) / 2);
-    ledger.finish(id, TrialState::waiting, "node lost");
   }
+  mark_owner_lost(dir + "/l.db", id);
   auto again = dasnet("sweep run spec.toml --ledger l.db --no-progress", dir);
   ASSERT_EQ(again.code, 0) << again.out;
   Ledger ledger(dir + "/l.db");

@@ -57,6 +57,21 @@ TEST(InferMap, CommandWritesMapWithRecordAxes) {
   time.read_box(H5T_NATIVE_DOUBLE, t.data(), {0}, {dims[1]});
   EXPECT_NEAR(t[1] - t[0], 8.0 / 500.0, 1e-9);
   EXPECT_EQ(file.group("/").attr_int64("start_time_ns"), 1546300800LL * 1000000000LL);
+  // Two records of one name from different folders get a map each (issue 15.6: both wrote
+  // maps/rec.pmap.h5); the same record twice is refused naming it.
+  std::filesystem::create_directories(dir + "/a");
+  std::filesystem::create_directories(dir + "/b");
+  ASSERT_EQ(dasnet("synth --channels 40 --duration 4 --seed 3 -o a/rec.h5 -q", dir).code, 0);
+  ASSERT_EQ(dasnet("synth --channels 24 --duration 4 --seed 4 -o b/rec.h5 -q", dir).code, 0);
+  auto both = dasnet("infer ck/epoch_0001.h5 a/rec.h5 b/rec.h5 -o same_name --stride 8 --no-progress --threads 1", dir);
+  ASSERT_EQ(both.code, 0) << both.out;
+  EXPECT_EQ(h5::File(dir + "/same_name/a/rec.pmap.h5").dataset("p_usable").shape()[0], 5u);  // 40 channels
+  EXPECT_EQ(h5::File(dir + "/same_name/b/rec.pmap.h5").dataset("p_usable").shape()[0], 3u);  // 24 channels
+  EXPECT_TRUE(std::filesystem::exists(dir + "/same_name/b/rec.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/same_name/rec.pmap.h5"));
+  auto twice = dasnet("infer ck/epoch_0001.h5 a/rec.h5 ./a/rec.h5 -o twice --no-progress --threads 1", dir);
+  EXPECT_EQ(twice.code, 2) << twice.out;
+  EXPECT_NE(twice.out.find("./a/rec.h5: given twice"), std::string::npos) << twice.out;
   // A stride that does not divide the image size is refused, naming the flag.
   auto bad = dasnet("infer ck/epoch_0001.h5 rec.h5 -o maps --stride 5 --no-progress", dir);
   EXPECT_EQ(bad.code, 2);

@@ -54,9 +54,9 @@ void craft_ledger(const std::string& path, int trials, int epochs) {
                       {"coherent_waves", 0.95},
                       {"noncoherent_waves", 0.8},
                       {"saturated", e == 3 ? 0.25 : 0.21}};
-      ledger.record_epoch(r);
+      ledger.record_epoch(row->lease(), r);
     }
-    ledger.finish(row->id, TrialState::complete, "");
+    ledger.finish(row->lease(), TrialState::complete, "");
   }
 }
 

@@ -100,6 +100,10 @@ TEST(SweepSpec, ErrorsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of("[space\n").find("test.toml:1"), std::string::npos);
   EXPECT_NE(error_of("[space]\nlr = [\"fast\"]\n").find("space.lr: expected a number"), std::string::npos);
+  EXPECT_NE(error_of("[space]\ndepth = [2]\n[run]\nprogress_timeout_epochs = -1\n").find("run.progress_timeout_epochs"),
+            std::string::npos);
+  EXPECT_NE(error_of("[space]\ndepth = [2]\n[run]\nprogress_timeout_floor_s = 0\n").find("run.progress_timeout_floor_s"),
+            std::string::npos);
 }
 
 TEST(SweepSpec, TrialConfigJsonIsCanonical) {

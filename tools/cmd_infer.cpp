@@ -24,7 +24,8 @@ void add_infer_command(CLI::App& app) {
                   "one record; maps stop at gaps and overlaps)")
       ->required()
       ->check(CLI::ExistingPath);
-  sub->add_option("-o,--out", job.out_dir, "Output folder: <name>.pmap.h5 and <name>.png per record")->required();
+  sub->add_option("-o,--out", job.out_dir, "Output folder: <name>.pmap.h5 and <name>.png per record (records of one name from "
+                  "different folders keep those folders: a/rec.pmap.h5, b/rec.pmap.h5)")->required();
   sub->add_option("--stride", cmd->stride, "Window step in both directions (default: the image size, no overlap)")
       ->check(flag_checks::non_negative);
   sub->add_option("--stride-channels", job.options.stride_channels, "Window step along distance (channels)")

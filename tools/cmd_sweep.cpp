@@ -51,6 +51,10 @@ struct RunFlags {
     app->add_option("--retries", options.retries,
                     "Run failed trials again up to N times (default: the spec's run.retries)")
         ->check(flag_checks::non_negative);
+    app->add_option("--progress-timeout", options.progress_timeout_epochs,
+                    "Kill and retry a trial that writes no metrics line for N x its typical epoch time, 0 = never "
+                    "(default: the spec's run.progress_timeout_epochs)")
+        ->check(flag_checks::non_negative);
     app->add_option("--gpus", options.gpus, "GPUs on this node: trial slot i gets CUDA_VISIBLE_DEVICES = i mod N")
         ->check(flag_checks::non_negative);
     app->add_option("--run-dir", options.run_dir_root, "Folder of the trials' logs, metrics and checkpoints (default LEDGER.runs)");

@@ -1,7 +1,8 @@
 #!/bin/bash
 # dasnet infer and dasnet sweep run under mpirun.
-#   infer: 3 small synthetic records on 2 ranks give the same maps as one process, and a bad
-#          file makes the job exit non-zero with the file named while the other maps are written.
+#   infer: 3 small synthetic records on 2 ranks give the same maps as one process, two records
+#          of one name from two folders get a map each, and a bad file makes the job exit
+#          non-zero with the file named while the other maps are written.
 #   sweep: 4 tiny trials on 3 ranks (rank 0 keeps the ledger, 2 workers): every trial complete,
 #          run exactly once, with all its epochs in the ledger.
 # Usage: infer_and_sweep_ranks.sh DASNET MPIRUN WORKDIR
@@ -27,6 +28,17 @@ for s in 1 2 3; do
     || fail "rec$s: the 2-rank map differs from the single-process map"
 done
 echo "infer: 3 maps on 2 ranks equal the single-process maps"
+
+# Records of one name from two folders (issue 15.6): each rank writes its own map, none over another's.
+mkdir -p site_a site_b && cp rec1.h5 site_a/rec.h5 && cp rec2.h5 site_b/rec.h5
+"${mpi[@]}" -np 2 "$dasnet" infer ck/epoch_0001.h5 site_a/rec.h5 site_b/rec.h5 -o same_name --stride 8 --no-progress \
+  --no-png --threads 1 > infer_same_name.log 2>&1 || { cat infer_same_name.log; fail "2-rank infer of a/rec.h5 b/rec.h5"; }
+for pair in "site_a 1" "site_b 2"; do
+  set -- $pair
+  cmp <(h5dump -d /p_usable "same_name/$1/rec.pmap.h5" | tail -n +3) <(h5dump -d /p_usable "single/rec$2.pmap.h5" | tail -n +3) \
+    || fail "same_name/$1/rec.pmap.h5 is not the map of $1/rec.h5"
+done
+echo "infer: records of one name from two folders get a map each on 2 ranks"
 
 echo "not a DAS record" > broken.h5
 set +e

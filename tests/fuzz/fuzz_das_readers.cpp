@@ -12,13 +12,9 @@
 #include <string>
 
 #include "io/das_formats.h"
+#include "tests/fuzz/fuzz_input_file.h"
 
 namespace {
-
-std::string scratch_path() {
-  const char* dir = std::getenv("TMPDIR");
-  return std::string(dir && *dir ? dir : "/tmp") + "/dasnet-fuzz-" + std::to_string(getpid()) + ".h5";
-}
 
 void exercise(const std::string& path) {
   try {
@@ -41,11 +37,7 @@ void exercise(const std::string& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = scratch_path();
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return 0;
-  std::fwrite(data, 1, size, f);
-  std::fclose(f);
-  exercise(path);
+  const std::string path = dasnet_fuzz::input_as_file(data, size);
+  if (!path.empty()) exercise(path);
   return 0;
 }
