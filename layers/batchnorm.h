@@ -31,6 +31,8 @@ class BatchNorm : public Layer {
   // Its input gradient is computed from the batch's sums and written whole (in place): never added to.
   bool can_accumulate_gradient(size_t input) const override { return input != 0; }
   void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
+  LayerCost forward_cost(const CostQuery& q) const override;
+  LayerCost backward_cost(const CostQuery& q) const override;
 
  private:
   int channels_;
