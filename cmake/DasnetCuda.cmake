@@ -76,7 +76,8 @@ endif()
 file(GLOB DASNET_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/kernels/cuda/*.cu
      ${CMAKE_SOURCE_DIR}/kernels/cuda/*.cpp)
 add_library(dasnet_cuda STATIC ${DASNET_CUDA_SOURCES})
-target_include_directories(dasnet_cuda PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/generated)
+target_include_directories(dasnet_cuda PUBLIC $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}>
+                           $<BUILD_INTERFACE:${CMAKE_BINARY_DIR}/generated> $<INSTALL_INTERFACE:include/dasnet>)
 target_include_directories(dasnet_cuda PRIVATE ${CUDNN_INCLUDE_DIR})
 target_link_libraries(dasnet_cuda PUBLIC CUDA::cudart CUDA::cublas PRIVATE ${CUDNN_LIBRARY})
 # Host code warning-clean like the rest; nvcc passes these to the host compiler.

@@ -19,6 +19,9 @@ struct LayerContext {
   float* scratch = nullptr;  // backward_scratch() floats, valid during backward only
   // Synchronized batchnorm in data-parallel training: statistics over every rank's batch.
   ChannelReducer* channel_reducer = nullptr;
+  // Training forward: the momentum of batchnorm's running statistics for this forward; negative:
+  // each layer's own (precise batchnorm, engine/precise_batchnorm.h, averages batches with it).
+  float statistics_momentum = -1;
 };
 
 // Arithmetic and activation traffic of one layer call, for profiles (bench_train --profile):

@@ -263,7 +263,8 @@ const Tensor& Network::forward(const float* host_images, int n, bool training) {
   std::vector<Tensor> values(tensors_.size());
   for (size_t t = 0; t < tensors_.size(); ++t) values[t] = view(int(t), plan.forward_offset[t], n);
   backend_->from_nchw(host_images, values[0]);
-  LayerContext ctx{*backend_, params_, training, nullptr, training ? channel_reducer_ : nullptr};
+  LayerContext ctx{*backend_, params_, training, nullptr, training ? channel_reducer_ : nullptr,
+                   statistics_momentum_};
   forward_seconds_.resize(nodes_.size(), 0.0);
   if (profiling_) ++profiled_forwards_;
   for (size_t i = 0; i < nodes_.size(); ++i) {

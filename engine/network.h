@@ -53,6 +53,10 @@ class Network {
   // batches of all ranks through `reducer` (not owned; null: this process's batch only).
   void set_channel_reducer(ChannelReducer* reducer) { channel_reducer_ = reducer; }
 
+  // Training forwards update batchnorm's running statistics with this momentum instead of each
+  // layer's own (negative: their own again). Precise batchnorm uses it (engine/precise_batchnorm.h).
+  void set_statistics_momentum(float momentum) { statistics_momentum_ = momentum; }
+
   // Per-layer wall time (forward, backward incl. recompute), accumulated while profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
   struct LayerProfile {
@@ -115,6 +119,7 @@ class Network {
   bool profiling_ = false;
   GradientReady gradient_ready_;
   ChannelReducer* channel_reducer_ = nullptr;
+  float statistics_momentum_ = -1;
   std::vector<double> forward_seconds_, backward_seconds_;
   long profiled_forwards_ = 0, profiled_backwards_ = 0;
   CostQuery cost_query(const Node& node, int batch) const;

@@ -1,19 +1,29 @@
 #include "engine/parameters.h"
 
+#include <functional>
+#include <numeric>
 #include <stdexcept>
 
 namespace dasnet {
 
-size_t ParameterSet::add_parameter(const std::string& name, size_t count, ParamRole role) {
+namespace {
+size_t element_count(const std::vector<size_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), size_t(1), std::multiplies<size_t>());
+}
+}  // namespace
+
+size_t ParameterSet::add_parameter(const std::string& name, std::vector<size_t> shape, ParamRole role) {
   if (params_) throw std::logic_error("add_parameter after allocate: " + name);
-  slots_.push_back({name, total_params_, count, role});
+  const size_t count = element_count(shape);
+  slots_.push_back({name, total_params_, count, role, std::move(shape)});
   total_params_ += count;
   return slots_.size() - 1;
 }
 
-size_t ParameterSet::add_state(const std::string& name, size_t count, float initial) {
+size_t ParameterSet::add_state(const std::string& name, std::vector<size_t> shape, float initial) {
   if (state_) throw std::logic_error("add_state after allocate: " + name);
-  state_slots_.push_back({name, total_state_, count, initial});
+  const size_t count = element_count(shape);
+  state_slots_.push_back({name, total_state_, count, initial, std::move(shape)});
   total_state_ += count;
   return state_slots_.size() - 1;
 }

@@ -17,6 +17,7 @@ struct ParamSlot {
   size_t offset = 0;
   size_t count = 0;
   ParamRole role = ParamRole::ConvWeight;
+  std::vector<size_t> shape;  // PyTorch's, e.g. {out, in, k, k}; the product is count
   bool is_batchnorm() const { return role == ParamRole::BatchNormWeight || role == ParamRole::BatchNormBias; }
 };
 
@@ -25,13 +26,14 @@ struct StateSlot {
   size_t offset = 0;
   size_t count = 0;
   float initial = 0;
+  std::vector<size_t> shape;
 };
 
 class ParameterSet {
  public:
-  // Reserve ranges before allocate(); returns the slot index.
-  size_t add_parameter(const std::string& name, size_t count, ParamRole role);
-  size_t add_state(const std::string& name, size_t count, float initial);
+  // Reserve ranges of the tensor's shape (PyTorch's) before allocate(); returns the slot index.
+  size_t add_parameter(const std::string& name, std::vector<size_t> shape, ParamRole role);
+  size_t add_state(const std::string& name, std::vector<size_t> shape, float initial);
 
   // Allocates params, grads and state on the backend (state filled with its initial values).
   void allocate(Backend& backend);

@@ -37,7 +37,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimizerConfig, lr, momentum, w
                                                 step_size, gamma, warmup_epochs)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EpochMetrics, epoch, epochs, lr, train_samples, train_loss,
                                                 train_accuracy, val_samples, val_loss, val_accuracy, epoch_seconds,
-                                                samples_per_s, peak_memory_mb, ranks, skipped_steps, p_usable)
+                                                samples_per_s, peak_memory_mb, ranks, skipped_steps, bn_recalibrate,
+                                                p_usable)
 
 // TrainConfig keeps the optimizer's fields at the top level (the layout checkpoints have always
 // had) and writes linear_lr_scaling as "lr_scaling": "linear" or "none". progress and

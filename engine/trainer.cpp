@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include "engine/precise_batchnorm.h"
 #include "engine/records_json.h"
 #include "engine/training_step.h"
 #include "io/loader.h"
+#include "layers/batchnorm.h"
 
 namespace dasnet {
 
@@ -17,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 void TrainConfig::validate() const {
   if (epochs <= 0) throw UsageError("--epochs must be positive, got " + std::to_string(epochs));
   if (batch_size <= 0) throw UsageError("--batch-size must be positive, got " + std::to_string(batch_size));
+  if (bn_recalibrate < 0) throw UsageError("--bn-recalibrate must be >= 0, got " + std::to_string(bn_recalibrate));
   optimizer.validate();
 }
 
@@ -26,6 +29,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
   j["batch_size"] = c.batch_size;
   j["seed"] = c.seed;
   j["lr_scaling"] = c.linear_lr_scaling ? "linear" : "none";
+  j["bn_recalibrate"] = c.bn_recalibrate;
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
@@ -38,6 +42,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   if (scaling != "linear" && scaling != "none")
     throw std::runtime_error("lr_scaling '" + scaling + "' is not valid (valid: linear, none)");
   c.linear_lr_scaling = scaling == "linear";
+  c.bn_recalibrate = j.value("bn_recalibrate", defaults.bn_recalibrate);  // absent before 2026-12
 }
 
 std::string TrainConfig::to_json() const { return nlohmann::json(*this).dump(); }
@@ -145,6 +150,7 @@ void Trainer::restore(const TrainingState& s) {
   net_.backend().copy_from_host(sgd_->velocity(), s.velocity.data(), s.velocity.size());
   net_.backend().restore_optimizer_state(s.backend_optimizer_state);
   epochs_done_ = s.epochs_done;
+  batches_trained_ = s.batches_trained;
 }
 
 TrainingState Trainer::snapshot() const {
@@ -161,7 +167,9 @@ TrainingState Trainer::snapshot() const {
   b.copy_to_host(s.state.data(), ps.state(), s.state.size());
   b.copy_to_host(s.velocity.data(), sgd_->velocity(), s.velocity.size());
   s.backend_optimizer_state = b.optimizer_state();
-  for (const auto& slot : ps.slots()) s.param_names.push_back(slot.name);
+  s.batches_trained = batches_trained_;
+  for (const auto& slot : ps.slots()) s.parameter_layout.push_back({slot.name, slot.shape});
+  for (const auto& slot : ps.state_slots()) s.state_layout.push_back({slot.name, slot.shape});
   return s;
 }
 
@@ -234,6 +242,7 @@ bool Trainer::train_epoch(TrainingStep& step, Loader& loader, int epoch, EpochMe
       progress.interrupt();
       return false;
     }
+    ++batches_trained_;
     loss_sum += r.totals.loss_sum;
     correct += r.totals.correct;
     seen += n;
@@ -284,6 +293,21 @@ bool Trainer::validate_epoch(int epoch, EpochMetrics& m) {
   return false;
 }
 
+// Before the evaluation: precise statistics when asked for, else a warning (once per run) while
+// the momentum's statistics still hold mostly their initial values.
+void Trainer::settle_batchnorm_statistics(int epoch, long steps_done, EpochMetrics& m) {
+  if (config_.bn_recalibrate > 0) {
+    m.bn_recalibrate = recalibrate_batchnorm(net_, train_, loader_options(), epoch, config_.bn_recalibrate, sync_);
+    return;
+  }
+  if (warned_initial_statistics_) return;
+  const std::string warning = initial_statistics_warning(net_, steps_done, kBatchNormMomentum);
+  if (warning.empty()) return;
+  std::printf("%s\n", warning.c_str());
+  std::fflush(stdout);
+  warned_initial_statistics_ = true;
+}
+
 TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoch) {
   auto step = make_training_step(net_, *sgd_, model_.mode, sync_, sync_batchnorm_, config_.cuda_graphs);
   Loader loader(train_, loader_options());
@@ -297,6 +321,7 @@ TrainStatus Trainer::run(const std::function<void(const EpochMetrics&)>& on_epoc
     m.epoch = epoch + 1;
     m.epochs = config_.epochs;
     if (!train_epoch(*step, loader, epoch, m)) return finish(TrainStatus::Diverged);
+    settle_batchnorm_statistics(epoch, long(loader.batches_per_epoch()) * (epoch + 1), m);
     if (!validate_epoch(epoch, m)) return finish(TrainStatus::Diverged);
     m.peak_memory_mb = peak_memory_mb();
     epochs_done_ = epoch + 1;

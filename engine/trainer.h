@@ -25,6 +25,9 @@ struct TrainConfig {
   OptimizerConfig optimizer;
   bool progress = true;  // live progress line on stderr
   bool linear_lr_scaling = false;  // data-parallel: lr x ranks (with the warm-up, if any)
+  // Precise batchnorm (engine/precise_batchnorm.h): before each evaluation the running statistics
+  // are recomputed over this many training batches. 0: PyTorch's momentum statistics (the study's).
+  int bn_recalibrate = 0;
   // CUDA backend, one process: replay each training step as one captured CUDA graph
   // (engine/cuda_graph_step.h). A run option, not saved in checkpoints: results are the same.
   bool cuda_graphs = true;
@@ -34,13 +37,22 @@ struct TrainConfig {
 };
 
 // Everything needed to continue training bit-exactly.
+// One tensor of a flat parameter or state array, in slot order: its PyTorch name and shape.
+struct NamedShape {
+  std::string name;
+  std::vector<size_t> shape;
+};
+
 struct TrainingState {
   ModelConfig model;
   TrainConfig train;
   int epochs_done = 0;
   std::vector<float> params, state, velocity;
   std::vector<double> backend_optimizer_state;  // Backend::optimizer_state() (fp16 loss scaling)
-  std::vector<std::string> param_names;  // slot names, for readers of the checkpoint
+  // How params/velocity and state split into named tensors (the checkpoint stores one data set
+  // per tensor, under PyTorch's names).
+  std::vector<NamedShape> parameter_layout, state_layout;
+  long batches_trained = 0;  // training steps so far: PyTorch's BatchNorm num_batches_tracked
 };
 
 // Reference name -> P(usable), in the order the references were given; JSON: an object.
@@ -62,6 +74,7 @@ struct EpochMetrics {
   double peak_memory_mb = 0;
   int ranks = 1;  // data-parallel ranks: samples, loss, accuracy and samples/s are over all of them
   long skipped_steps = 0;  // fp16 loss scaling: steps left out because their gradients overflowed
+  int bn_recalibrate = 0;  // training batches the batchnorm statistics were recomputed over (0: momentum)
   ReferenceProbabilities p_usable;  // filled by callers that evaluate references
   std::string to_json() const;
 };
@@ -116,6 +129,7 @@ class Trainer {
   bool train_epoch(TrainingStep& step, Loader& loader, int epoch, EpochMetrics& m);
   void reduce_over_ranks(EpochMetrics& m, double loss_sum, long correct);
   bool validate_epoch(int epoch, EpochMetrics& m);
+  void settle_batchnorm_statistics(int epoch, long steps_done, EpochMetrics& m);
   LoaderOptions loader_options() const;
 
   Network& net_;
@@ -125,10 +139,12 @@ class Trainer {
   const DataSource* validation_;
   std::unique_ptr<Sgd> sgd_;
   int epochs_done_ = 0;
+  long batches_trained_ = 0;
   std::string divergence_;
   GradientSync* sync_ = nullptr;
   bool sync_batchnorm_ = false;
   long graph_replays_ = 0;
+  bool warned_initial_statistics_ = false;
 };
 
 }  // namespace dasnet

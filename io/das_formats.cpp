@@ -10,8 +10,10 @@
 #include <memory>
 #include <stdexcept>
 
+#include "io/binary_format.h"
 #include "io/das_read_plan.h"
 #include "io/input_path.h"
+#include "io/sample_transpose.h"
 
 namespace dasnet {
 namespace detail {
@@ -152,22 +154,6 @@ Staging staging_for(const std::string& raw_type) {
   return Staging::kConvert;
 }
 
-// Tiled transpose of rows x nc staging values into out[c * out_stride + out_col + r].
-template <typename T>
-void transpose_into(const T* staging, size_t rows, size_t nc, float* out, size_t out_stride, size_t out_col) {
-  constexpr size_t kTile = 32;  // both the staging rows and the output rows stay in cache
-  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
-    const size_t r1 = std::min(rows, r0 + kTile);
-    for (size_t cc0 = 0; cc0 < nc; cc0 += kTile) {
-      const size_t cc1 = std::min(nc, cc0 + kTile);
-      for (size_t c = cc0; c < cc1; ++c) {
-        float* dst = out + c * out_stride + out_col;
-        for (size_t r = r0; r < r1; ++r) dst[r] = static_cast<float>(staging[r * nc + c]);
-      }
-    }
-  }
-}
-
 // Reads stored rows [row, row + rows) x channels [c0, c0 + nc) of a time-major array (for
 // rank 3, of block `block`) and writes them transposed into out[c * out_stride + out_col + r].
 void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data, size_t block, size_t row,
@@ -194,9 +180,9 @@ void read_time_major_rows(const h5::File& file, const ReadPlan& plan, hid_t data
   if (H5Dread(data, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, staging.data()) < 0)
     file.fail(plan.info.data_path, "unreadable samples (truncated or corrupted data) at row " + std::to_string(row));
   if (kind == Staging::kInt16)
-    transpose_into(reinterpret_cast<const int16_t*>(staging.data()), rows, nc, out, out_stride, out_col);
+    transpose_into(reinterpret_cast<const int16_t*>(staging.data()), rows, nc, 0, nc, out, out_stride, out_col);
   else
-    transpose_into(reinterpret_cast<const float*>(staging.data()), rows, nc, out, out_stride, out_col);
+    transpose_into(reinterpret_cast<const float*>(staging.data()), rows, nc, 0, nc, out, out_stride, out_col);
 }
 
 // Reads channels [c0, c0 + nc) x samples [t0, t0 + nt) of a channel-major matrix straight into
@@ -229,12 +215,50 @@ size_t element_bytes_of(const std::string& raw_type) {
 }  // namespace
 }  // namespace detail
 
+// ---- non-HDF5 formats (io/binary_format.h): TDMS, SEG-Y, miniSEED, Sentek, Sintela ----
+namespace detail {
+namespace {
+
+// The binary format of `path`, or nullptr for an HDF5 file; throws for a file of no known format.
+const BinaryFormat* binary_format_of(const std::string& path) {
+  require_input_path(path);
+  h5::silence_errors();
+  if (H5Fis_hdf5(path.c_str()) > 0) return nullptr;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open (missing or unreadable file)");
+  std::string head(kHeadBytes, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  in.seekg(0, std::ios::end);
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  if (const BinaryFormat* format = find_binary_format(head, size)) return format;
+  refuse_non_hdf5(path);
+  throw std::runtime_error(path + ": not an HDF5 file, nor Silixa TDMS (unknown DAS format)");
+}
+
+std::unique_ptr<BinaryRecord> open_binary(const BinaryFormat& format, const std::string& path, size_t record) {
+  std::unique_ptr<BinaryRecord> opened = format.open(path, record);
+  DasInfo& info = opened->info;
+  info.format = format.name;
+  info.source = path;
+  info.record_index = record;
+  if (info.num_channels == 0 || info.num_samples == 0) throw std::runtime_error(path + ": empty data");
+  return opened;
+}
+
+}  // namespace
+}  // namespace detail
+// ---- end of non-HDF5 formats ----
+
 std::string detect_das_format(const std::string& path) {
+  if (const detail::BinaryFormat* binary = detail::binary_format_of(path)) return binary->name;
   auto file = detail::open_file(path);
   return detail::find_format(*file).name;
 }
 
 DasInfo inspect_das(const std::string& path, size_t record) {
+  if (const detail::BinaryFormat* binary = detail::binary_format_of(path))
+    return detail::open_binary(*binary, path, record)->info;
   auto file = detail::open_file(path);
   return detail::make_plan(*file, record).info;
 }
@@ -352,6 +376,15 @@ void require_raw_data(const DasInfo& info, bool allow_processed, const std::stri
 
 DasRecord read_das(const std::string& path, const ReadWindow& window) {
   using namespace detail;
+  if (const BinaryFormat* binary = binary_format_of(path)) {  // non-HDF5 formats
+    const std::unique_ptr<BinaryRecord> opened = open_binary(*binary, path, window.record);
+    const auto [c0, nc, t0, nt] = resolve_window(path, opened->info, window);
+    DasRecord rec = record_metadata(opened->info, c0, nc, t0, nt);
+    rec.data.resize(nc * nt);
+    opened->read_samples(rec);
+    scale_and_count(rec);
+    return rec;
+  }
   auto file = open_file(path);
   const ReadPlan plan = make_plan(*file, window.record);
   const auto [c0, nc, t0, nt] = resolve_window(path, plan.info, window);

@@ -9,9 +9,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "engine/tensor.h"
+#include "io/this_host.h"
 
 namespace dasnet {
 
@@ -39,24 +42,36 @@ std::string folder_of(const std::string& path) {
   return parent.empty() ? "." : parent.string();
 }
 
-// The pid of "<name>.tmp.<pid>", or 0 when the name is not one of our temporaries.
-pid_t temporary_owner(const std::string& name) {
-  const size_t at = name.rfind(kTemporaryMarker);
-  if (at == std::string::npos || at == 0) return 0;
-  const std::string digits = name.substr(at + std::strlen(kTemporaryMarker));
-  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+// The pid of "<name>.tmp.<host>.<pid>" when <host> is this host, else 0 (not one of ours, or a
+// writer on another node of a shared file system, whose pid means nothing here).
+pid_t temporary_owner_here(const std::string& name) {
+  const size_t marker = name.rfind(kTemporaryMarker);
+  const size_t dot = name.rfind('.');
+  if (marker == std::string::npos || marker == 0 || dot <= marker + std::strlen(kTemporaryMarker)) return 0;
+  const std::string host = name.substr(marker + std::strlen(kTemporaryMarker), dot - marker - std::strlen(kTemporaryMarker));
+  const std::string digits = name.substr(dot + 1);
+  if (host != host_name() || digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
   return pid_t(std::stol(digits));
 }
 
-bool process_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+// The first write of this process into a folder clears the temporaries killed writers left there.
+void remove_stale_temporaries_once(const std::string& folder) {
+  static std::mutex mutex;
+  static std::set<std::string> cleaned;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cleaned.insert(folder).second) remove_stale_temporaries(folder);
+}
 
 }  // namespace
 
 std::string temporary_path_for(const std::string& final_path) {
-  return final_path + kTemporaryMarker + std::to_string(getpid());
+  return final_path + kTemporaryMarker + host_name() + "." + std::to_string(getpid());
 }
 
 void write_file_atomically(const std::string& final_path, const std::function<void(const std::string&)>& write) {
+  remove_stale_temporaries_once(folder_of(final_path));
   const std::string tmp = temporary_path_for(final_path);
   try {
     write(tmp);
@@ -83,7 +98,7 @@ size_t remove_stale_temporaries(const std::string& folder) {
   std::error_code ec;
   size_t removed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    const pid_t owner = temporary_owner(entry.path().filename().string());
+    const pid_t owner = temporary_owner_here(entry.path().filename().string());
     if (owner <= 0 || owner == getpid() || process_alive(owner)) continue;
     if (!entry.is_regular_file(ec)) continue;
     if (std::filesystem::remove(entry.path(), ec)) {

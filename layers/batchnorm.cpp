@@ -23,10 +23,10 @@ Shape BatchNorm::output_shape(const std::vector<Shape>& in) const {
 }
 
 void BatchNorm::declare(ParameterSet& ps, const std::string& name) {
-  gamma_slot_ = ps.add_parameter(name + ".weight", channels_, ParamRole::BatchNormWeight);
-  beta_slot_ = ps.add_parameter(name + ".bias", channels_, ParamRole::BatchNormBias);
-  mean_slot_ = ps.add_state(name + ".running_mean", channels_, 0.0f);
-  var_slot_ = ps.add_state(name + ".running_var", channels_, 1.0f);
+  gamma_slot_ = ps.add_parameter(name + ".weight", {size_t(channels_)}, ParamRole::BatchNormWeight);
+  beta_slot_ = ps.add_parameter(name + ".bias", {size_t(channels_)}, ParamRole::BatchNormBias);
+  mean_slot_ = ps.add_state(name + ".running_mean", {size_t(channels_)}, 0.0f);
+  var_slot_ = ps.add_state(name + ".running_var", {size_t(channels_)}, 1.0f);
 }
 
 void BatchNorm::initialize(Rng&, const ParameterSet& ps, std::vector<float>& host) const {
@@ -54,7 +54,9 @@ void BatchNorm::forward(LayerContext& ctx, const std::vector<const Tensor*>& in,
   }
   ctx.backend.batchnorm_coefficients(channels_, batch_mean(), batch_var(), ctx.params.param(gamma_slot_),
                                      ctx.params.param(beta_slot_), ctx.params.state(mean_slot_),
-                                     ctx.params.state(var_slot_), count, momentum_, eps_, ctx.training, scale(),
+                                     ctx.params.state(var_slot_), count,
+                                     ctx.statistics_momentum >= 0 ? ctx.statistics_momentum : momentum_, eps_,
+                                     ctx.training, scale(),
                                      shift(), invstd());
   ctx.backend.scale_shift_activate(x, scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
 }

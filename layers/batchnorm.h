@@ -9,10 +9,13 @@
 
 namespace dasnet {
 
+// PyTorch's default: running = 0.9 running + 0.1 batch.
+constexpr float kBatchNormMomentum = 0.1f;
+
 class BatchNorm : public Layer {
  public:
   // With `residual`, the layer takes a second input of the same shape.
-  BatchNorm(int channels, bool relu, bool residual, float momentum = 0.1f, float eps = 1e-5f);
+  BatchNorm(int channels, bool relu, bool residual, float momentum = kBatchNormMomentum, float eps = 1e-5f);
   std::string kind() const override;
   Shape output_shape(const std::vector<Shape>& in) const override;
   void declare(ParameterSet& ps, const std::string& name) override;

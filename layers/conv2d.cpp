@@ -23,7 +23,10 @@ Shape Conv2d::output_shape(const std::vector<Shape>& in) const {
 }
 
 void Conv2d::declare(ParameterSet& ps, const std::string& name) {
-  weight_slot_ = ps.add_parameter(name + ".weight", geometry_.weight_count(), ParamRole::ConvWeight);
+  weight_slot_ = ps.add_parameter(name + ".weight",
+                                  {size_t(geometry_.out_channels), size_t(geometry_.in_channels),
+                                   size_t(geometry_.kernel), size_t(geometry_.kernel)},
+                                  ParamRole::ConvWeight);
 }
 
 void Conv2d::initialize(Rng& rng, const ParameterSet& ps, std::vector<float>& host) const {

@@ -16,8 +16,8 @@ Shape Linear::output_shape(const std::vector<Shape>& in) const {
 }
 
 void Linear::declare(ParameterSet& ps, const std::string& name) {
-  weight_slot_ = ps.add_parameter(name + ".weight", size_t(in_features_) * out_features_, ParamRole::LinearWeight);
-  bias_slot_ = ps.add_parameter(name + ".bias", out_features_, ParamRole::LinearBias);
+  weight_slot_ = ps.add_parameter(name + ".weight", {size_t(out_features_), size_t(in_features_)}, ParamRole::LinearWeight);
+  bias_slot_ = ps.add_parameter(name + ".bias", {size_t(out_features_)}, ParamRole::LinearBias);
 }
 
 void Linear::initialize(Rng& rng, const ParameterSet& ps, std::vector<float>& host) const {

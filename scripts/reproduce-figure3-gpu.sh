@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" dasnet  # the command only: no tests or benchmarks
 dasnet="$root/build/dasnet"
 work=${WORK:-$root/build/figure3-gpu}
 gpus=${GPUS:-$( (nvidia-smi --list-gpus 2>/dev/null || true) | wc -l)}

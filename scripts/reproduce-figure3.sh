@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" dasnet  # the command only: no tests or benchmarks
 dasnet="$root/build/dasnet"
 work=${WORK:-$root/build/figure3}
 mkdir -p "$work/cpu_data"

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "engine/tensor.h"
+#include "io/input_path.h"
 
 namespace dasnet {
 
@@ -135,17 +136,6 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
-  return name;
-}
-
-bool process_alive(int64_t pid) {
-  if (pid <= 0) return false;
-  return kill(pid_t(pid), 0) == 0 || errno == EPERM;
-}
-
 LedgerTransaction::LedgerTransaction(sqlite3* db, const std::string& path) : db_(db), path_(path) {
   char* error = nullptr;
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, &error) != SQLITE_OK) {
@@ -169,9 +159,17 @@ void LedgerTransaction::commit() {
   done_ = true;
 }
 
-Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms)
+    : Ledger(path, mode, busy_timeout_ms, false) {}
+
+std::unique_ptr<Ledger> Ledger::open_read_only(const std::string& path) {
+  require_input_path(path);  // SQLite would open a missing file as an empty database
+  return std::unique_ptr<Ledger>(new Ledger(path, JournalMode::wal, 60000, true));
+}
+
+Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms, bool read_only) : path_(path) {
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
@@ -179,6 +177,12 @@ Ledger::Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms) :
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   try {
+    if (read_only) {
+      const auto version = meta("schema_version");
+      if (version != std::to_string(kSchemaVersion))
+        throw std::runtime_error(path_ + ": not a dasnet sweep ledger of schema version " + std::to_string(kSchemaVersion));
+      return;
+    }
     // journal_mode answers with the mode in force; WAL can be refused (e.g. no shared memory).
     Statement journal(db_, path_, mode == JournalMode::wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE");
     if (journal.step() && mode == JournalMode::wal && journal.text(0) != "wal")

@@ -16,11 +16,13 @@
 // by several nodes use JournalMode::rollback (sweep/README.md).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/trainer.h"
+#include "io/this_host.h"
 
 struct sqlite3;
 
@@ -58,8 +60,6 @@ struct StateCounts {
 };
 
 double unix_now();
-std::string host_name();
-bool process_alive(int64_t pid);
 
 // What a sweep driver needs of a ledger. Ledger is the SQLite file itself; under MPI the worker
 // ranks use a proxy that forwards each call to rank 0, the only process that opens the file
@@ -96,6 +96,9 @@ class LedgerAccess {
 class Ledger : public LedgerAccess {
  public:
   explicit Ledger(const std::string& path, JournalMode mode = JournalMode::wal, int busy_timeout_ms = 60000);
+  // For commands that only read (sweep status, select, report): never creates or changes a
+  // file; a missing path is an error naming it.
+  static std::unique_ptr<Ledger> open_read_only(const std::string& path);
   ~Ledger() override;
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
@@ -127,6 +130,7 @@ class Ledger : public LedgerAccess {
   std::vector<double> val_accuracy_at(int epoch, int64_t except_trial) const override;
 
  private:
+  Ledger(const std::string& path, JournalMode mode, int busy_timeout_ms, bool read_only);
   void exec(const std::string& sql) const;
   [[noreturn]] void fail(const std::string& what) const;
   std::string path_;

@@ -16,6 +16,7 @@
 
 #include "engine/tensor.h"
 #include "io/checkpoint.h"
+#include "io/durable_file.h"
 #include "sweep/child_process.h"
 #include "sweep/records_json.h"
 #include "sweep/pruning.h"
@@ -135,6 +136,7 @@ class Driver {
     t->config = TrialConfig::from_json(row.config);
     const std::string& dir = row.run_dir;
     fs::create_directories(dir);
+    remove_stale_temporaries(dir);  // its checkpoints folder is the trial's `dasnet train`'s to clean
     t->metrics_path = (fs::path(dir) / "metrics.jsonl").string();
     t->log_path = (fs::path(dir) / "train.log").string();
     // Epochs a previous attempt finished while no driver was watching (it was killed) count.
@@ -199,8 +201,12 @@ class Driver {
       }
     }
     in.close();
-    std::ofstream out(path, std::ios::trunc);
-    out << kept;
+    write_file_atomically(path, [&](const std::string& tmp) {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << kept;
+      out.close();
+      if (!out) throw std::runtime_error(tmp + ": cannot write");
+    });
   }
 
   // Reads complete new lines of the metrics file into the ledger; returns false if a rung prunes.

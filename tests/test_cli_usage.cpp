@@ -9,9 +9,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "dasnet/build_config.h"
 #include "io/checkpoint.h"
 #include "io/hdf5_util.h"
 #include "io/input_path.h"
+#include "kernels/cpu_isa.h"
 #include "tests/cli_runner.h"
 #include "tests/das_fixtures.h"
 
@@ -49,6 +51,31 @@ TEST_F(CliUsage, ParseErrorsExitTwo) {
   expect_usage_error("no-such-command", "no-such-command");
   EXPECT_EQ(run("--version").exit_code, 0);
   EXPECT_EQ(run("train --help").exit_code, 0);
+}
+
+// --version names the release, the commit, the CPU's vector ISA as detected on this machine and
+// each optional library as compiled in (the same facts dasnet/build_config.h has).
+TEST_F(CliUsage, VersionNamesCommitIsaAndLibraries) {
+  const CommandResult r = run("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("dasnet " DASNET_VERSION "\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("commit: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("commit: unknown"), std::string::npos) << "built from a git checkout\n" << r.out;
+  const std::string isa = cpu_isa_supported(CpuIsa::Avx512) ? "avx512"
+                          : cpu_isa_supported(CpuIsa::Avx2)  ? "avx2"
+                                                             : "baseline";
+  EXPECT_NE(r.out.find("cpu isa: " + isa + "\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(DASNET_HAVE_DNNL ? "onednn: yes" : "onednn: no"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(DASNET_HAVE_HDF5 ? "hdf5: yes" : "hdf5: no"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(DASNET_HAVE_CUDA ? "cuda: yes" : "cuda: no"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(DASNET_HAVE_CUDA ? "cudnn: yes" : "cudnn: no"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(DASNET_BUILT_WITH_NCCL ? "nccl: yes" : "nccl: no"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(DASNET_BUILT_WITH_MPI ? "mpi: yes" : "mpi: no"), std::string::npos) << r.out;
+  // A bad DASNET_CPU_ISA breaks training, not the question what the binary is.
+  setenv("DASNET_CPU_ISA", "no-such-isa", 1);
+  const CommandResult forced = run("--version");
+  unsetenv("DASNET_CPU_ISA");
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
 }
 
 // Flags of a training small enough for a test (under a second on one core).

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -616,6 +618,50 @@ TEST_F(DasReaders, WindowsOutsideTheDataAreRefused) {
   expect_error([&] { read_das(file, w); }, file, "outside");
   w.num_samples = 0;
   expect_error([&] { read_das(file, w); }, file, "empty");
+}
+
+}  // namespace
+}  // namespace dasnet
+
+namespace dasnet {
+namespace {
+
+// Silixa TDMS (io/format_tdms.cpp): the real iDAS file, and truncated or corrupted copies
+// refused with the file and the field named.
+TEST(DasTdms, RealIdasFileAndBadCopies) {
+  const std::string real = fixtures::real_file("iDAS005_tdms_example.626.tdms");
+  if (!std::filesystem::exists(real)) GTEST_SKIP() << "skipped: " << real << " not found";
+  EXPECT_EQ(detect_das_format(real), "tdms");
+  const DasInfo info = inspect_das(real);
+  EXPECT_EQ(info.format_version, "4713");
+  EXPECT_EQ(info.num_channels, 1152u);
+  EXPECT_EQ(info.num_samples, 1000u);
+  EXPECT_EQ(info.raw_type, "int16");
+  EXPECT_DOUBLE_EQ(info.sampling_rate_hz, 1000);
+  const std::string dir = fixtures::make_temp_dir("tdms-bad");
+  const std::vector<char> bytes = [&] {
+    std::ifstream in(real, std::ios::binary);
+    return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }();
+  auto write = [&](const std::string& name, const std::vector<char>& content) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path, std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
+    return path;
+  };
+  const std::string truncated = write("truncated.tdms", std::vector<char>(bytes.begin(), bytes.begin() + 70000));
+  expect_error([&] { read_das(truncated); }, truncated, "next segment offset");
+  std::vector<char> bad_version = bytes;
+  bad_version[8] = 0x01;
+  const std::string version = write("version.tdms", bad_version);
+  expect_error([&] { inspect_das(version); }, version, "not an HDF5 file, nor Silixa TDMS");
+  std::vector<char> no_rate = bytes;
+  const std::string key = "SamplingFrequency[Hz]";
+  const auto at = std::search(no_rate.begin(), no_rate.end(), key.begin(), key.end());
+  ASSERT_NE(at, no_rate.end());
+  *at = 'X';
+  const std::string missing = write("missing.tdms", no_rate);
+  expect_error([&] { inspect_das(missing); }, missing, "property 'SamplingFrequency[Hz]': missing");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -166,6 +166,10 @@ const std::vector<AgreementCase>& cases() {
        [](const std::string& path) {
          EXPECT_EQ(inspect_das(path).start_time_ns, small_spec().start_ns / 1000000 * 1000000);
        }},
+      // ---- real files of the non-HDF5 formats (io/binary_format.h) ----
+      // TDMS time stamps count 2^-64 s; DASCore rounds GPSTimeStamp to whole microseconds.
+      {"tdms_idas_4713", "iDAS005_tdms_example.626.tdms", nullptr, 0, "", nullptr, 1000},
+      // ---- end of the non-HDF5 rows ----
       // ---- synthetic files of each layout (tests/das_fixtures.h) ----
       {"synthetic_prodml_2_0", nullptr, [](const std::string& p) { fx::write_prodml(p, small_spec(), "2.0"); }},
       {"synthetic_terra15_v4", nullptr, [](const std::string& p) { fx::write_terra15(p, small_spec(), 3, 4); },

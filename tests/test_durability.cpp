@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "io/checkpoint.h"
 #include "io/durable_file.h"
@@ -225,6 +226,101 @@ TEST(OutputNotInput, CommandsRefuseToWriteOverTheirInputsByNameLinkOrHardLink) {
   EXPECT_EQ(label.code, 2) << label.out;
   EXPECT_EQ(dasnet("dataset info ds.h5", dir).code, 0);
   EXPECT_EQ(fs::file_size(dir + "/rec.h5"), size);
+}
+
+std::string this_host() {
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+pid_t pid_of_an_ended_process() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+const char* kOneTrialSpec = R"(
+[space]
+depth = [2]
+lr = [0.02]
+images_per_class = [32]
+epochs = [1]
+[data]
+image_height = 16
+image_width = 16
+[run]
+threads = 1
+)";
+
+TEST(Leftovers, TemporariesOfKilledWritersAreRemovedWhenTrainingStarts) {
+  auto dir = scratch_dir("leftovers_tmp");
+  fs::create_directories(dir + "/ck");
+  const std::string dead = "ck/epoch_0001.h5.tmp." + this_host() + "." + std::to_string(pid_of_an_ended_process());
+  const std::string alive = "ck/epoch_0002.h5.tmp." + this_host() + "." + std::to_string(getpid());
+  const std::string elsewhere = "ck/epoch_0003.h5.tmp.another-node." + std::to_string(pid_of_an_ended_process());
+  for (const auto& f : {dead, alive, elsewhere}) write_text(dir + "/" + f, "half a checkpoint");
+  auto r = dasnet(std::string(kTrainSmall) + " --epochs 1 --checkpoint-dir ck", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(dir + "/" + dead)) << r.out;
+  EXPECT_NE(r.out.find("removed " + dead), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir + "/" + alive));      // its writer may still finish it
+  EXPECT_TRUE(fs::exists(dir + "/" + elsewhere));  // a pid of another host says nothing here
+  EXPECT_TRUE(checkpoint_is_readable(dir + "/ck/epoch_0001.h5"));
+}
+
+TEST(Leftovers, TemporariesOfKilledWritersAreRemovedFromSweepRunFolders) {
+  auto dir = scratch_dir("leftovers_sweep_tmp");
+  write_text(dir + "/spec.toml", kOneTrialSpec);
+  const std::string run_dir = "l.db.runs/trial_00001";
+  fs::create_directories(dir + "/" + run_dir);
+  const std::string dead = run_dir + "/metrics.jsonl.tmp." + this_host() + "." + std::to_string(pid_of_an_ended_process());
+  write_text(dir + "/" + dead, "{\"epoch\": 1");
+  auto r = dasnet("sweep run spec.toml --ledger l.db --no-progress", dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(dir + "/" + dead)) << r.out;
+  EXPECT_TRUE(temporaries_under(dir + "/l.db.runs").empty());
+}
+
+TEST(Leftovers, ReadOnlyCommandsCreateNoFiles) {
+  auto dir = scratch_dir("leftovers_readonly");
+  auto status = dasnet("sweep status --ledger typo.db", dir);
+  EXPECT_EQ(status.code, 1) << status.out;
+  EXPECT_NE(status.out.find("typo.db: no such file"), std::string::npos) << status.out;
+  for (const char* command : {"sweep worker --ledger typo.db", "select --ledger typo.db --all",
+                              "report --ledger typo.db -o out"}) {
+    auto r = dasnet(command, dir);
+    EXPECT_TRUE(r.code == 1 || r.code == 2) << command << ": " << r.out;  // 2: CLI11's ExistingFile check
+    EXPECT_NE(r.out.find("typo.db"), std::string::npos) << command << ": " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/typo.db"));
+  // On an existing ledger, status, select and report read it and change nothing.
+  write_text(dir + "/spec.toml", kOneTrialSpec);
+  ASSERT_EQ(dasnet("sweep run spec.toml --ledger l.db --no-progress", dir).code, 0);
+  // Every file of the folder but SQLite's own WAL side files (l.db-wal, l.db-shm), which any
+  // reader of a WAL-mode database may create and which hold no data of a reader.
+  auto listing = [&] {
+    std::map<std::string, std::uintmax_t> files;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name != "l.db-wal" && name != "l.db-shm" && name != "command_output.txt")
+        files[name] = e.file_size();
+    }
+    return files;
+  };
+  const auto before = listing();
+  const auto mtime = fs::last_write_time(dir + "/l.db");
+  EXPECT_EQ(dasnet("sweep status --ledger l.db", dir).code, 0);
+  EXPECT_EQ(dasnet("select --ledger l.db --all", dir).code, 0);
+  EXPECT_EQ(listing(), before);
+  EXPECT_EQ(fs::last_write_time(dir + "/l.db"), mtime);
+  // A file that is not a ledger is refused, not turned into one.
+  write_text(dir + "/notes.txt", "not a ledger");
+  auto wrong = dasnet("sweep status --ledger notes.txt", dir);
+  EXPECT_EQ(wrong.code, 1) << wrong.out;
+  EXPECT_NE(wrong.out.find("notes.txt"), std::string::npos) << wrong.out;
+  EXPECT_EQ(read_text(dir + "/notes.txt"), "not a ledger");
 }
 
 }  // namespace

@@ -13,8 +13,8 @@ TEST(Sgd, MatchesPyTorchUpdateRule) {
   for (bool nesterov : {false, true}) {
     auto backend = make_backend(BackendKind::Cpu);
     ParameterSet ps;
-    ps.add_parameter("conv.weight", 3, ParamRole::ConvWeight);
-    ps.add_parameter("bn.weight", 2, ParamRole::BatchNormWeight);
+    ps.add_parameter("conv.weight", {3}, ParamRole::ConvWeight);
+    ps.add_parameter("bn.weight", {2}, ParamRole::BatchNormWeight);
     ps.allocate(*backend);
     std::vector<float> p{1, -2, 3, 0.5f, 2}, g{0.1f, 0.2f, -0.3f, 0.4f, -0.5f};
     backend->copy_from_host(ps.params(), p.data(), p.size());

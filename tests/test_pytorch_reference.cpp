@@ -74,10 +74,13 @@ TEST_P(PyTorchReference, ForwardBackwardAndStatistics) {
   for (const auto& slot : ps.slots()) {
     auto v = ref.get("init." + slot.name);
     ASSERT_EQ(v.size(), slot.count) << slot.name;
+    // The shape a checkpoint stores the tensor with is PyTorch's.
+    EXPECT_EQ(slot.shape, ref.tensors["init." + slot.name]["shape"].get<std::vector<size_t>>()) << slot.name;
     std::copy(v.begin(), v.end(), params.begin() + slot.offset);
   }
   for (const auto& slot : ps.state_slots()) {
     auto v = ref.get("init." + slot.name);
+    EXPECT_EQ(slot.shape, ref.tensors["init." + slot.name]["shape"].get<std::vector<size_t>>()) << slot.name;
     std::copy(v.begin(), v.end(), state.begin() + slot.offset);
   }
   backend->copy_from_host(ps.params(), params.data(), params.size());

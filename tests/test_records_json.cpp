@@ -19,6 +19,10 @@ const char* kOldMetrics =
     R"({"epoch":2,"epoch_seconds":1.5,"epochs":3,"lr":0.25,"p_usable":{"saturated":0.25,"white_noise":0.5},)"
     R"("peak_memory_mb":12.0,"ranks":2,"samples_per_s":100.0,"skipped_steps":1,"train_accuracy":0.75,)"
     R"("train_loss":0.5,"train_samples":64,"val_accuracy":0.625,"val_loss":0.75,"val_samples":16})";
+// What they are written as now: the same text with the fields added since, at their defaults
+// (bn_recalibrate, 2026-12: precise batchnorm off).
+const std::string kOldTrainWritten = std::string(kOldTrain).replace(17, 0, R"("bn_recalibrate":0,)");
+const std::string kOldMetricsWritten = std::string(kOldMetrics).replace(1, 0, R"("bn_recalibrate":0,)");
 const char* kOldTrial =
     R"({"batch_size":64,"block":"basic","bottleneck_width":0,"channels":3,"depth":20,"epochs":5,)"
     R"("images_per_class":100,"lr":0.01,"outputs":2,"processor":"gpu","ranks":2,"seed":3})";
@@ -37,7 +41,7 @@ TEST(RecordsJson, OldModelConfigReadsAndWritesTheSameText) {
                   .fuse);
 }
 
-TEST(RecordsJson, OldTrainConfigReadsAndWritesTheSameText) {
+TEST(RecordsJson, OldTrainConfigReadsAndWritesTheSameTextPlusNewDefaults) {
   TrainConfig t = TrainConfig::from_json(kOldTrain);
   EXPECT_EQ(t.epochs, 3);
   EXPECT_EQ(t.seed, 7u);
@@ -45,17 +49,19 @@ TEST(RecordsJson, OldTrainConfigReadsAndWritesTheSameText) {
   EXPECT_EQ(t.optimizer.schedule, Schedule::Step);
   EXPECT_TRUE(t.optimizer.nesterov);
   EXPECT_EQ(t.optimizer.momentum, 0.875f);
-  EXPECT_EQ(t.to_json(), kOldTrain);
+  EXPECT_EQ(t.bn_recalibrate, 0);
+  EXPECT_EQ(t.to_json(), kOldTrainWritten);
 }
 
-TEST(RecordsJson, OldMetricsLineReadsAndWritesTheSameText) {
+TEST(RecordsJson, OldMetricsLineReadsAndWritesTheSameTextPlusNewDefaults) {
   auto m = nlohmann::json::parse(kOldMetrics).get<EpochMetrics>();
   EXPECT_EQ(m.epoch, 2);
   EXPECT_EQ(m.train_samples, 64);
   ASSERT_EQ(m.p_usable.size(), 2u);
   EXPECT_EQ(m.p_usable[1].first, "white_noise");
   EXPECT_EQ(m.p_usable[1].second, 0.5);
-  EXPECT_EQ(m.to_json(), kOldMetrics);
+  EXPECT_EQ(m.bn_recalibrate, 0);
+  EXPECT_EQ(m.to_json(), kOldMetricsWritten);
 }
 
 TEST(RecordsJson, OldTrialConfigReadsAndWritesTheSameText) {
@@ -86,7 +92,7 @@ TEST(RecordsJson, EpochRowWrapsTheMetricsRecord) {
   auto back = nlohmann::json(row).get<EpochRow>();
   EXPECT_EQ(back.trial_id, 4);
   EXPECT_EQ(back.checkpoint, row.checkpoint);
-  EXPECT_EQ(back.metrics.to_json(), kOldMetrics);
+  EXPECT_EQ(back.metrics.to_json(), kOldMetricsWritten);
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ void add_report_command(CLI::App& app) {
     if (!cmd->scaling.empty()) return report_scaling(*cmd);
     if (cmd->ledger.empty())
       throw UsageError("report: give --ledger (a sweep), --metrics (one training run) or --scaling (bench scaling)");
-    Ledger ledger(cmd->ledger);
+    const auto ledger_file = Ledger::open_read_only(cmd->ledger);
+    Ledger& ledger = *ledger_file;
     std::filesystem::create_directories(cmd->out_dir);
     const std::string runs = (std::filesystem::path(cmd->out_dir) / "runs.csv").string();
     const std::string refs = (std::filesystem::path(cmd->out_dir) / "references.json").string();

@@ -30,7 +30,8 @@ void add_select_command(CLI::App& app) {
   sub->callback([cmd] {
     auto ranges = study_reference_ranges();
     for (const auto& f : cmd->ranges) apply_range_flag(ranges, f);
-    Ledger ledger(cmd->ledger);
+    const auto ledger_file = Ledger::open_read_only(cmd->ledger);
+    Ledger& ledger = *ledger_file;
     auto rows = rank_models(ledger, ranges);
     const size_t evaluated = rows.size();
     size_t matches = 0;

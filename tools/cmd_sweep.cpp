@@ -6,6 +6,7 @@
 #include "io/durable_file.h"
 #include "dist/communicator.h"
 #include "engine/tensor.h"
+#include "io/input_path.h"
 #include "sweep/ledger.h"
 #include "sweep/mpi_sweep.h"
 #include "sweep/slurm_script.h"
@@ -21,8 +22,11 @@ namespace {
 struct LedgerFlags {
   std::string ledger;
   std::string journal = "wal";
-  void add_to(CLI::App* app) {
-    app->add_option("--ledger", ledger, "Sweep ledger (SQLite file; created if missing)")->required();
+  // A read-only command (status) neither creates the ledger nor chooses its journal.
+  void add_to(CLI::App* app, bool read_only = false) {
+    app->add_option("--ledger", ledger, read_only ? "Sweep ledger (SQLite file)" : "Sweep ledger (SQLite file; created if missing)")
+        ->required();
+    if (read_only) return;
     app->add_option("--journal", journal,
                     "SQLite journal: wal (one host) or delete (workers on several nodes over a network file system)")
         ->capture_default_str();
@@ -208,6 +212,7 @@ void add_sweep_command(CLI::App& app) {
       if (comm && comm->rank() > 0) return run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
       bool workers_released = false;
       auto body = [&] {
+        require_input_path(cmd->ledger.ledger);  // a worker joins a sweep: it never creates a ledger
         auto ledger = cmd->ledger.open();
         SweepSpec spec = spec_from_ledger(*ledger);
         if (!comm) return print_summary(run_sweep(*ledger, spec, cmd->run.options));
@@ -221,9 +226,9 @@ void add_sweep_command(CLI::App& app) {
   {
     auto cmd = std::make_shared<LedgerFlags>();
     CLI::App* sub = sweep->add_subcommand("status", "Trials of a ledger by state, with the messages of failures");
-    cmd->add_to(sub);
+    cmd->add_to(sub, true);
     sub->callback([cmd] {
-      auto ledger = cmd->open();
+      auto ledger = Ledger::open_read_only(cmd->ledger);
       for (const auto& t : ledger->trials())
         std::printf("%5lld  %-9s  attempts %d  epochs %3d  %7.1f s  %s%s%s\n", static_cast<long long>(t.id),
                     trial_state_name(t.state), t.attempts, t.epochs_done, t.seconds,

@@ -49,6 +49,7 @@ struct TrainCommand {
     const TrainConfig& train = job.train;
     check("--batch-size", train.batch_size != t.batch_size, std::to_string(t.batch_size));
     check("--seed", train.seed != t.seed, std::to_string(t.seed));
+    check("--bn-recalibrate", train.bn_recalibrate != t.bn_recalibrate, std::to_string(t.bn_recalibrate));
     const OptimizerConfig &given = train.optimizer, &o = t.optimizer;
     check("--lr", given.lr != o.lr, text(o.lr));
     check("--momentum", given.momentum != o.momentum, text(o.momentum));
@@ -113,6 +114,11 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str()
       ->check(flag_checks::non_negative);
   sub->add_option("--seed", t.seed, "Seed of initialization and shuffling")
+      ->capture_default_str()
+      ->check(flag_checks::non_negative);
+  sub->add_option("--bn-recalibrate", t.bn_recalibrate,
+                  "Before each evaluation, recompute the batchnorm statistics over N training batches with the "
+                  "current weights (precise batchnorm); 0: PyTorch's momentum statistics, as the study")
       ->capture_default_str()
       ->check(flag_checks::non_negative);
   sub->add_option("--metrics", cmd->job.metrics_path, "Append per-epoch metrics as JSON lines to this file");

@@ -6,11 +6,12 @@
 #include "dasnet/build_config.h"
 #include "engine/tensor.h"
 #include "tools/commands.h"
+#include "tools/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"dasnet " DASNET_VERSION ": deep learning engine for Distributed Acoustic Sensing"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", DASNET_VERSION);
+  app.set_version_flag("--version", dasnet::version_report);
   dasnet::add_train_command(app);
   dasnet::add_eval_command(app);
   dasnet::add_predict_command(app);

@@ -93,7 +93,10 @@ class EpochReport {
       metrics_.open(job.metrics_path, std::ios::app);
       if (!metrics_) throw UsageError("--metrics " + job.metrics_path + ": cannot open for writing");
     }
-    if (!job.checkpoint_dir.empty() && leader) std::filesystem::create_directories(job.checkpoint_dir);
+    if (!job.checkpoint_dir.empty() && leader) {
+      std::filesystem::create_directories(job.checkpoint_dir);
+      remove_stale_temporaries(job.checkpoint_dir);  // checkpoint writes of killed trainings
+    }
   }
 
   void operator()(const EpochMetrics& epoch_metrics) {

@@ -2,8 +2,10 @@
 # The dasnet command end to end on the GPU box (one H200, no network), in about 4 minutes (an
 # estimate): build dasnet (HDF5 is there; SQLite and toml++ come from .gpu-deps/prefix, see
 # stage_deps.sh), synthetic records -> data set -> `dasnet train --backend cuda` (fp32 with
-# and without CUDA graphs, bf16) -> eval -> `dasnet infer --backend cuda` against the CPU's map
+# and without CUDA graphs, bf16, fp32 with precise batchnorm) -> eval -> `dasnet infer --backend cuda` against the CPU's map
 # of the same record; then the CUDA tests.
+# Not yet run on a GPU (written 2026-12-04; the session's device loan ended before it): its CPU-side
+# commands and the configure step with the carried prefix were checked on the development machine.
 # Before the call, here: bench/gpu/stage_deps.sh; call: bash bench/gpu/end_to_end.sh with carry
 # [".gpu-deps"]. OUT (if set) receives the log, the metrics and the maps' comparison.
 set -uo pipefail
@@ -60,6 +62,7 @@ train() {  # label, extra flags...
 train fp32
 train fp32-nographs --no-cuda-graphs
 train bf16 --precision bf16
+train fp32-recalibrated --bn-recalibrate 2
 step "eval cuda" $D eval --checkpoint "$W/ck-fp32/epoch_0008.h5" --data "$W/data.h5" --split test --backend cuda
 step "eval cpu" $D eval --checkpoint "$W/ck-fp32/epoch_0008.h5" --data "$W/data.h5" --split test --backend cpu
 step "infer cuda" $D infer "$W/ck-fp32/epoch_0008.h5" "$W/rec7.h5" -o "$W/maps-cuda" --backend cuda --no-progress

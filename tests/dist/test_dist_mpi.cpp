@@ -215,7 +215,8 @@ ModelConfig small_resnet(int width) {
   return model;
 }
 
-BatchNormRun train_resnet(BackendKind kind, int width, int batch, bool distributed, bool sync_batchnorm) {
+BatchNormRun train_resnet(BackendKind kind, int width, int batch, bool distributed, bool sync_batchnorm,
+                          int bn_recalibrate = 0) {
   auto backend = make_backend(kind);
   const ModelConfig model = small_resnet(width);
   auto net = build_resnet(model, *backend, 3);
@@ -226,6 +227,7 @@ BatchNormRun train_resnet(BackendKind kind, int width, int batch, bool distribut
   config.seed = 5;
   config.optimizer.lr = 0.05f;
   config.progress = false;
+  config.bn_recalibrate = bn_recalibrate;
   Trainer trainer(*net, model, config, data, nullptr);
   std::unique_ptr<DataParallelSync> sync;
   if (distributed) {
@@ -277,6 +279,22 @@ TEST_P(SyncBatchNorm, SameWeightsAndStatisticsAsOneProcessOnlyWhenSynchronized) 
       std::printf("      %d ranks: weights differ from one process by %.2e synchronized, %.2e per-rank batchnorm\n",
                   world_size(), relative_difference(synchronized.params, single.params), local_difference);
   }
+}
+
+// Precise batchnorm on the ranks: each rank recomputes over its shard of the same global batches
+// (synchronized: the global batch's statistics) and the ranks average; the result equals one
+// process recalibrating over the global batches.
+TEST(PreciseBatchNormRanks, RecalibratedStatisticsEqualOneProcessOverTheGlobalBatches) {
+  const int global_batch = 12;
+  ASSERT_EQ(global_batch % world_size(), 0);
+  const BatchNormRun single = train_resnet(BackendKind::Cpu, 8, global_batch, false, false, 3);
+  const BatchNormRun momentum = train_resnet(BackendKind::Cpu, 8, global_batch, false, false, 0);
+  ASSERT_GT(relative_difference(single.state, momentum.state), 1e-2) << "recalibration changed nothing";
+  const BatchNormRun ranks = train_resnet(BackendKind::Cpu, 8, global_batch / world_size(), true, true, 3);
+  EXPECT_LE(relative_difference(ranks.state, single.state), 1e-4) << world_size() << " ranks";
+  std::vector<float> from_root = ranks.state;
+  g_comm->broadcast(from_root.data(), from_root.size(), 0);
+  EXPECT_EQ(ranks.state, from_root) << "ranks hold different statistics";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SyncBatchNorm,

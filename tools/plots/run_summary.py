@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sweep_report import embedded_figures, plt, save  # noqa: E402  (exits 3 itself when matplotlib is missing)
+from sweep_report import figure_formats, plt, save, write_page  # noqa: E402  (exits 3 itself when matplotlib is missing)
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BEST_EPOCHS = 4  # the study's Table 1 lists its four best models
@@ -121,22 +121,36 @@ def table_one(rows, refs):
     return lines
 
 
+def print_table_one(rows, refs):
+    """Table 1 on the console: the study's ranges beside this run's best epochs (the study's own
+    per-epoch values are not in our notes: its four matching models are known only to lie inside
+    the ranges)."""
+    best = best_epochs(rows)
+    if not refs or not any(r.get("p_usable") for r in best):
+        return
+    print("Table 1: the study's expected P(usable) beside this run's best epochs (by validation accuracy)")
+    print(f"{'reference':<20} {'study':>11}" + "".join(
+        f"  {'epoch ' + str(r['epoch']) + ' (' + format(r.get('val_accuracy', math.nan), '.3f') + ')':>20}" for r in best))
+    for ref in refs:
+        cells = ""
+        for r in best:
+            p = r.get("p_usable", {}).get(ref["name"])
+            if p is None:
+                cells += f"  {'-':>20}"
+                continue
+            mark = "in range" if ref["min"] <= p <= ref["max"] else "OUT"
+            cells += f"  {format(p, '.3f') + ' ' + mark:>20}"
+        print(f"{ref['name']:<20} {format(ref['min'], 'g') + '-' + format(ref['max'], 'g'):>11}" + cells)
+
+
 def write_html(out, metrics_path, rows, refs, figures):
     last = rows[-1]
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>dasnet training run</title>",
-             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
-             "td.in{background:#dfd}td.out{background:#fdd}</style></head><body>",
-             "<h1>dasnet training run</h1>",
-             f"<p>{html.escape(metrics_path)}: {len(rows)} epochs; last: training accuracy "
+    parts = [f"<p>{html.escape(metrics_path)}: {len(rows)} epochs; last: training accuracy "
              f"{last['train_accuracy']:.4f}, validation accuracy {last.get('val_accuracy', math.nan):.4f}, "
              f"{last.get('samples_per_s', math.nan):.1f} samples/s.</p>"]
     if refs and any(r.get("p_usable") for r in rows):
         parts += table_one(rows, refs)
-    parts += embedded_figures(figures)
-    parts.append("</body></html>")
-    with open(os.path.join(out, "summary.html"), "w") as f:
-        f.write("\n".join(parts))
+    write_page(os.path.join(out, "summary.html"), "dasnet training run", parts, figures)
 
 
 def main():
@@ -147,9 +161,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--formats", default="png,svg")
     args = parser.parse_args()
-    formats = [f for f in args.formats.split(",") if f]
-    if "png" not in formats:
-        formats.insert(0, "png")  # the HTML page embeds PNGs
+    formats = figure_formats(args.formats)
     rows = read_metrics(args.metrics)
     with open(args.references) as f:
         refs = json.load(f)["references"]
@@ -165,6 +177,7 @@ def main():
         figures.append((title, paths[0]))
         print("wrote " + ", ".join(paths))
     write_html(args.out, args.metrics, rows, refs, figures)
+    print_table_one(rows, refs)
     return 0
 
 

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sweep_report import embedded_figures, fmt, plt, save  # noqa: E402  (exits 3 itself when matplotlib is missing)
+from sweep_report import figure_formats, fmt, plt, save, write_page  # noqa: E402  (exits 3 itself when matplotlib is missing)
 import numpy as np  # noqa: E402
 
 
@@ -89,11 +89,7 @@ def prediction_curves(rows, out, formats):
 
 
 def write_html(out, measured, figures, measured_paths):
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>dasnet throughput map</title>",
-             "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}</style></head><body>",
-             "<h1>Training throughput map (the study's Figure 2 on this hardware)</h1>",
-             f"<p>{len(measured)} measured configurations from "
+    parts = [f"<p>{len(measured)} measured configurations from "
              + ", ".join(html.escape(os.path.basename(p)) for p in measured_paths)
              + ". Throughput is samples per second summed over the ranks; the predictions come from the ring "
                "all-reduce cost model (their inputs are stated in the markdown output of dasnet bench scaling).</p>",
@@ -104,10 +100,8 @@ def write_html(out, measured, figures, measured_paths):
                      f"<td>{int(r['dataset'])}</td><td>{r['samples_per_s']:.1f}</td><td>{r['step_s']:.4f}</td>"
                      f"<td>{r['allreduce_wait_s']:.4f}</td><td>{r['input_wait_s']:.4f}</td></tr>")
     parts.append("</table>")
-    parts += embedded_figures(figures)
-    parts.append("</body></html>")
-    with open(os.path.join(out, "report.html"), "w") as f:
-        f.write("\n".join(parts))
+    write_page(os.path.join(out, "report.html"), "Training throughput map (the study's Figure 2 on this hardware)",
+               parts, figures)
 
 
 def main():
@@ -117,9 +111,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--formats", default="png,svg")
     args = parser.parse_args()
-    formats = [f for f in args.formats.split(",") if f]
-    if "png" not in formats:
-        formats.insert(0, "png")  # the HTML page embeds PNGs
+    formats = figure_formats(args.formats)
     numeric = ["ranks", "depth", "batch_per_rank", "dataset", "samples_per_s", "step_s", "allreduce_wait_s",
                "input_wait_s"]
     measured = [r for path in args.measured for r in read_csv(path, numeric)]

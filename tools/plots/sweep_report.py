@@ -243,6 +243,29 @@ def curves(rows, out, formats):
     return save(fig, out, "curves", formats)
 
 
+def figure_formats(text):
+    """The --formats list, PNG always among them (the HTML pages embed PNGs)."""
+    formats = [f for f in text.split(",") if f]
+    if "png" not in formats:
+        formats.insert(0, "png")
+    return formats
+
+
+PAGE_STYLE = ("body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
+              "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
+              "td.in{background:#dfd}td.out{background:#fdd}")
+
+
+def write_page(path, title, body, figures, footer=""):
+    """One self-contained HTML page: the title, the body's HTML parts, the figures embedded, a footer."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{PAGE_STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
+    parts += body + embedded_figures(figures)
+    parts.append(f"{footer}</body></html>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
 def embedded_figures(figures):
     """HTML of (title, PNG path) figures, each PNG embedded as base64 so the page stands alone."""
     parts = []
@@ -262,11 +285,7 @@ def write_html(out, rows, refs, figures):
         counts[s] = counts.get(s, 0) + 1
     matches = sorted([r for r in rows if r.get("matches") == 1], key=lambda r: r["distance"])
     names = [ref["name"] for ref in refs]
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>dasnet sweep report</title>",
-             "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}</style></head><body>",
-             "<h1>dasnet sweep report</h1>",
-             f"<p>{len(states)} trials, {len(rows)} (trial, epoch) models: "
+    parts = [f"<p>{len(states)} trials, {len(rows)} (trial, epoch) models: "
              + ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items())) + "</p>",
              f"<h2>Models matching every reference range ({len(matches)})</h2><table><tr><th>trial</th><th>depth</th>"
              "<th>lr</th><th>batch</th><th>epoch</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
@@ -277,10 +296,8 @@ def write_html(out, rows, refs, figures):
                      + "".join(f"<td>{r['p_' + n]:.3f}</td>" for n in names)
                      + f"<td>{r['distance']:.3f}</td><td>{r['val_accuracy']:.4f}</td></tr>")
     parts.append("</table>")
-    parts += embedded_figures(figures)
-    parts.append("<p>Data: runs.csv (one row per trial and epoch; HiPlot and pandas read it).</p></body></html>")
-    with open(os.path.join(out, "report.html"), "w") as f:
-        f.write("\n".join(parts))
+    write_page(os.path.join(out, "report.html"), "dasnet sweep report", parts, figures,
+               "<p>Data: runs.csv (one row per trial and epoch; HiPlot and pandas read it).</p>")
 
 
 def main():
@@ -290,9 +307,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--formats", default="png,svg")
     args = parser.parse_args()
-    formats = [f for f in args.formats.split(",") if f]
-    if "png" not in formats:
-        formats.insert(0, "png")  # the HTML page embeds PNGs
+    formats = figure_formats(args.formats)
     rows = read_runs(args.runs)
     if not rows:
         sys.stderr.write(f"{args.runs}: no rows\n")

@@ -1,0 +1,97 @@
+// The bounded file reads and sample conversion of the non-HDF5 readers, and their table.
+#include "io/binary_format.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "io/sample_transpose.h"
+
+namespace dasnet::detail {
+
+BinaryFile::BinaryFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    ::close(fd_);
+    throw std::runtime_error(path + ": cannot stat (" + std::strerror(errno) + ")");
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+BinaryFile::~BinaryFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void BinaryFile::fail(const std::string& what, const std::string& problem) const {
+  throw std::runtime_error(path_ + ": " + what + ": " + problem);
+}
+
+void BinaryFile::read_at(uint64_t offset, void* out, size_t bytes, const std::string& what) const {
+  if (offset > size_ || bytes > size_ - offset)
+    fail(what, "truncated file (needs bytes " + std::to_string(offset) + ".." + std::to_string(offset + bytes) +
+                   ", the file has " + std::to_string(size_) + ")");
+  auto* dst = static_cast<char*>(out);
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd_, dst, bytes, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) fail(what, got < 0 ? std::string("read error: ") + std::strerror(errno) : "file shrank while read");
+    dst += got;
+    offset += static_cast<uint64_t>(got);
+    bytes -= static_cast<size_t>(got);
+  }
+}
+
+size_t sample_bytes(SampleType type) {
+  switch (type) {
+    case SampleType::kInt16: return 2;
+    case SampleType::kInt32: return 4;
+    case SampleType::kFloat32: return 4;
+    case SampleType::kFloat64: return 8;
+  }
+  return 4;
+}
+
+const char* sample_type_name(SampleType type) {
+  switch (type) {
+    case SampleType::kInt16: return "int16";
+    case SampleType::kInt32: return "int32";
+    case SampleType::kFloat32: return "float32";
+    case SampleType::kFloat64: return "float64";
+  }
+  return "float32";
+}
+
+void transpose_samples(SampleType type, const void* stored, size_t rows, size_t row_stride, size_t col0, size_t nc,
+                       float* out, size_t out_stride, size_t out_col) {
+  switch (type) {
+    case SampleType::kInt16:
+      return transpose_into(static_cast<const int16_t*>(stored), rows, row_stride, col0, nc, out, out_stride, out_col);
+    case SampleType::kInt32:
+      return transpose_into(static_cast<const int32_t*>(stored), rows, row_stride, col0, nc, out, out_stride, out_col);
+    case SampleType::kFloat32:
+      return transpose_into(static_cast<const float*>(stored), rows, row_stride, col0, nc, out, out_stride, out_col);
+    case SampleType::kFloat64:
+      return transpose_into(static_cast<const double*>(stored), rows, row_stride, col0, nc, out, out_stride, out_col);
+  }
+}
+
+namespace {
+// ---- binary formats: one row each (io/format_<name>.cpp) ----
+constexpr BinaryFormat kBinaryFormats[] = {
+    {"tdms", is_tdms, open_tdms},
+};
+}  // namespace
+
+const BinaryFormat* find_binary_format(const std::string& head, uint64_t file_size) {
+  for (const BinaryFormat& format : kBinaryFormats)
+    if (format.matches(head, file_size)) return &format;
+  return nullptr;
+}
+
+}  // namespace dasnet::detail
