@@ -9,8 +9,8 @@
 namespace dasnet {
 
 // GFLOP/s (2 per multiply-add) of independent FMA chains in `isa`'s widest registers on every
-// OpenMP thread: the best of repeated timed runs, about `seconds` in all. Baseline uses SSE
-// multiplies and adds. Throws if the CPU cannot run `isa`.
+// OpenMP thread: the sum of each thread's best rate over repeated runs, about `seconds` in all.
+// Baseline uses SSE multiplies and adds. Throws if the CPU cannot run `isa`.
 double measure_fma_gflops(CpuIsa isa, double seconds = 0.3);
 
 // GB/s of a[i] = b[i] + s * c[i] over three arrays of `floats` each on every OpenMP thread
