@@ -5,11 +5,15 @@
 //                    [--backend cpu] [--no-fuse] [--no-recompute]
 //                    [--precision fp32|tf32|bf16|fp16] [--layout nchw|nhwc] [--graphs on|off]
 //                    [--deterministic]   (CUDA backend; the layout defaults to nhwc for tensor-core precisions)
+// --profile (CPU backends) prints to stderr, per layer, its time, GFLOP/s and the fraction of this
+// machine's FMA peak, and its activation traffic against the memory bandwidth, both measured here
+// (kernels/cpu_limits.h), then the step's totals (FLOPs, bytes, passes over activations).
 // With --backend cuda the timed steps end with a device synchronization (the loss totals come
 // back every step), so the time covers all GPU work.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,10 +23,51 @@
 #include "engine/resnet.h"
 #include "engine/trainer.h"
 #include "kernels/cpu_isa.h"
+#include "kernels/cpu_limits.h"
 
 using namespace dasnet;
 
 namespace {
+
+// The per-layer table and the step's totals, against the peak and bandwidth measured now.
+void print_profile(Network& net, int batch, bool train, int steps) {
+  const CpuIsa isa = cpu_isa();
+  const double peak = measure_fma_gflops(isa), bandwidth = measure_triad_gb_per_s();
+  std::fprintf(stderr, "machine_limits isa=%s threads=%d fma_peak_gflops=%.1f", cpu_isa_name(isa),
+               omp_get_max_threads(), peak);
+  for (CpuIsa other : {CpuIsa::Avx2, CpuIsa::Avx512})
+    if (other != isa && cpu_isa_supported(other))
+      std::fprintf(stderr, " fma_peak_gflops_%s=%.1f", cpu_isa_name(other), measure_fma_gflops(other));
+  std::fprintf(stderr, " triad_gb_per_s=%.1f (measured now; other jobs on these cores make them noisy)\n", bandwidth);
+  std::fprintf(stderr, "per layer, mean of %d timed steps (FLOPs 2 per multiply-add; bytes: activation tensors read + written)\n", steps);
+  std::fprintf(stderr, "%-26s %-20s %9s %9s %8s %7s %6s %8s %7s %6s %6s\n", "layer", "kind", "fwd_ms", "bwd_ms", "GFLOP",
+               "GFLOP/s", "%peak", "MB", "GB/s", "%bw", "passes");
+  LayerCost step;
+  double seconds = 0;
+  std::map<std::string, std::pair<double, double>> by_kind;  // seconds, FLOPs
+  for (const auto& p : net.layer_profile(batch, train)) {
+    LayerCost cost = p.forward;
+    if (train) cost += p.backward;
+    const double t = p.forward_s + p.backward_s, gflops = cost.flops / std::max(t, 1e-12) / 1e9;
+    const double gb_s = cost.bytes / std::max(t, 1e-12) / 1e9;
+    std::fprintf(stderr, "%-26s %-20s %9.2f %9.2f %8.2f %7.1f %5.1f%% %8.0f %7.1f %5.1f%% %6d\n", p.name.c_str(),
+                 p.kind.c_str(), p.forward_s * 1e3, p.backward_s * 1e3, cost.flops / 1e9, gflops, 100 * gflops / peak,
+                 cost.bytes / 1048576.0, gb_s, 100 * gb_s / bandwidth, cost.passes);
+    step += cost;
+    seconds += t;
+    by_kind[p.kind].first += t;
+    by_kind[p.kind].second += cost.flops;
+  }
+  for (const auto& [kind, v] : by_kind)
+    std::fprintf(stderr, "kind %-20s %8.1f ms  %5.1f%% of layer time  %7.1f GFLOP/s\n", kind.c_str(), v.first * 1e3,
+                 100 * v.first / std::max(seconds, 1e-12), v.second / std::max(v.first, 1e-12) / 1e9);
+  std::fprintf(stderr,
+               "step_totals layer_seconds=%.3f gflop=%.1f gflop_per_s=%.1f peak_fraction=%.3f activation_gb=%.2f "
+               "gb_per_s=%.1f passes=%d\n",
+               seconds, step.flops / 1e9, step.flops / seconds / 1e9, step.flops / seconds / 1e9 / peak,
+               step.bytes / 1e9, step.bytes / seconds / 1e9, step.passes);
+}
+
 int run(int argc, char** argv) {
   int depth = 14, batch = 128, size = 200, steps = 3;
   std::string mode = "train", backend_name = "cpu";
@@ -97,7 +142,7 @@ int run(int argc, char** argv) {
       backend_name.c_str(), cpu_isa_name(cpu_isa()), precision.c_str(), layout_name(backend->activation_layout(16)),
       (graphs && kind == BackendKind::Cuda && train) ? "true" : "false",
       batch * steps / seconds, seconds / steps, net->planned_bytes(batch, train) / 1048576.0, peak_memory_mb());
-  if (profile) std::fprintf(stderr, "per layer kind, %d timed steps:\n%s", steps, net->profile_report().c_str());
+  if (profile) print_profile(*net, batch, train, steps);
   return 0;
 }
 }  // namespace

@@ -24,6 +24,36 @@ struct LayerContext {
   float statistics_momentum = -1;
 };
 
+// Arithmetic and activation traffic of one layer call, for profiles (bench_train --profile):
+// FLOPs (2 per multiply-add) and the activation-sized tensors the backend's passes read or write
+// (each counted once per pass: the compulsory memory traffic when a tensor exceeds the caches;
+// weights and per-channel vectors are left out, they stay in cache).
+struct LayerCost {
+  double flops = 0;
+  double bytes = 0;
+  int passes = 0;  // tensor reads + writes
+  void touch(const Shape& s, DType dtype, int times = 1) {
+    bytes += double(storage_floats(s.numel(), dtype)) * sizeof(float) * times;
+    passes += times;
+  }
+  LayerCost& operator+=(const LayerCost& o) {
+    flops += o.flops, bytes += o.bytes, passes += o.passes;
+    return *this;
+  }
+};
+
+// What a cost depends on: the backend (how it implements accumulation), the tensors of one call
+// (batch included) and, for backward, which input gradients are wanted and which accumulate.
+struct CostQuery {
+  const Backend& backend;
+  std::vector<Shape> in;
+  std::vector<DType> in_dtype;
+  Shape out;
+  DType out_dtype = DType::F32;
+  bool training = true;                     // forward: batch statistics are computed
+  std::vector<bool> needs_gradient, accumulate;  // backward, per input
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -74,6 +104,10 @@ class Layer {
   // use and rebuild it for backward.
   virtual bool can_recompute() const { return false; }
   virtual void recompute(LayerContext&, const std::vector<const Tensor*>&, Tensor&) {}
+
+  // Cost of one forward (recompute: a forward with training false) and of one backward.
+  virtual LayerCost forward_cost(const CostQuery&) const { return {}; }
+  virtual LayerCost backward_cost(const CostQuery&) const { return {}; }
 };
 
 }  // namespace dasnet

@@ -266,6 +266,7 @@ const Tensor& Network::forward(const float* host_images, int n, bool training) {
   LayerContext ctx{*backend_, params_, training, nullptr, training ? channel_reducer_ : nullptr,
                    statistics_momentum_};
   forward_seconds_.resize(nodes_.size(), 0.0);
+  if (profiling_) ++profiled_forwards_;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& node = nodes_[i];
     std::vector<const Tensor*> in;
@@ -295,6 +296,7 @@ void Network::backward() {
   }
   LayerContext ctx{*backend_, params_, true, nullptr, channel_reducer_};
   backward_seconds_.resize(nodes_.size(), 0.0);
+  if (profiling_) ++profiled_backwards_;
   for (int i = int(nodes_.size()) - 1; i >= 0; --i) {
     Node& node = nodes_[i];
     auto start = std::chrono::steady_clock::now();
@@ -325,21 +327,40 @@ void Network::backward() {
 
 namespace dasnet {
 
-std::string Network::profile_report() const {
-  std::map<std::string, std::pair<double, double>> by_kind;
-  double total = 0;
-  for (size_t i = 0; i < nodes_.size() && i < forward_seconds_.size(); ++i) {
-    auto& entry = by_kind[nodes_[i].layer->kind()];
-    entry.first += forward_seconds_[i];
-    if (i < backward_seconds_.size()) entry.second += backward_seconds_[i];
-    total += forward_seconds_[i] + (i < backward_seconds_.size() ? backward_seconds_[i] : 0);
+CostQuery Network::cost_query(const Node& node, int batch) const {
+  CostQuery q{*backend_, input_shapes(node, batch), {}, tensors_[node.output].shape, tensors_[node.output].dtype};
+  q.out.n = batch;
+  for (int t : node.inputs) {
+    q.in_dtype.push_back(tensors_[t].dtype);
+    q.needs_gradient.push_back(t != 0);
   }
-  std::string out;
-  char line[160];
-  for (const auto& [kind, t] : by_kind) {
-    std::snprintf(line, sizeof line, "  %-22s forward %8.3f s  backward %8.3f s  (%4.1f%%)\n", kind.c_str(), t.first,
-                  t.second, 100 * (t.first + t.second) / std::max(total, 1e-12));
-    out += line;
+  q.accumulate.assign(node.inputs.size(), false);
+  return q;
+}
+
+std::vector<Network::LayerProfile> Network::layer_profile(int batch, bool training) {
+  if (!backend_) throw std::logic_error("network profiled before build()");
+  const Plan& plan = plan_for(batch, training);
+  std::vector<LayerProfile> out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& node = nodes_[i];
+    LayerProfile p{node.name, node.layer->kind()};
+    if (profiled_forwards_ && i < forward_seconds_.size()) p.forward_s = forward_seconds_[i] / profiled_forwards_;
+    if (profiled_backwards_ && i < backward_seconds_.size()) p.backward_s = backward_seconds_[i] / profiled_backwards_;
+    CostQuery q = cost_query(node, batch);
+    q.training = training;
+    p.forward = node.layer->forward_cost(q);
+    if (training) {
+      q.accumulate = plan.accumulate[i];
+      p.backward = node.layer->backward_cost(q);
+      for (int t : plan.recompute_before[i]) {
+        const Node& producer = nodes_[tensors_[t].producer];
+        CostQuery r = cost_query(producer, batch);
+        r.training = false;  // a rebuild applies the saved statistics
+        p.backward += producer.layer->forward_cost(r);
+      }
+    }
+    out.push_back(std::move(p));
   }
   return out;
 }

@@ -65,7 +65,13 @@ class Network {
 
   // Per-layer wall time (forward, backward incl. recompute), accumulated while profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
-  std::string profile_report() const;
+  struct LayerProfile {
+    std::string name, kind;
+    double forward_s = 0, backward_s = 0;  // mean per profiled call
+    LayerCost forward, backward;          // backward includes the rebuilds that run before it
+  };
+  // Per node, for batches of `batch` (the plan's rebuilds follow set_recompute).
+  std::vector<LayerProfile> layer_profile(int batch, bool training);
 
   // Rebuild the outputs of cheap layers (BN+ReLU) for backward instead of keeping them.
   void set_recompute(bool on) {
@@ -121,6 +127,8 @@ class Network {
   ChannelReducer* channel_reducer_ = nullptr;
   float statistics_momentum_ = -1;
   std::vector<double> forward_seconds_, backward_seconds_;
+  long profiled_forwards_ = 0, profiled_backwards_ = 0;
+  CostQuery cost_query(const Node& node, int batch) const;
 };
 
 }  // namespace dasnet

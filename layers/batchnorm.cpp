@@ -82,6 +82,25 @@ void BatchNorm::recompute(LayerContext& ctx, const std::vector<const Tensor*>& i
   ctx.backend.scale_shift_activate(*in[0], scale(), shift(), residual_ ? in[1] : nullptr, relu_, out);
 }
 
+// Training: a statistics pass over x; then the apply pass reads x (and the residual), writes y.
+LayerCost BatchNorm::forward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  cost.touch(q.in[0], q.in_dtype[0], q.training ? 2 : 1);
+  if (residual_) cost.touch(q.in[1], q.in_dtype[1]);
+  cost.touch(q.out, q.out_dtype);
+  return cost;
+}
+
+// A sums pass and an apply pass, each reading dy, x and (through a ReLU) y; the apply pass writes
+// dx and the residual's gradient (read too when it accumulates).
+LayerCost BatchNorm::backward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  cost.touch(q.out, q.out_dtype, relu_ ? 4 : 2);
+  cost.touch(q.in[0], q.in_dtype[0], 3);
+  if (residual_ && q.needs_gradient[1]) cost.touch(q.in[1], q.in_dtype[1], q.accumulate[1] ? 2 : 1);
+  return cost;
+}
+
 void BatchNorm::backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out,
                          const Tensor& dout, const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) {
   if (!din[0]) throw std::logic_error("batchnorm backward without an input gradient");

@@ -37,6 +37,8 @@ class BatchNorm : public Layer {
   bool relu() const { return relu_; }
   bool residual() const { return residual_; }
   float eps() const { return eps_; }
+  LayerCost forward_cost(const CostQuery& q) const override;
+  LayerCost backward_cost(const CostQuery& q) const override;
 
  private:
   int channels_;

@@ -47,6 +47,35 @@ void Conv2d::backward(LayerContext& ctx, const std::vector<const Tensor*>& in, c
                                    ctx.scratch);
 }
 
+namespace {
+double multiply_add_flops(const ConvGeometry& g, const Shape& out) {
+  return 2.0 * g.kernel * g.kernel * g.in_channels * double(out.numel());
+}
+}  // namespace
+
+LayerCost Conv2d::forward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  cost.flops = multiply_add_flops(geometry_, q.out);
+  cost.touch(q.in[0], q.in_dtype[0]);
+  cost.touch(q.out, q.out_dtype);
+  return cost;
+}
+
+// Weight gradient (reads x and dy), then the data gradient when wanted (reads dy, writes dx);
+// a backend that accumulates through scratch also writes and reads the scratch and reads dx.
+LayerCost Conv2d::backward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  cost.flops = multiply_add_flops(geometry_, q.out);
+  cost.touch(q.in[0], q.in_dtype[0]);
+  cost.touch(q.out, q.out_dtype);
+  if (!q.needs_gradient[0]) return cost;
+  cost.flops += multiply_add_flops(geometry_, q.out);
+  cost.touch(q.out, q.out_dtype);
+  cost.touch(q.in[0], q.in_dtype[0]);
+  if (q.accumulate[0]) cost.touch(q.in[0], q.in_dtype[0], q.backend.conv_accumulate_scratch(q.in[0]) ? 3 : 1);
+  return cost;
+}
+
 size_t Conv2d::backward_scratch(const Backend& backend, const std::vector<Shape>& in,
                                 const std::vector<bool>& accumulate) const {
   return accumulate.at(0) ? backend.conv_accumulate_scratch(in.at(0)) : 0;

@@ -17,6 +17,8 @@ class Conv2d : public Layer {
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
   size_t backward_scratch(const Backend& backend, const std::vector<Shape>& in,
                           const std::vector<bool>& accumulate) const override;
+  LayerCost forward_cost(const CostQuery& q) const override;
+  LayerCost backward_cost(const CostQuery& q) const override;
   const ConvGeometry& geometry() const { return geometry_; }
 
  private:

@@ -26,4 +26,36 @@ void Add::backward(LayerContext& ctx, const std::vector<const Tensor*>&, const T
     if (din[i]) ctx.backend.pass_gradient(dout, *din[i], accumulate[i]);
 }
 
+// Each reads its inputs once and writes its output once.
+LayerCost Relu::forward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  cost.touch(q.in[0], q.in_dtype[0]);
+  cost.touch(q.out, q.out_dtype);
+  return cost;
+}
+LayerCost Add::forward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  for (size_t i = 0; i < 2; ++i) cost.touch(q.in[i], q.in_dtype[i]);
+  cost.touch(q.out, q.out_dtype);
+  return cost;
+}
+
+// Reads dy (and y), writes dx (reading it first when accumulating).
+LayerCost Relu::backward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  if (!q.needs_gradient[0]) return cost;
+  cost.touch(q.out, q.out_dtype, 2);
+  cost.touch(q.in[0], q.in_dtype[0], q.accumulate[0] ? 2 : 1);
+  return cost;
+}
+LayerCost Add::backward_cost(const CostQuery& q) const {
+  LayerCost cost;
+  for (size_t i = 0; i < 2; ++i) {
+    if (!q.needs_gradient[i]) continue;
+    cost.touch(q.out, q.out_dtype);
+    cost.touch(q.in[i], q.in_dtype[i], q.accumulate[i] ? 2 : 1);
+  }
+  return cost;
+}
+
 }  // namespace dasnet

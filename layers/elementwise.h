@@ -17,6 +17,8 @@ class Relu : public Layer {
   bool backward_reads_output() const override { return true; }
   bool can_recompute() const override { return true; }
   void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override { forward(ctx, in, out); }
+  LayerCost forward_cost(const CostQuery& q) const override;
+  LayerCost backward_cost(const CostQuery& q) const override;
 };
 
 class Add : public Layer {
@@ -29,6 +31,8 @@ class Add : public Layer {
   bool backward_reads_input(size_t) const override { return false; }
   bool can_recompute() const override { return true; }
   void recompute(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override { forward(ctx, in, out); }
+  LayerCost forward_cost(const CostQuery& q) const override;
+  LayerCost backward_cost(const CostQuery& q) const override;
 };
 
 }  // namespace dasnet

@@ -18,6 +18,17 @@ class Linear : public Layer {
   void forward(LayerContext& ctx, const std::vector<const Tensor*>& in, Tensor& out) override;
   void backward(LayerContext& ctx, const std::vector<const Tensor*>& in, const Tensor& out, const Tensor& dout,
                 const std::vector<Tensor*>& din, const std::vector<bool>& accumulate) override;
+  // Arithmetic only: its tensors are N x features, far below an activation's size.
+  LayerCost forward_cost(const CostQuery& q) const override {
+    LayerCost cost;
+    cost.flops = 2.0 * q.in[0].numel() * out_features_;
+    return cost;
+  }
+  LayerCost backward_cost(const CostQuery& q) const override {
+    LayerCost cost;
+    cost.flops = 2.0 * q.in[0].numel() * out_features_ * (q.needs_gradient[0] ? 2 : 1);
+    return cost;
+  }
 
  private:
   int in_features_, out_features_;

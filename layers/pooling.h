@@ -18,6 +18,16 @@ class GlobalAvgPool : public Layer {
     if (din[0]) ctx.backend.global_avg_pool_backward(dout, *din[0], accumulate[0]);
   }
   bool backward_reads_input(size_t) const override { return false; }
+  LayerCost forward_cost(const CostQuery& q) const override {
+    LayerCost cost;
+    cost.touch(q.in[0], q.in_dtype[0]);
+    return cost;
+  }
+  LayerCost backward_cost(const CostQuery& q) const override {
+    LayerCost cost;
+    if (q.needs_gradient[0]) cost.touch(q.in[0], q.in_dtype[0], q.accumulate[0] ? 2 : 1);
+    return cost;
+  }
 };
 
 }  // namespace dasnet
