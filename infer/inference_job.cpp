@@ -54,7 +54,10 @@ std::vector<std::string> named_paths(const std::vector<InferUnit>& units) {
   std::vector<std::string> paths;
   for (const InferUnit& unit : units) {
     if (!unit.record) paths.push_back(unit.label);
-    else paths.push_back((std::filesystem::path(unit.record->files().front()).parent_path() / (unit.stem + ".record")).string());
+    else {
+      const std::filesystem::path folder = std::filesystem::path(unit.record->files().front()).parent_path();
+      paths.push_back((folder / (unit.stem + ".record")).string());
+    }
   }
   return paths;
 }
