@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/layer.h"
+#include "core/layer.h"
 
 namespace dasnet::testing {
 

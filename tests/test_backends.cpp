@@ -13,18 +13,20 @@
 #include <tuple>
 #include <vector>
 
+#include "core/usage_error.h"
 #include "dasnet/build_config.h"
+#include "kernels/backend_factory.h"
 
-#include "engine/resnet.h"
 #include "kernels/cpu_fast.h"
 #include "kernels/cpu_reference.h"
-#include "engine/optimizer.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
 #include "layers/elementwise.h"
 #include "layers/linear.h"
 #include "layers/pooling.h"
+#include "models/resnet.h"
 #include "tests/layer_harness.h"
+#include "train/optimizer.h"
 
 #if DASNET_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"

@@ -10,18 +10,19 @@
 #include <vector>
 
 #include "dasnet/build_config.h"
-#include "engine/cuda_graph_step.h"
-#include "engine/optimizer.h"
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 #include "tests/layer_harness.h"
+#include "train/cuda_graph_step.h"
+#include "train/optimizer.h"
 
 #if DASNET_HAVE_CUDA
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda_backend.h"
-#include "tests/cuda_test_util.h"
 #include "kernels/cuda/device_convert.h"
+#include "tests/cuda_test_util.h"
 #endif
 
 namespace dasnet {

@@ -10,10 +10,10 @@
 #include "dasnet/build_config.h"
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
+#include "io/synthetic_images.h"
+#include "models/resnet.h"
 #include "tests/layer_harness.h"
+#include "train/trainer.h"
 
 #if DASNET_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"

@@ -9,9 +9,10 @@
 
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

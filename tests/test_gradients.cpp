@@ -5,7 +5,7 @@
 #include <cmath>
 #include <functional>
 
-#include "engine/resnet.h"
+#include "kernels/backend_factory.h"
 #include "kernels/cpu_fast.h"
 #include "kernels/cpu_reference.h"
 #include "layers/batchnorm.h"
@@ -13,6 +13,7 @@
 #include "layers/elementwise.h"
 #include "layers/linear.h"
 #include "layers/pooling.h"
+#include "models/resnet.h"
 #include "tests/layer_harness.h"
 
 namespace dasnet {

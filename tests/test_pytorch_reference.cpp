@@ -7,7 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/resnet.h"
+#include "core/usage_error.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 
 namespace dasnet {
 namespace {
