@@ -12,7 +12,7 @@
 #include "dist/data_parallel.h"
 #include "io/synthetic_images.h"
 #include "models/resnet.h"
-#include "tests/layer_harness.h"
+#include "tests/engine/layer_harness.h"
 #include "train/trainer.h"
 
 #if DASNET_HAVE_CUDA

@@ -14,7 +14,7 @@
 #include "layers/linear.h"
 #include "layers/pooling.h"
 #include "models/resnet.h"
-#include "tests/layer_harness.h"
+#include "tests/engine/layer_harness.h"
 
 namespace dasnet {
 namespace {

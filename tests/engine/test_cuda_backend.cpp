@@ -1,5 +1,5 @@
 // The CUDA backend beyond single ops (those are rows of the conformance table in
-// tests/test_backends.cpp): whole training steps against the CPU in every precision, loss
+// tests/engine/test_backends.cpp): whole training steps against the CPU in every precision, loss
 // scaling, CUDA-graph replay against plain launches, a short converging run, patch conversion and
 // the out-of-memory message. Without a usable GPU every test skips and says why.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include "io/synthetic_images.h"
 #include "kernels/backend_factory.h"
 #include "models/resnet.h"
-#include "tests/layer_harness.h"
+#include "tests/engine/layer_harness.h"
 #include "train/cuda_graph_step.h"
 #include "train/optimizer.h"
 

@@ -2,7 +2,7 @@
 // precision and layout (the fast CPU backend once per ISA: AVX2 with NCHW8c, AVX-512 with
 // NCHW16c, baseline NCHW; the CUDA backend in fp32 NCHW and NHWC, tf32, bf16, fp16), and whole
 // training steps of the fast CPU backend. The CUDA backend's own checks (graphs, loss scaling,
-// whole steps on the GPU) are in tests/test_cuda_backend.cpp.
+// whole steps on the GPU) are in tests/engine/test_cuda_backend.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,7 +25,7 @@
 #include "layers/linear.h"
 #include "layers/pooling.h"
 #include "models/resnet.h"
-#include "tests/layer_harness.h"
+#include "tests/engine/layer_harness.h"
 #include "train/optimizer.h"
 
 #if DASNET_HAVE_CUDA

@@ -1,4 +1,4 @@
-#include "tests/layer_harness.h"
+#include "tests/engine/layer_harness.h"
 
 #include <algorithm>
 #include <cmath>
