@@ -326,7 +326,15 @@ DasRecord record_metadata(const DasInfo& info, size_t c0, size_t nc, size_t t0, 
 void scale_and_count(DasRecord& rec) {
   const float scale = static_cast<float>(rec.scale_factor);
   size_t non_finite = 0, dead_channels = 0;
-  for (size_t c = 0; c < rec.num_channels; ++c) {
+  // Stored integers are finite after any finite scale: nothing to count, nothing to multiply.
+  const bool integer = rec.raw_type.rfind("int", 0) == 0 || rec.raw_type.rfind("uint", 0) == 0;
+  if (integer && std::isfinite(scale) && scale == 1.0f) {
+    rec.non_finite_count = rec.non_finite_channel_count = 0;
+    return;
+  }
+  const long channels = static_cast<long>(rec.num_channels);
+#pragma omp parallel for schedule(static) reduction(+ : non_finite, dead_channels) if (rec.data.size() >= (1u << 16))
+  for (long c = 0; c < channels; ++c) {
     float* row = rec.data.data() + c * rec.num_samples;
     size_t bad = 0;
     for (size_t t = 0; t < rec.num_samples; ++t) {
