@@ -81,6 +81,16 @@ void transpose_samples(SampleType type, const void* stored, size_t rows, size_t 
   }
 }
 
+void BinaryRecord::read_stored(DasRecord& rec) const {
+  rec.data.resize(rec.num_channels * rec.num_samples);
+  read_samples(rec);
+  rec.stored.resize(rec.data.size() * sizeof(float));
+  std::memcpy(rec.stored.data(), rec.data.data(), rec.stored.size());
+  rec.data = {};
+  rec.stored_type = "float32";
+  rec.stored_time_major = false;
+}
+
 namespace {
 // ---- binary formats: one row each (io/format_<name>.cpp) ----
 // Formats with a magic number first; Sentek, recognised by its exact size alone, last.

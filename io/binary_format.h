@@ -50,6 +50,10 @@ class BinaryRecord {
   // Fills rec.data (rec.num_channels x rec.num_samples, already sized) with the unscaled
   // samples of channels [rec.first_channel, +num_channels) x [rec.first_sample, +num_samples).
   virtual void read_samples(DasRecord& rec) const = 0;
+  // Fills rec.stored (and stored_type, stored_time_major) with the same window as stored. The
+  // default converts through read_samples to float32 channel-major; formats whose samples can
+  // be copied as they lie override it.
+  virtual void read_stored(DasRecord& rec) const;
 };
 
 struct BinaryFormat {

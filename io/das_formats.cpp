@@ -380,8 +380,71 @@ void read_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
   }
 }
 
+// The stored element type as a native HDF5 memory type and its name; any other type is read
+// (converted by HDF5) as float32.
+std::pair<hid_t, const char*> stored_memory_type(const std::string& raw_type) {
+  if (raw_type == "int16") return {H5T_NATIVE_INT16, "int16"};
+  if (raw_type == "int32") return {H5T_NATIVE_INT32, "int32"};
+  if (raw_type == "float64") return {H5T_NATIVE_DOUBLE, "float64"};
+  return {H5T_NATIVE_FLOAT, "float32"};
+}
+
+// Reads `rec`'s window into rec.stored in the file's type and order: a matrix in one hyperslab
+// read straight into the destination, Febus blocks one H5Dread per block.
+void read_stored_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
+  const size_t c0 = rec.first_channel, nc = rec.num_channels, t0 = rec.first_sample, nt = rec.num_samples;
+  const auto [mem_type, type_name] = stored_memory_type(plan.info.raw_type);
+  const size_t bytes = H5Tget_size(mem_type);
+  rec.stored_type = type_name;
+  rec.stored_time_major = plan.rank == 3 || plan.time_axis == 0;
+  rec.stored.resize(nc * nt * bytes);
+  const h5::Node probe = plan.data_reference ? file.dataset_at_reference(plan.data_reference, plan.info.data_path)
+                                             : file.dataset(plan.info.data_path);
+  h5::Handle data = open_samples(file, plan, probe.chunk_shape(), bytes, nc);
+  h5::Handle fspace(H5Dget_space(data.get()));
+  const auto read = [&](const std::vector<hsize_t>& start, const std::vector<hsize_t>& count, void* out) {
+    h5::Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+    if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+      file.fail(plan.info.data_path, "bad selection");
+    if (H5Dread(data.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
+      file.fail(plan.info.data_path, "unreadable samples (truncated or corrupted data) at sample " +
+                                         std::to_string(start[plan.rank == 3 ? 1 : 0]));
+  };
+  if (plan.rank == 2) {
+    if (rec.stored_time_major)
+      read({t0, c0}, {nt, nc}, rec.stored.data());
+    else
+      read({c0, t0}, {nc, nt}, rec.stored.data());
+    return;
+  }
+  for (size_t done = 0; done < nt;) {  // rank 3: a read never crosses a block boundary
+    const size_t t = t0 + done, block = t / plan.block_keep;
+    const size_t take = std::min(nt - done, plan.block_keep - t % plan.block_keep);
+    read({block, plan.block_skip + t % plan.block_keep, c0}, {1, take, nc}, rec.stored.data() + done * nc * bytes);
+    done += take;
+  }
+}
+
 }  // namespace
 }  // namespace detail
+
+DasRecord read_das_stored(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  if (const BinaryFormat* binary = binary_format_of(path)) {
+    const std::unique_ptr<BinaryRecord> opened = open_binary(*binary, path, window.record);
+    const auto [c0, nc, t0, nt] = resolve_window(path, opened->info, window);
+    DasRecord rec = record_metadata(opened->info, c0, nc, t0, nt);
+    opened->read_stored(rec);
+    return rec;
+  }
+  auto file = open_file(path);
+  const ReadPlan plan = make_plan(*file, window.record);
+  const auto [c0, nc, t0, nt] = resolve_window(path, plan.info, window);
+  DasRecord rec = record_metadata(plan.info, c0, nc, t0, nt);
+  rec.source = path;
+  read_stored_samples(*file, plan, rec);
+  return rec;
+}
 
 void require_raw_data(const DasInfo& info, bool allow_processed, const std::string& allow_flag) {
   if (!info.processed || allow_processed) return;

@@ -59,16 +59,15 @@ class Cursor {
   template <typename T>
   T next(const std::string& what) {
     if (sizeof(T) > end_ - pos_) file_.fail(what, "runs past the segment's metadata at byte " + std::to_string(pos_));
-    const T value = file_.read_le<T>(pos_, what);
-    pos_ += sizeof(T);
+    T value;
+    copy_out(&value, sizeof value, what);
     return value;
   }
   std::string text(const std::string& what) {
     const uint32_t length = next<uint32_t>(what + " (length)");
     if (length > end_ - pos_) file_.fail(what, "string of " + std::to_string(length) + " bytes runs past the metadata");
     std::string out(length, '\0');
-    file_.read_at(pos_, out.data(), length, what);
-    pos_ += length;
+    copy_out(out.data(), length, what);
     return out;
   }
   [[noreturn]] void fail(const std::string& what, const std::string& problem) const { file_.fail(what, problem); }
@@ -78,8 +77,23 @@ class Cursor {
   }
 
  private:
+  // Copies `bytes` (already checked to lie before end_) at pos_ and advances. The metadata is
+  // read in windows of up to 1 MiB: a file of a thousand channel objects is a few reads, not
+  // one read per field.
+  void copy_out(void* out, uint64_t bytes, const std::string& what) {
+    if (pos_ < window_at_ || pos_ + bytes > window_at_ + window_.size()) {
+      window_.resize(std::min<uint64_t>(end_ - pos_, std::max<uint64_t>(bytes, uint64_t{1} << 20)));
+      file_.read_at(pos_, window_.data(), window_.size(), what);
+      window_at_ = pos_;
+    }
+    std::memcpy(out, window_.data() + (pos_ - window_at_), bytes);
+    pos_ += bytes;
+  }
+
   const BinaryFile& file_;
   uint64_t pos_, end_;
+  std::vector<char> window_;
+  uint64_t window_at_ = 0;
 };
 
 // nullopt for a time stamp outside the years int64 nanoseconds hold (a corrupted one).
@@ -134,6 +148,7 @@ class TdmsRecord final : public BinaryRecord {
   explicit TdmsRecord(const std::string& path) : file_(path) {}
   void parse();
   void read_samples(DasRecord& rec) const override;
+  void read_stored(DasRecord& rec) const override;
 
  private:
   void read_metadata(uint64_t begin, uint64_t end, bool new_list);
@@ -349,6 +364,73 @@ void TdmsRecord::read_samples(DasRecord& rec) const {
     if (a < b) {
       const auto read = s.interleaved ? read_interleaved : read_chunked;
       read(file_, s, type_, channels_.size(), a - base, b - a, rec, static_cast<size_t>(a - t0));
+    }
+    base += s.rows;
+  }
+}
+
+// Interleaved rows [first_row, +rows) of a segment into time-major rec.stored from row
+// `out_row`: all channels in one read straight into the destination, a channel window through
+// a bounded staging buffer.
+void copy_interleaved(const BinaryFile& file, const Segment& s, size_t bytes, size_t stored_channels,
+                      uint64_t first_row, uint64_t rows, DasRecord& rec, size_t out_row) {
+  const size_t row_bytes = stored_channels * bytes, out_row_bytes = rec.num_channels * bytes;
+  unsigned char* out = rec.stored.data() + out_row * out_row_bytes;
+  if (rec.num_channels == stored_channels) {
+    file.read_at(s.data_offset + first_row * row_bytes, out, rows * row_bytes, "raw data");
+    return;
+  }
+  const uint64_t rows_per_read = std::max<uint64_t>(1, (size_t{64} << 20) / row_bytes);
+  std::vector<unsigned char> staging;
+  for (uint64_t done = 0; done < rows;) {
+    const uint64_t take = std::min(rows - done, rows_per_read);
+    staging.resize(take * row_bytes);
+    file.read_at(s.data_offset + (first_row + done) * row_bytes, staging.data(), staging.size(), "raw data");
+    for (uint64_t r = 0; r < take; ++r)
+      std::memcpy(out + (done + r) * out_row_bytes, staging.data() + r * row_bytes + rec.first_channel * bytes,
+                  out_row_bytes);
+    done += take;
+  }
+}
+
+// Non-interleaved rows [first_row, +rows) into channel-major rec.stored from column `out_col`:
+// each channel's run of each chunk read straight into its place.
+void copy_chunked(const BinaryFile& file, const Segment& s, size_t bytes, size_t stored_channels,
+                  uint64_t first_row, uint64_t rows, DasRecord& rec, size_t out_col) {
+  for (uint64_t done = 0; done < rows;) {
+    const uint64_t row = first_row + done, chunk = row / s.values_per_chunk, in_chunk = row % s.values_per_chunk;
+    const uint64_t take = std::min(rows - done, s.values_per_chunk - in_chunk);
+    const uint64_t chunk_offset = s.data_offset + chunk * s.values_per_chunk * stored_channels * bytes;
+    for (size_t c = 0; c < rec.num_channels; ++c) {
+      const uint64_t run = (rec.first_channel + c) * s.values_per_chunk + in_chunk;
+      file.read_at(chunk_offset + run * bytes, rec.stored.data() + (c * rec.num_samples + out_col + done) * bytes,
+                   take * bytes, "raw data");
+    }
+    done += take;
+  }
+}
+
+// Time-major where every segment read is interleaved, channel-major where none is; a file that
+// mixes both layouts in the window is converted to float32 (BinaryRecord's default).
+void TdmsRecord::read_stored(DasRecord& rec) const {
+  const uint64_t t0 = rec.first_sample, t1 = t0 + rec.num_samples;
+  size_t interleaved = 0, chunked = 0;
+  uint64_t base = 0;
+  for (const Segment& s : segments_) {
+    if (std::max(t0, base) < std::min(t1, base + s.rows)) (s.interleaved ? interleaved : chunked)++;
+    base += s.rows;
+  }
+  if (interleaved > 0 && chunked > 0) return BinaryRecord::read_stored(rec);
+  const size_t bytes = sample_bytes(type_);
+  rec.stored_type = sample_type_name(type_);
+  rec.stored_time_major = interleaved > 0;
+  rec.stored.resize(rec.num_channels * rec.num_samples * bytes);
+  base = 0;
+  for (const Segment& s : segments_) {
+    const uint64_t a = std::max(t0, base), b = std::min(t1, base + s.rows);
+    if (a < b) {
+      const auto copy = s.interleaved ? copy_interleaved : copy_chunked;
+      copy(file_, s, bytes, channels_.size(), a - base, b - a, rec, static_cast<size_t>(a - t0));
     }
     base += s.rows;
   }
