@@ -428,39 +428,24 @@ void read_stored_samples(const h5::File& file, const ReadPlan& plan, DasRecord& 
 }  // namespace
 }  // namespace detail
 
-DasRecord read_das_stored(const std::string& path, const ReadWindow& window) {
-  using namespace detail;
-  if (const BinaryFormat* binary = binary_format_of(path)) {
-    const std::unique_ptr<BinaryRecord> opened = open_binary(*binary, path, window.record);
-    const auto [c0, nc, t0, nt] = resolve_window(path, opened->info, window);
-    DasRecord rec = record_metadata(opened->info, c0, nc, t0, nt);
-    opened->read_stored(rec);
-    return rec;
-  }
-  auto file = open_file(path);
-  const ReadPlan plan = make_plan(*file, window.record);
-  const auto [c0, nc, t0, nt] = resolve_window(path, plan.info, window);
-  DasRecord rec = record_metadata(plan.info, c0, nc, t0, nt);
-  rec.source = path;
-  read_stored_samples(*file, plan, rec);
-  return rec;
-}
-
 void require_raw_data(const DasInfo& info, bool allow_processed, const std::string& allow_flag) {
   if (!info.processed || allow_processed) return;
   throw std::runtime_error(info.source + ": " + info.data_path + ": a processed product (" + info.product +
                            "), not raw DAS data; it is refused here (pass " + allow_flag + " to use it anyway)");
 }
 
-DasRecord read_das(const std::string& path, const ReadWindow& window) {
-  using namespace detail;
-  if (const BinaryFormat* binary = binary_format_of(path)) {  // non-HDF5 formats
-    const std::unique_ptr<BinaryRecord> opened = open_binary(*binary, path, window.record);
+namespace detail {
+namespace {
+
+// Opens `path`, resolves `window`, fills the record's metadata and hands the samples to
+// `binary` (BinaryRecord&, DasRecord&) or `hdf5` (h5::File&, ReadPlan&, DasRecord&).
+template <typename Binary, typename Hdf5>
+DasRecord read_window(const std::string& path, const ReadWindow& window, Binary binary, Hdf5 hdf5) {
+  if (const BinaryFormat* format = binary_format_of(path)) {  // non-HDF5 formats
+    const std::unique_ptr<BinaryRecord> opened = open_binary(*format, path, window.record);
     const auto [c0, nc, t0, nt] = resolve_window(path, opened->info, window);
     DasRecord rec = record_metadata(opened->info, c0, nc, t0, nt);
-    rec.data.resize(nc * nt);
-    opened->read_samples(rec);
-    scale_and_count(rec);
+    binary(*opened, rec);
     return rec;
   }
   auto file = open_file(path);
@@ -468,9 +453,31 @@ DasRecord read_das(const std::string& path, const ReadWindow& window) {
   const auto [c0, nc, t0, nt] = resolve_window(path, plan.info, window);
   DasRecord rec = record_metadata(plan.info, c0, nc, t0, nt);
   rec.source = path;
-  read_samples(*file, plan, rec);
+  hdf5(*file, plan, rec);
+  return rec;
+}
+
+}  // namespace
+}  // namespace detail
+
+DasRecord read_das(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  DasRecord rec = read_window(
+      path, window,
+      [](const BinaryRecord& opened, DasRecord& r) {
+        r.data.resize(r.num_channels * r.num_samples);
+        opened.read_samples(r);
+      },
+      [](const h5::File& file, const ReadPlan& plan, DasRecord& r) { read_samples(file, plan, r); });
   scale_and_count(rec);
   return rec;
+}
+
+DasRecord read_das_stored(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  return read_window(
+      path, window, [](const BinaryRecord& opened, DasRecord& r) { opened.read_stored(r); },
+      [](const h5::File& file, const ReadPlan& plan, DasRecord& r) { read_stored_samples(file, plan, r); });
 }
 
 }  // namespace dasnet

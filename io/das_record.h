@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "io/sample_buffer.h"
+
 namespace dasnet {
 
 struct DasRecord {
@@ -37,7 +39,7 @@ struct DasRecord {
   // stores them, element type `stored_type` ("int16", "int32", "float32", "float64"), unscaled
   // (physical = stored * scale_factor), in the file's axis order: time-major
   // (stored[t * num_channels + ch]) where stored_time_major, else channel-major like `data`.
-  std::vector<unsigned char> stored;
+  SampleBytes stored;  // uninitialized when sized (io/sample_buffer.h)
   std::string stored_type;
   bool stored_time_major = false;
   float at(size_t ch, size_t t) const { return data[ch * num_samples + t]; }
