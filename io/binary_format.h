@@ -27,6 +27,9 @@ class BinaryFile {
   uint64_t size() const { return size_; }
   // Reads exactly `bytes` at `offset`; `what` names the field for the error.
   void read_at(uint64_t offset, void* out, size_t bytes, const std::string& what) const;
+  // The same, large reads split into pieces read by the OpenMP threads (the page-cache copy
+  // and the first touch of the destination then use every core).
+  void read_at_parallel(uint64_t offset, void* out, size_t bytes, const std::string& what) const;
   template <typename T>
   T read_le(uint64_t offset, const std::string& what) const {  // little-endian scalar
     static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "binary readers assume a little-endian host");

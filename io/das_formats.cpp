@@ -389,6 +389,28 @@ std::pair<hid_t, const char*> stored_memory_type(const std::string& raw_type) {
   return {H5T_NATIVE_FLOAT, "float32"};
 }
 
+// A matrix stored contiguous (no chunks, no filters, no external file) in the memory type
+// itself, read over whole stored rows: the window is one byte range of the file, read by
+// parallel preads straight into rec.stored. False (nothing read) where HDF5 must do the read.
+bool read_contiguous_rows(const h5::File& file, hid_t data, hid_t mem_type, const std::vector<hsize_t>& start,
+                          const std::vector<hsize_t>& count, DasRecord& rec) {
+  h5::Handle space(H5Dget_space(data)), type(H5Dget_type(data)), create(H5Dget_create_plist(data));
+  hsize_t dims[2] = {0, 0};
+  if (!space.valid() || H5Sget_simple_extent_ndims(space.get()) != 2 ||
+      H5Sget_simple_extent_dims(space.get(), dims, nullptr) != 2 || count[1] != dims[1])
+    return false;
+  if (!type.valid() || H5Tequal(type.get(), mem_type) <= 0 || !create.valid() ||
+      H5Pget_layout(create.get()) != H5D_CONTIGUOUS || H5Pget_external_count(create.get()) != 0)
+    return false;
+  const haddr_t offset = H5Dget_offset(data);
+  if (offset == HADDR_UNDEF) return false;  // not allocated: HDF5 returns the fill value
+  const size_t row_bytes = static_cast<size_t>(dims[1]) * H5Tget_size(mem_type);
+  BinaryFile raw(file.path());
+  raw.read_at_parallel(offset + start[0] * row_bytes, rec.stored.data(), static_cast<size_t>(count[0]) * row_bytes,
+                       rec.source + " samples");
+  return true;
+}
+
 // Reads `rec`'s window into rec.stored in the file's type and order: a matrix in one hyperslab
 // read straight into the destination, Febus blocks one H5Dread per block.
 void read_stored_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
@@ -411,10 +433,10 @@ void read_stored_samples(const h5::File& file, const ReadPlan& plan, DasRecord& 
                                          std::to_string(start[plan.rank == 3 ? 1 : 0]));
   };
   if (plan.rank == 2) {
-    if (rec.stored_time_major)
-      read({t0, c0}, {nt, nc}, rec.stored.data());
-    else
-      read({c0, t0}, {nc, nt}, rec.stored.data());
+    const std::vector<hsize_t> start = rec.stored_time_major ? std::vector<hsize_t>{t0, c0} : std::vector<hsize_t>{c0, t0};
+    const std::vector<hsize_t> count = rec.stored_time_major ? std::vector<hsize_t>{nt, nc} : std::vector<hsize_t>{nc, nt};
+    if (plan.data_reference == 0 && read_contiguous_rows(file, data.get(), mem_type, start, count, rec)) return;
+    read(start, count, rec.stored.data());
     return;
   }
   for (size_t done = 0; done < nt;) {  // rank 3: a read never crosses a block boundary

@@ -377,7 +377,7 @@ void copy_interleaved(const BinaryFile& file, const Segment& s, size_t bytes, si
   const size_t row_bytes = stored_channels * bytes, out_row_bytes = rec.num_channels * bytes;
   unsigned char* out = rec.stored.data() + out_row * out_row_bytes;
   if (rec.num_channels == stored_channels) {
-    file.read_at(s.data_offset + first_row * row_bytes, out, rows * row_bytes, "raw data");
+    file.read_at_parallel(s.data_offset + first_row * row_bytes, out, rows * row_bytes, "raw data");
     return;
   }
   const uint64_t rows_per_read = std::max<uint64_t>(1, (size_t{64} << 20) / row_bytes);
