@@ -3,7 +3,9 @@
 // and min-max normalize each to [0, 1]. Reports MB/s of raw (stored int16) data.
 //
 // usage: bench_das_read [size_mb (default 200)] [existing DAS file instead of a generated one]
-// The last lines are machine-readable: das_read_only_s=<reading alone, best of the passes>,
+// The last lines are machine-readable: das_read_only_s=<reading alone as float32 channel-major,
+// best of the passes>, das_read_stored_s=<read_das_stored: the file's type and order>,
+// das_inspect_s=<inspect_das alone: detection and metadata, the fixed part of every read>,
 // das_read_mb_per_s=<x> (bench/bench_read_vs_dascore.py compares the first with DASCore).
 // DASNET_BENCH_PASSES=N reads the file N times (default 1) and keeps the fastest pass.
 #include <algorithm>
@@ -83,7 +85,8 @@ int main(int argc, char** argv) {
   std::vector<float> patch;
   const char* passes_env = std::getenv("DASNET_BENCH_PASSES");
   const int passes = passes_env ? std::max(1, std::atoi(passes_env)) : 1;
-  double checksum = 0, read_s = 0, total_s = 0, best_read_only_s = 1e300;
+  double checksum = 0, read_s = 0, total_s = 0, best_read_only_s = 1e300, best_stored_s = 1e300,
+         best_inspect_s = 1e300;
   size_t patches = 0;
   for (int pass = 0; pass < passes; ++pass) {
     checksum = 0, read_s = 0, patches = 0;
@@ -103,12 +106,23 @@ int main(int argc, char** argv) {
     const dasnet::DasRecord whole = dasnet::read_das(path);
     best_read_only_s = std::min(best_read_only_s, seconds_since(r0));
     checksum += whole.data.empty() ? 0 : whole.data[whole.data.size() / 2];
+    // Opening alone (detection and metadata, no samples): the fixed cost of every read.
+    const auto i0 = Clock::now();
+    checksum += static_cast<double>(dasnet::inspect_das(path).num_samples % 7);
+    best_inspect_s = std::min(best_inspect_s, seconds_since(i0));
+    // The same record as stored (file's type and axis order): the work dascore.read does.
+    const auto s0 = Clock::now();
+    const dasnet::DasRecord stored = dasnet::read_das_stored(path);
+    best_stored_s = std::min(best_stored_s, seconds_since(s0));
+    checksum += stored.stored.empty() ? 0 : stored.stored[stored.stored.size() / 2];
   }
   std::printf("%s: %s %zu x %zu, %.1f MB raw\n", path.c_str(), info.format.c_str(), info.num_channels,
               info.num_samples, raw_mb);
   std::printf("read only: %.4f s (%.1f MB/s); read + %zu patches normalized: %.4f s (checksum %.3f)\n", read_s,
               raw_mb / read_s, patches, total_s, checksum);
   std::printf("das_read_only_s=%.6f\n", best_read_only_s);
+  std::printf("das_read_stored_s=%.6f\n", best_stored_s);
+  std::printf("das_inspect_s=%.6f\n", best_inspect_s);
   if (!scratch.empty()) std::filesystem::remove_all(scratch);
   std::printf("das_read_mb_per_s=%.1f\n", raw_mb / total_s);
   return 0;

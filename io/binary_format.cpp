@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -47,6 +48,25 @@ void BinaryFile::read_at(uint64_t offset, void* out, size_t bytes, const std::st
   }
 }
 
+void BinaryFile::read_at_parallel(uint64_t offset, void* out, size_t bytes, const std::string& what) const {
+  constexpr size_t kPiece = size_t{8} << 20;
+  const long pieces = static_cast<long>((bytes + kPiece - 1) / kPiece);
+  if (pieces < 2) return read_at(offset, out, bytes, what);
+  if (offset > size_ || bytes > size_ - offset) return read_at(offset, out, bytes, what);  // throws, naming it
+  std::string error;
+#pragma omp parallel for schedule(static)
+  for (long k = 0; k < pieces; ++k) {
+    const size_t at = static_cast<size_t>(k) * kPiece, n = std::min(kPiece, bytes - at);
+    try {
+      read_at(offset + at, static_cast<char*>(out) + at, n, what);
+    } catch (const std::exception& e) {
+#pragma omp critical(dasnet_read_at_parallel)
+      if (error.empty()) error = e.what();
+    }
+  }
+  if (!error.empty()) throw std::runtime_error(error);
+}
+
 size_t sample_bytes(SampleType type) {
   switch (type) {
     case SampleType::kInt16: return 2;
@@ -79,6 +99,16 @@ void transpose_samples(SampleType type, const void* stored, size_t rows, size_t 
     case SampleType::kFloat64:
       return transpose_into(static_cast<const double*>(stored), rows, row_stride, col0, nc, out, out_stride, out_col);
   }
+}
+
+void BinaryRecord::read_stored(DasRecord& rec) const {
+  rec.data.resize(rec.num_channels * rec.num_samples);
+  read_samples(rec);
+  rec.stored.resize(rec.data.size() * sizeof(float));
+  std::memcpy(rec.stored.data(), rec.data.data(), rec.stored.size());
+  rec.data = {};
+  rec.stored_type = "float32";
+  rec.stored_time_major = false;
 }
 
 namespace {

@@ -27,6 +27,9 @@ class BinaryFile {
   uint64_t size() const { return size_; }
   // Reads exactly `bytes` at `offset`; `what` names the field for the error.
   void read_at(uint64_t offset, void* out, size_t bytes, const std::string& what) const;
+  // The same, large reads split into pieces read by the OpenMP threads (the page-cache copy
+  // and the first touch of the destination then use every core).
+  void read_at_parallel(uint64_t offset, void* out, size_t bytes, const std::string& what) const;
   template <typename T>
   T read_le(uint64_t offset, const std::string& what) const {  // little-endian scalar
     static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "binary readers assume a little-endian host");
@@ -50,6 +53,10 @@ class BinaryRecord {
   // Fills rec.data (rec.num_channels x rec.num_samples, already sized) with the unscaled
   // samples of channels [rec.first_channel, +num_channels) x [rec.first_sample, +num_samples).
   virtual void read_samples(DasRecord& rec) const = 0;
+  // Fills rec.stored (and stored_type, stored_time_major) with the same window as stored. The
+  // default converts through read_samples to float32 channel-major; formats whose samples can
+  // be copied as they lie override it.
+  virtual void read_stored(DasRecord& rec) const;
 };
 
 struct BinaryFormat {

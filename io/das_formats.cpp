@@ -326,7 +326,15 @@ DasRecord record_metadata(const DasInfo& info, size_t c0, size_t nc, size_t t0, 
 void scale_and_count(DasRecord& rec) {
   const float scale = static_cast<float>(rec.scale_factor);
   size_t non_finite = 0, dead_channels = 0;
-  for (size_t c = 0; c < rec.num_channels; ++c) {
+  // Stored integers are finite after any finite scale: nothing to count, nothing to multiply.
+  const bool integer = rec.raw_type.rfind("int", 0) == 0 || rec.raw_type.rfind("uint", 0) == 0;
+  if (integer && std::isfinite(scale) && scale == 1.0f) {
+    rec.non_finite_count = rec.non_finite_channel_count = 0;
+    return;
+  }
+  const long channels = static_cast<long>(rec.num_channels);
+#pragma omp parallel for schedule(static) reduction(+ : non_finite, dead_channels) if (rec.data.size() >= (1u << 16))
+  for (long c = 0; c < channels; ++c) {
     float* row = rec.data.data() + c * rec.num_samples;
     size_t bad = 0;
     for (size_t t = 0; t < rec.num_samples; ++t) {
@@ -372,6 +380,73 @@ void read_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
   }
 }
 
+// The stored element type as a native HDF5 memory type and its name; any other type is read
+// (converted by HDF5) as float32.
+std::pair<hid_t, const char*> stored_memory_type(const std::string& raw_type) {
+  if (raw_type == "int16") return {H5T_NATIVE_INT16, "int16"};
+  if (raw_type == "int32") return {H5T_NATIVE_INT32, "int32"};
+  if (raw_type == "float64") return {H5T_NATIVE_DOUBLE, "float64"};
+  return {H5T_NATIVE_FLOAT, "float32"};
+}
+
+// A matrix stored contiguous (no chunks, no filters, no external file) in the memory type
+// itself, read over whole stored rows: the window is one byte range of the file, read by
+// parallel preads straight into rec.stored. False (nothing read) where HDF5 must do the read.
+bool read_contiguous_rows(const h5::File& file, hid_t data, hid_t mem_type, const std::vector<hsize_t>& start,
+                          const std::vector<hsize_t>& count, DasRecord& rec) {
+  h5::Handle space(H5Dget_space(data)), type(H5Dget_type(data)), create(H5Dget_create_plist(data));
+  hsize_t dims[2] = {0, 0};
+  if (!space.valid() || H5Sget_simple_extent_ndims(space.get()) != 2 ||
+      H5Sget_simple_extent_dims(space.get(), dims, nullptr) != 2 || count[1] != dims[1])
+    return false;
+  if (!type.valid() || H5Tequal(type.get(), mem_type) <= 0 || !create.valid() ||
+      H5Pget_layout(create.get()) != H5D_CONTIGUOUS || H5Pget_external_count(create.get()) != 0)
+    return false;
+  const haddr_t offset = H5Dget_offset(data);
+  if (offset == HADDR_UNDEF) return false;  // not allocated: HDF5 returns the fill value
+  const size_t row_bytes = static_cast<size_t>(dims[1]) * H5Tget_size(mem_type);
+  BinaryFile raw(file.path());
+  raw.read_at_parallel(offset + start[0] * row_bytes, rec.stored.data(), static_cast<size_t>(count[0]) * row_bytes,
+                       rec.source + " samples");
+  return true;
+}
+
+// Reads `rec`'s window into rec.stored in the file's type and order: a matrix in one hyperslab
+// read straight into the destination, Febus blocks one H5Dread per block.
+void read_stored_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
+  const size_t c0 = rec.first_channel, nc = rec.num_channels, t0 = rec.first_sample, nt = rec.num_samples;
+  const auto [mem_type, type_name] = stored_memory_type(plan.info.raw_type);
+  const size_t bytes = H5Tget_size(mem_type);
+  rec.stored_type = type_name;
+  rec.stored_time_major = plan.rank == 3 || plan.time_axis == 0;
+  rec.stored.resize(nc * nt * bytes);
+  const h5::Node probe = plan.data_reference ? file.dataset_at_reference(plan.data_reference, plan.info.data_path)
+                                             : file.dataset(plan.info.data_path);
+  h5::Handle data = open_samples(file, plan, probe.chunk_shape(), bytes, nc);
+  h5::Handle fspace(H5Dget_space(data.get()));
+  const auto read = [&](const std::vector<hsize_t>& start, const std::vector<hsize_t>& count, void* out) {
+    h5::Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+    if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+      file.fail(plan.info.data_path, "bad selection");
+    if (H5Dread(data.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
+      file.fail(plan.info.data_path, "unreadable samples (truncated or corrupted data) at sample " +
+                                         std::to_string(start[plan.rank == 3 ? 1 : 0]));
+  };
+  if (plan.rank == 2) {
+    const std::vector<hsize_t> start = rec.stored_time_major ? std::vector<hsize_t>{t0, c0} : std::vector<hsize_t>{c0, t0};
+    const std::vector<hsize_t> count = rec.stored_time_major ? std::vector<hsize_t>{nt, nc} : std::vector<hsize_t>{nc, nt};
+    if (plan.data_reference == 0 && read_contiguous_rows(file, data.get(), mem_type, start, count, rec)) return;
+    read(start, count, rec.stored.data());
+    return;
+  }
+  for (size_t done = 0; done < nt;) {  // rank 3: a read never crosses a block boundary
+    const size_t t = t0 + done, block = t / plan.block_keep;
+    const size_t take = std::min(nt - done, plan.block_keep - t % plan.block_keep);
+    read({block, plan.block_skip + t % plan.block_keep, c0}, {1, take, nc}, rec.stored.data() + done * nc * bytes);
+    done += take;
+  }
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -381,15 +456,18 @@ void require_raw_data(const DasInfo& info, bool allow_processed, const std::stri
                            "), not raw DAS data; it is refused here (pass " + allow_flag + " to use it anyway)");
 }
 
-DasRecord read_das(const std::string& path, const ReadWindow& window) {
-  using namespace detail;
-  if (const BinaryFormat* binary = binary_format_of(path)) {  // non-HDF5 formats
-    const std::unique_ptr<BinaryRecord> opened = open_binary(*binary, path, window.record);
+namespace detail {
+namespace {
+
+// Opens `path`, resolves `window`, fills the record's metadata and hands the samples to
+// `binary` (BinaryRecord&, DasRecord&) or `hdf5` (h5::File&, ReadPlan&, DasRecord&).
+template <typename Binary, typename Hdf5>
+DasRecord read_window(const std::string& path, const ReadWindow& window, Binary binary, Hdf5 hdf5) {
+  if (const BinaryFormat* format = binary_format_of(path)) {  // non-HDF5 formats
+    const std::unique_ptr<BinaryRecord> opened = open_binary(*format, path, window.record);
     const auto [c0, nc, t0, nt] = resolve_window(path, opened->info, window);
     DasRecord rec = record_metadata(opened->info, c0, nc, t0, nt);
-    rec.data.resize(nc * nt);
-    opened->read_samples(rec);
-    scale_and_count(rec);
+    binary(*opened, rec);
     return rec;
   }
   auto file = open_file(path);
@@ -397,9 +475,31 @@ DasRecord read_das(const std::string& path, const ReadWindow& window) {
   const auto [c0, nc, t0, nt] = resolve_window(path, plan.info, window);
   DasRecord rec = record_metadata(plan.info, c0, nc, t0, nt);
   rec.source = path;
-  read_samples(*file, plan, rec);
+  hdf5(*file, plan, rec);
+  return rec;
+}
+
+}  // namespace
+}  // namespace detail
+
+DasRecord read_das(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  DasRecord rec = read_window(
+      path, window,
+      [](const BinaryRecord& opened, DasRecord& r) {
+        r.data.resize(r.num_channels * r.num_samples);
+        opened.read_samples(r);
+      },
+      [](const h5::File& file, const ReadPlan& plan, DasRecord& r) { read_samples(file, plan, r); });
   scale_and_count(rec);
   return rec;
+}
+
+DasRecord read_das_stored(const std::string& path, const ReadWindow& window) {
+  using namespace detail;
+  return read_window(
+      path, window, [](const BinaryRecord& opened, DasRecord& r) { opened.read_stored(r); },
+      [](const h5::File& file, const ReadPlan& plan, DasRecord& r) { read_stored_samples(file, plan, r); });
 }
 
 }  // namespace dasnet

@@ -95,4 +95,11 @@ void require_raw_data(const DasInfo& info, bool allow_processed, const std::stri
 // callers (patch extraction, labelling) can refuse patches that contain them.
 DasRecord read_das(const std::string& path, const ReadWindow& window = {});
 
+// Reads `window` without converting: DasRecord::stored holds the samples in the file's element
+// type and axis order (no transpose, no scaling; `data` stays empty), each HDF5 window in one
+// hyperslab read and each TDMS run in one read straight into the destination. Types other
+// than int16/int32/float32/float64 (and formats read through a library: SEG-Y, miniSEED) come
+// as float32 channel-major. Non-finite samples are not counted here.
+DasRecord read_das_stored(const std::string& path, const ReadWindow& window = {});
+
 }  // namespace dasnet

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "io/sample_buffer.h"
+
 namespace dasnet {
 
 struct DasRecord {
@@ -33,6 +35,13 @@ struct DasRecord {
   std::string product;             // what the processed product is, e.g. "FBE band 2 (9.28-50.3 Hz)"
   size_t record_index = 0;         // which record of a file that holds several (FBE bands)
   size_t non_finite_channel_count = 0;  // channels read whose every sample is NaN/Inf
+  // Filled instead of `data` by read_das_stored (io/das_formats.h): the samples as the file
+  // stores them, element type `stored_type` ("int16", "int32", "float32", "float64"), unscaled
+  // (physical = stored * scale_factor), in the file's axis order: time-major
+  // (stored[t * num_channels + ch]) where stored_time_major, else channel-major like `data`.
+  SampleBytes stored;  // uninitialized when sized (io/sample_buffer.h)
+  std::string stored_type;
+  bool stored_time_major = false;
   float at(size_t ch, size_t t) const { return data[ch * num_samples + t]; }
 };
 

@@ -52,34 +52,67 @@ struct Segment {
   bool interleaved = false;
 };
 
+// A field's name for messages, "<pre><mid><post>", put together only when a message needs it:
+// a file of a thousand channel objects would otherwise build several strings per field.
+struct Field {
+  const char* pre;
+  const std::string& mid;
+  const char* post;
+};
+inline const std::string& field_name(const std::string& what) { return what; }
+inline std::string field_name(const char* what) { return what; }
+inline std::string field_name(const Field& f) { return f.pre + f.mid + f.post; }
+
 // Sequential bounded reads of one segment's metadata.
 class Cursor {
  public:
   Cursor(const BinaryFile& file, uint64_t pos, uint64_t end) : file_(file), pos_(pos), end_(end) {}
-  template <typename T>
-  T next(const std::string& what) {
-    if (sizeof(T) > end_ - pos_) file_.fail(what, "runs past the segment's metadata at byte " + std::to_string(pos_));
-    const T value = file_.read_le<T>(pos_, what);
-    pos_ += sizeof(T);
+  template <typename T, typename What>
+  T next(const What& what) {
+    if (sizeof(T) > end_ - pos_)
+      file_.fail(field_name(what), "runs past the segment's metadata at byte " + std::to_string(pos_));
+    T value;
+    copy_out(&value, sizeof value, what);
     return value;
   }
-  std::string text(const std::string& what) {
-    const uint32_t length = next<uint32_t>(what + " (length)");
-    if (length > end_ - pos_) file_.fail(what, "string of " + std::to_string(length) + " bytes runs past the metadata");
+  template <typename What>
+  std::string text(const What& what) {
+    if (sizeof(uint32_t) > end_ - pos_)
+      file_.fail(field_name(what) + " (length)", "runs past the segment's metadata at byte " + std::to_string(pos_));
+    uint32_t length = 0;
+    copy_out(&length, sizeof length, what);
+    if (length > end_ - pos_)
+      file_.fail(field_name(what), "string of " + std::to_string(length) + " bytes runs past the metadata");
     std::string out(length, '\0');
-    file_.read_at(pos_, out.data(), length, what);
-    pos_ += length;
+    copy_out(out.data(), length, what);
     return out;
   }
   [[noreturn]] void fail(const std::string& what, const std::string& problem) const { file_.fail(what, problem); }
-  void skip(uint64_t bytes, const std::string& what) {
-    if (bytes > end_ - pos_) file_.fail(what, "runs past the segment's metadata");
+  template <typename What>
+  void skip(uint64_t bytes, const What& what) {
+    if (bytes > end_ - pos_) file_.fail(field_name(what), "runs past the segment's metadata");
     pos_ += bytes;
   }
 
  private:
+  // Copies `bytes` (already checked to lie before end_) at pos_ and advances. The metadata is
+  // read in windows of up to 1 MiB: a file of a thousand channel objects is a few reads, not
+  // one read per field.
+  template <typename What>
+  void copy_out(void* out, uint64_t bytes, const What& what) {
+    if (pos_ < window_at_ || pos_ + bytes > window_at_ + window_.size()) {
+      window_.resize(std::min<uint64_t>(end_ - pos_, std::max<uint64_t>(bytes, uint64_t{1} << 20)));
+      file_.read_at(pos_, window_.data(), window_.size(), field_name(what));
+      window_at_ = pos_;
+    }
+    std::memcpy(out, window_.data() + (pos_ - window_at_), bytes);
+    pos_ += bytes;
+  }
+
   const BinaryFile& file_;
   uint64_t pos_, end_;
+  std::vector<char> window_;
+  uint64_t window_at_ = 0;
 };
 
 // nullopt for a time stamp outside the years int64 nanoseconds hold (a corrupted one).
@@ -90,7 +123,7 @@ std::optional<int64_t> tdms_time_ns(uint64_t fraction, int64_t seconds_since_190
   return whole + static_cast<int64_t>((static_cast<unsigned __int128>(fraction) * 1000000000u) >> 64);
 }
 
-Property read_property_value(Cursor& in, uint32_t type, const std::string& what) {
+Property read_property_value(Cursor& in, uint32_t type, const Field& what) {
   Property p;
   switch (type) {
     case kI8: p.number = in.next<int8_t>(what); break;
@@ -112,7 +145,7 @@ Property read_property_value(Cursor& in, uint32_t type, const std::string& what)
       p.time_ns = tdms_time_ns(fraction, in.next<int64_t>(what));
       break;
     }
-    default: in.fail(what, "unsupported tdsDataType " + std::to_string(type));
+    default: in.fail(field_name(what), "unsupported tdsDataType " + std::to_string(type));
   }
   return p;
 }
@@ -134,6 +167,7 @@ class TdmsRecord final : public BinaryRecord {
   explicit TdmsRecord(const std::string& path) : file_(path) {}
   void parse();
   void read_samples(DasRecord& rec) const override;
+  void read_stored(DasRecord& rec) const override;
 
  private:
   void read_metadata(uint64_t begin, uint64_t end, bool new_list);
@@ -153,30 +187,31 @@ class TdmsRecord final : public BinaryRecord {
 
 void TdmsRecord::read_object(Cursor& in, bool new_list, std::vector<TdmsObject>& list) {
   const std::string path = in.text("object path");
-  const std::string what = "object " + path;
+  const auto field = [&](const char* tail) { return Field{"object ", path, tail}; };
+  const auto what = [&] { return "object " + path; };
   auto known = std::find_if(objects_.begin(), objects_.end(), [&](const TdmsObject& o) { return o.path == path; });
   TdmsObject object = known != objects_.end() ? *known : TdmsObject{path};
-  const uint32_t index = in.next<uint32_t>(what + " raw data index");
+  const uint32_t index = in.next<uint32_t>(field(" raw data index"));
   if (index == kNoRawData) {
     object.has_data = false;
   } else if (index == kSameRawIndex) {
-    if (object.values == 0 && object.type == 0) file_.fail(what, "raw data index 'same as before' with no earlier index");
+    if (object.values == 0 && object.type == 0) file_.fail(what(), "raw data index 'same as before' with no earlier index");
     object.has_data = true;
   } else if (index == 0x69120000 || index == 0x69130000) {
-    file_.fail(what, "DAQmx raw data (not written by Silixa iDAS; not supported)");
+    file_.fail(what(), "DAQmx raw data (not written by Silixa iDAS; not supported)");
   } else {
-    object.type = in.next<uint32_t>(what + " data type");
-    const uint32_t dimension = in.next<uint32_t>(what + " array dimension");
-    if (dimension != 1) file_.fail(what, "array dimension " + std::to_string(dimension) + " (TDMS allows only 1)");
-    object.values = in.next<uint64_t>(what + " number of values");
-    if (object.type == kString) in.next<uint64_t>(what + " total size");
+    object.type = in.next<uint32_t>(field(" data type"));
+    const uint32_t dimension = in.next<uint32_t>(field(" array dimension"));
+    if (dimension != 1) file_.fail(what(), "array dimension " + std::to_string(dimension) + " (TDMS allows only 1)");
+    object.values = in.next<uint64_t>(field(" number of values"));
+    if (object.type == kString) in.next<uint64_t>(field(" total size"));
     object.has_data = true;
   }
-  const uint32_t count = in.next<uint32_t>(what + " number of properties");
+  const uint32_t count = in.next<uint32_t>(field(" number of properties"));
   for (uint32_t k = 0; k < count; ++k) {
-    const std::string name = in.text(what + " property name");
-    const uint32_t type = in.next<uint32_t>("property '" + name + "' type");
-    const Property value = read_property_value(in, type, "property '" + name + "'");
+    const std::string name = in.text(field(" property name"));
+    const uint32_t type = in.next<uint32_t>(Field{"property '", name, "' type"});
+    const Property value = read_property_value(in, type, Field{"property '", name, "'"});
     if (index == kNoRawData && object.values == 0) properties_.emplace(name, value);  // first statement wins
   }
   if (new_list || known == objects_.end()) {
@@ -349,6 +384,73 @@ void TdmsRecord::read_samples(DasRecord& rec) const {
     if (a < b) {
       const auto read = s.interleaved ? read_interleaved : read_chunked;
       read(file_, s, type_, channels_.size(), a - base, b - a, rec, static_cast<size_t>(a - t0));
+    }
+    base += s.rows;
+  }
+}
+
+// Interleaved rows [first_row, +rows) of a segment into time-major rec.stored from row
+// `out_row`: all channels in one read straight into the destination, a channel window through
+// a bounded staging buffer.
+void copy_interleaved(const BinaryFile& file, const Segment& s, size_t bytes, size_t stored_channels,
+                      uint64_t first_row, uint64_t rows, DasRecord& rec, size_t out_row) {
+  const size_t row_bytes = stored_channels * bytes, out_row_bytes = rec.num_channels * bytes;
+  unsigned char* out = rec.stored.data() + out_row * out_row_bytes;
+  if (rec.num_channels == stored_channels) {
+    file.read_at_parallel(s.data_offset + first_row * row_bytes, out, rows * row_bytes, "raw data");
+    return;
+  }
+  const uint64_t rows_per_read = std::max<uint64_t>(1, (size_t{64} << 20) / row_bytes);
+  std::vector<unsigned char> staging;
+  for (uint64_t done = 0; done < rows;) {
+    const uint64_t take = std::min(rows - done, rows_per_read);
+    staging.resize(take * row_bytes);
+    file.read_at(s.data_offset + (first_row + done) * row_bytes, staging.data(), staging.size(), "raw data");
+    for (uint64_t r = 0; r < take; ++r)
+      std::memcpy(out + (done + r) * out_row_bytes, staging.data() + r * row_bytes + rec.first_channel * bytes,
+                  out_row_bytes);
+    done += take;
+  }
+}
+
+// Non-interleaved rows [first_row, +rows) into channel-major rec.stored from column `out_col`:
+// each channel's run of each chunk read straight into its place.
+void copy_chunked(const BinaryFile& file, const Segment& s, size_t bytes, size_t stored_channels,
+                  uint64_t first_row, uint64_t rows, DasRecord& rec, size_t out_col) {
+  for (uint64_t done = 0; done < rows;) {
+    const uint64_t row = first_row + done, chunk = row / s.values_per_chunk, in_chunk = row % s.values_per_chunk;
+    const uint64_t take = std::min(rows - done, s.values_per_chunk - in_chunk);
+    const uint64_t chunk_offset = s.data_offset + chunk * s.values_per_chunk * stored_channels * bytes;
+    for (size_t c = 0; c < rec.num_channels; ++c) {
+      const uint64_t run = (rec.first_channel + c) * s.values_per_chunk + in_chunk;
+      file.read_at(chunk_offset + run * bytes, rec.stored.data() + (c * rec.num_samples + out_col + done) * bytes,
+                   take * bytes, "raw data");
+    }
+    done += take;
+  }
+}
+
+// Time-major where every segment read is interleaved, channel-major where none is; a file that
+// mixes both layouts in the window is converted to float32 (BinaryRecord's default).
+void TdmsRecord::read_stored(DasRecord& rec) const {
+  const uint64_t t0 = rec.first_sample, t1 = t0 + rec.num_samples;
+  size_t interleaved = 0, chunked = 0;
+  uint64_t base = 0;
+  for (const Segment& s : segments_) {
+    if (std::max(t0, base) < std::min(t1, base + s.rows)) (s.interleaved ? interleaved : chunked)++;
+    base += s.rows;
+  }
+  if (interleaved > 0 && chunked > 0) return BinaryRecord::read_stored(rec);
+  const size_t bytes = sample_bytes(type_);
+  rec.stored_type = sample_type_name(type_);
+  rec.stored_time_major = interleaved > 0;
+  rec.stored.resize(rec.num_channels * rec.num_samples * bytes);
+  base = 0;
+  for (const Segment& s : segments_) {
+    const uint64_t a = std::max(t0, base), b = std::min(t1, base + s.rows);
+    if (a < b) {
+      const auto copy = s.interleaved ? copy_interleaved : copy_chunked;
+      copy(file_, s, bytes, channels_.size(), a - base, b - a, rec, static_cast<size_t>(a - t0));
     }
     base += s.rows;
   }

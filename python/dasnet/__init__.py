@@ -36,7 +36,8 @@ def version():
 class Record:
     """A distance x time window of a DAS record.
 
-    data: float32 NumPy array (channels x samples) in the record's units; metadata: a dict with
+    data: float32 NumPy array (channels x samples) in the record's units (read(stored=True): the
+    file's dtype, unscaled, possibly a transposed view); metadata: a dict with
     the keys of `dasnet inspect --json`, describing this window, plus first_channel / first_sample
     (where it starts in the file) and its NaN/Inf counts."""
 
@@ -125,13 +126,17 @@ def _seconds(value, start_ns, path):
     return (np.datetime64(value, "ns").astype(np.int64) - start_ns) / 1e9
 
 
-def read(path, time=None, distance=None, record=0, as_patch=False):
+def read(path, time=None, distance=None, record=0, as_patch=False, stored=False):
     """Reads a DAS file (any format `dasnet inspect` knows) into a Record.
 
     time: (start, end), seconds from the record's start or absolute (numpy.datetime64, datetime,
     ISO string, UTC); distance: (start, end) in metres along the fibre. Both ends inclusive,
     None for open. Only that window is read from the file. record: which record of a file holding
-    several (PRODML FBE bands). as_patch: return a DASCore Patch instead."""
+    several (PRODML FBE bands). as_patch: return a DASCore Patch instead. stored: keep the file's
+    dtype (int16 for iDAS), unscaled (physical = data * metadata["scale_factor"]), read without
+    conversion in the file's axis order; data is then a distance x time view of that array
+    (transposed, not copied, where the file is time-major: metadata["stored_time_major"]), and
+    the NaN counts are None (not counted)."""
     path = os.fspath(path)
     info = json.loads(_dasnet.inspect_json(path, record))
     if time is not None:
@@ -140,8 +145,9 @@ def read(path, time=None, distance=None, record=0, as_patch=False):
                           "distance", path)
     rate = info["sampling_rate_hz"]
     t0, nt = _index_range(time, 0.0, 1.0 / rate if rate > 0 else 0.0, info["samples"], "time", path)
-    data, metadata = _dasnet.read(path, c0, nc, t0, nt, record)
-    rec = Record(data, json.loads(metadata))
+    data, metadata = (_dasnet.read_stored if stored else _dasnet.read)(path, c0, nc, t0, nt, record)
+    metadata = json.loads(metadata)
+    rec = Record(data.T if metadata.get("stored_time_major") else data, metadata)
     return to_dascore(rec) if as_patch else rec
 
 

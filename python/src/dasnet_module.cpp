@@ -55,15 +55,21 @@ std::string window_metadata_json(const DasInfo& file, const DasRecord& rec) {
   return j.dump();
 }
 
-// (samples as a channels x time float32 array that owns the engine's buffer, metadata JSON).
-py::tuple read_window(const std::string& path, size_t first_channel, size_t num_channels, size_t first_sample,
-                      size_t num_samples, size_t record) {
+ReadWindow make_window(size_t first_channel, size_t num_channels, size_t first_sample, size_t num_samples,
+                       size_t record) {
   ReadWindow window;
   window.first_channel = first_channel;
   window.num_channels = num_channels;
   window.first_sample = first_sample;
   window.num_samples = num_samples;
   window.record = record;
+  return window;
+}
+
+// (samples as a channels x time float32 array that owns the engine's buffer, metadata JSON).
+py::tuple read_window(const std::string& path, size_t first_channel, size_t num_channels, size_t first_sample,
+                      size_t num_samples, size_t record) {
+  const ReadWindow window = make_window(first_channel, num_channels, first_sample, num_samples, record);
   DasInfo info;
   DasRecord rec;
   {
@@ -74,6 +80,36 @@ py::tuple read_window(const std::string& path, size_t first_channel, size_t num_
   const std::string metadata = window_metadata_json(info, rec);
   const py::ssize_t rows = py::ssize_t(rec.num_channels), cols = py::ssize_t(rec.num_samples);
   return py::make_tuple(owning_array(std::move(rec.data), {rows, cols}), metadata);
+}
+
+// The same window as stored (read_das_stored): the file's dtype and axis order, unscaled, in an
+// array that owns the reader's buffer; the metadata adds "stored_time_major" and, since the
+// stored read counts none, null NaN counts.
+py::tuple read_stored_window(const std::string& path, size_t first_channel, size_t num_channels,
+                             size_t first_sample, size_t num_samples, size_t record) {
+  const ReadWindow window = make_window(first_channel, num_channels, first_sample, num_samples, record);
+  DasInfo info;
+  DasRecord rec;
+  {
+    py::gil_scoped_release unlocked;
+    info = inspect_das(path, record);
+    rec = read_das_stored(path, window);
+  }
+  nlohmann::json j = nlohmann::json::parse(window_metadata_json(info, rec));
+  j["stored_time_major"] = rec.stored_time_major;
+  j["non_finite_samples"] = nullptr;
+  j["non_finite_channels"] = nullptr;
+  const py::ssize_t nc = py::ssize_t(rec.num_channels), nt = py::ssize_t(rec.num_samples);
+  std::vector<py::ssize_t> shape = rec.stored_time_major ? std::vector<py::ssize_t>{nt, nc} : std::vector<py::ssize_t>{nc, nt};
+  auto* owned = new SampleBytes(std::move(rec.stored));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<SampleBytes*>(p); });
+  // NumPy's name ("int16"), not a buffer-protocol format string (py::dtype(std::string) reads
+  // those); strides from the element size here: this pybind11 reads dtype.itemsize() as 0 under
+  // NumPy 2.
+  const py::dtype dtype = py::dtype::from_args(py::str(rec.stored_type));
+  const py::ssize_t item = py::ssize_t(owned->size() / std::max<size_t>(1, rec.num_channels * rec.num_samples));
+  const std::vector<py::ssize_t> strides{shape[1] * item, item};
+  return py::make_tuple(py::array(dtype, shape, strides, owned->data(), free_when_done), j.dump());
 }
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
@@ -260,6 +296,8 @@ PYBIND11_MODULE(_dasnet, m) {
       },
       py::arg("path"), py::arg("record") = 0);
   m.def("read", &read_window, py::arg("path"), py::arg("first_channel"), py::arg("num_channels"),
+        py::arg("first_sample"), py::arg("num_samples"), py::arg("record"));
+  m.def("read_stored", &read_stored_window, py::arg("path"), py::arg("first_channel"), py::arg("num_channels"),
         py::arg("first_sample"), py::arg("num_samples"), py::arg("record"));
 
   py::class_<Model>(m, "Model")

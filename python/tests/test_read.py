@@ -123,3 +123,22 @@ def test_dascore_reads_what_dasnet_reads(data_dir):
     ours = dasnet.read(path)
     assert ours.data.shape == theirs.data.shape
     np.testing.assert_allclose(ours.data, np.asarray(theirs.data, dtype=np.float32), rtol=1e-6)
+
+
+def test_stored_read_keeps_the_file_dtype_and_equals_the_float_read(data_dir):
+    # read(stored=True) is the file's own samples, unscaled, as DASCore hands them back; scaled
+    # and converted they are read()'s float32 samples exactly, for whole files and windows.
+    for name, dtype in [("prodml_2.0.h5", np.int16), ("iDAS005_tdms_example.626.tdms", np.int16),
+                        ("terra15_v5_test_file.hdf5", np.float32), ("febus_2.h5", np.float32)]:
+        path = data_dir / name
+        for window in [{}, {"distance": (None, None), "time": (0.01, 0.05)}]:
+            floats = dasnet.read(path, **window)
+            stored = dasnet.read(path, stored=True, **window)
+            assert stored.data.dtype == dtype, name
+            assert stored.data.shape == floats.data.shape, name
+            assert stored.metadata["non_finite_samples"] is None
+            scaled = stored.data.astype(np.float32) * np.float32(stored.metadata["scale_factor"])
+            np.testing.assert_array_equal(scaled, floats.data, err_msg=name)
+            assert np.array_equal(stored.time, floats.time) and np.array_equal(stored.distance, floats.distance)
+    tdms = dasnet.read(data_dir / "iDAS005_tdms_example.626.tdms", stored=True)
+    assert tdms.metadata["stored_time_major"] and not tdms.data.flags["C_CONTIGUOUS"]  # a view, not a copy
