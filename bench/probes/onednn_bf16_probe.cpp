@@ -1,5 +1,6 @@
 // Forward 3x3 convolution time, fp32 vs bf16 (oneDNN picks the layout), ms per call. Standalone:
-// g++ -O1 bench/onednn_bf16_probe.cpp -ldnnl -o /tmp/probe && ONEDNN_VERBOSE=1 /tmp/probe
+// (outside the bench/*.cpp glob: a oneDNN-less build must not compile it.)
+// g++ -O1 bench/probes/onednn_bf16_probe.cpp -ldnnl -o /tmp/probe && ONEDNN_VERBOSE=1 /tmp/probe
 #include <oneapi/dnnl/dnnl.hpp>
 #include <chrono>
 #include <cstdio>
