@@ -13,10 +13,11 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/backend.h"
-#include "engine/resnet.h"
+#include "core/backend.h"
 #include "infer/probability_map.h"
 #include "io/synth_file.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 
 int main(int argc, char** argv) {
   using namespace dasnet;

@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/rng.h"
+#include "core/rng.h"
 #include "io/dataset.h"
 #include "io/hdf5_util.h"
 #include "io/loader.h"

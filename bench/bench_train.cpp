@@ -19,11 +19,13 @@
 
 #include <omp.h>
 
-#include "engine/cuda_graph_step.h"
-#include "engine/resnet.h"
-#include "engine/trainer.h"
+#include "core/usage_error.h"
+#include "kernels/backend_factory.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/cpu_limits.h"
+#include "models/resnet.h"
+#include "train/cuda_graph_step.h"
+#include "train/trainer.h"
 
 using namespace dasnet;
 

@@ -6,9 +6,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "dist/mpi_communicator.h"
 #include "dist/nccl_communicator.h"
-#include "engine/tensor.h"
 
 namespace dasnet {
 

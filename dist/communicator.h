@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -1,4 +1,4 @@
-// Data-parallel gradient averaging for the Trainer (engine/gradient_sync.h) over a Communicator.
+// Data-parallel gradient averaging for the Trainer (core/gradient_sync.h) over a Communicator.
 // Layers report their gradient ranges during backward from the end of the flat buffer to its
 // start; contiguous ready ranges are fused into buckets of about `bucket_bytes` and handed to a
 // background thread that all-reduces (averages) each while backward computes the earlier layers.
@@ -16,8 +16,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/gradient_sync.h"
 #include "dist/communicator.h"
-#include "engine/gradient_sync.h"
 
 namespace dasnet {
 

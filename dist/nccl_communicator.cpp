@@ -14,7 +14,8 @@
 #ifdef DASNET_HAVE_MPI
 #include "dist/mpi_communicator.h"
 #endif
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

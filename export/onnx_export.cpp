@@ -6,14 +6,15 @@
 #include <stdexcept>
 
 #include "dasnet/build_config.h"
-#include "engine/resnet.h"
 #include "export/state_dict.h"
 #include "io/durable_file.h"
+#include "kernels/backend_factory.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
 #include "layers/elementwise.h"
 #include "layers/linear.h"
 #include "layers/pooling.h"
+#include "models/resnet.h"
 #if DASNET_HAVE_ONNX_EXPORT
 #include "onnx/onnx.pb.h"
 #endif
@@ -143,7 +144,7 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, const std:
   for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
 }
 
-// logits -> probabilities -> p_usable, as dasnet predict takes them (engine/trainer.h).
+// logits -> probabilities -> p_usable, as dasnet predict takes them (train/trainer.h).
 void write_outputs(GraphWriter& g, onnx::GraphProto& graph, const ModelConfig& model, const std::string& logits) {
   g.op("Identity", {logits}, "logits", "logits");
   if (model.mode == OutputMode::Softmax)

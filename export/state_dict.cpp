@@ -5,7 +5,8 @@
 #include <numeric>
 #include <set>
 
-#include "engine/resnet.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 
 namespace dasnet {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/model_config.h"
-#include "engine/trainer.h"
+#include "models/model_config.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 

@@ -6,15 +6,17 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/usage_error.h"
 #include "dist/communicator.h"
-#include "engine/resnet.h"
-#include "engine/trainer.h"
 #include "infer/file_dealing.h"
 #include "infer/map_names.h"
 #include "infer/rank_progress.h"
 #include "io/checkpoint.h"
 #include "io/das_source.h"
 #include "io/durable_file.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 

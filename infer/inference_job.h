@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "core/backend.h"
 #include "infer/probability_map.h"
 #include "io/das_selection.h"
+#include "kernels/backend_factory.h"
 
 namespace dasnet {
 

@@ -3,7 +3,8 @@
 #include <filesystem>
 #include <map>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -7,6 +7,7 @@
 #pragma once
 #include <string>
 #include <vector>
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -6,12 +6,13 @@
 #include <cstdio>
 #include <memory>
 
-#include "engine/tensor.h"
-#include "engine/trainer.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/das_formats.h"
 #include "io/hdf5_util.h"
 #include "io/patch_image.h"
 #include "io/png_image.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 

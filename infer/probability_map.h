@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/model_config.h"
-#include "engine/network.h"
+#include "core/network.h"
 #include "io/das_source.h"
+#include "models/model_config.h"
 
 namespace dasnet {
 

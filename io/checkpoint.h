@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "engine/trainer.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 

@@ -4,7 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/tensor.h"  // UsageError
+#include "core/tensor.h"  // UsageError
+#include "core/usage_error.h"
 #include "io/das_time.h"
 
 namespace dasnet {

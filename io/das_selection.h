@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "core/usage_error.h"
 #include "io/das_formats.h"
 
 namespace dasnet {

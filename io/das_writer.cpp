@@ -9,7 +9,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "engine/tensor.h"  // UsageError
+#include "core/tensor.h"  // UsageError
+#include "core/usage_error.h"
 #include "io/das_time.h"
 #include "io/hdf5_util.h"
 

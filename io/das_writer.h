@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/usage_error.h"
 #include "io/das_source.h"
 
 namespace dasnet {

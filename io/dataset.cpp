@@ -10,9 +10,10 @@
 #include <optional>
 #include <stdexcept>
 
-#include "engine/rng.h"
-#include "io/hdf5_util.h"
+#include "core/rng.h"
+#include "core/usage_error.h"
 #include "io/das_source.h"
+#include "io/hdf5_util.h"
 #include "io/record_patches.h"
 
 namespace dasnet {

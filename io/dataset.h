@@ -25,7 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/data_source.h"
+#include "core/data_source.h"
+#include "core/usage_error.h"
 #include "io/das_selection.h"
 #include "io/labeling.h"
 #include "io/patch_image.h"

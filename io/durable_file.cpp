@@ -13,7 +13,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/this_host.h"
 
 namespace dasnet {

@@ -4,7 +4,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/rng.h"
+#include "core/rng.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

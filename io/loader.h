@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/data_source.h"
+#include "core/data_source.h"
 #include "io/host_memory.h"
 
 namespace dasnet {

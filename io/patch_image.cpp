@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

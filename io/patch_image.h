@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "engine/rng.h"
+#include "core/rng.h"
+#include "core/usage_error.h"
 #include "io/das_formats.h"
 #include "io/hdf5_util.h"
 #include "io/synth.h"

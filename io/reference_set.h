@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
 #include "io/patch_image.h"
 
 namespace dasnet {

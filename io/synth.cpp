@@ -4,8 +4,9 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "engine/rng.h"
-#include "engine/tensor.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

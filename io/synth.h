@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "core/usage_error.h"
 
 namespace dasnet {
 

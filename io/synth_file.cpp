@@ -6,7 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/das_time.h"
 #include "io/durable_file.h"
 #include "io/hdf5_util.h"

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/usage_error.h"
 #include "io/synth.h"
 
 namespace dasnet {

@@ -8,7 +8,7 @@
 // Sums go into per-(sample, channel) doubles that the caller adds in a fixed order, so results
 // do not depend on thread timing.
 #pragma once
-#include "engine/tensor.h"
+#include "core/tensor.h"
 
 namespace dasnet {
 

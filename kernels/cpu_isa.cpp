@@ -3,7 +3,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -3,6 +3,7 @@
 // machine at full speed without -march=native. DASNET_CPU_ISA=avx2|avx512|baseline forces a
 // lower level (to test the AVX2 path on an AVX-512 machine); a level the CPU lacks is an error.
 #pragma once
+#include "core/usage_error.h"
 
 namespace dasnet {
 

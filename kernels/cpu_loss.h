@@ -1,6 +1,7 @@
 // Output activations and losses on host memory, shared by the CPU backends.
 #pragma once
-#include "engine/backend.h"
+#include "core/backend.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -1,7 +1,7 @@
 // The reference CPU backend: plain NCHW loops, written to be obviously correct rather than
 // fast. Tests measure every other backend against it.
 #pragma once
-#include "engine/backend.h"
+#include "core/backend.h"
 
 namespace dasnet {
 

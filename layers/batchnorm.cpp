@@ -1,4 +1,5 @@
 #include "layers/batchnorm.h"
+#include "core/usage_error.h"
 
 #include <algorithm>
 #include <vector>

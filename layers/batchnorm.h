@@ -5,7 +5,7 @@
 // context (synchronized batchnorm, PyTorch's SyncBatchNorm), training uses the mean and variance
 // over the batches of all ranks, and backward sums its per-channel terms over the ranks too.
 #pragma once
-#include "engine/layer.h"
+#include "core/layer.h"
 
 namespace dasnet {
 

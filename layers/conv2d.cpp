@@ -1,4 +1,5 @@
 #include "layers/conv2d.h"
+#include "core/usage_error.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // 2-D convolution without bias (every convolution of the study's ResNets is followed by BN).
 #pragma once
-#include "engine/layer.h"
+#include "core/layer.h"
 
 namespace dasnet {
 

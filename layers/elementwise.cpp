@@ -1,4 +1,5 @@
 #include "layers/elementwise.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -2,7 +2,7 @@
 // by default; these are the unfused path (--no-fuse) that the benchmark compares against, and
 // the building blocks the fused layer is tested to equal.
 #pragma once
-#include "engine/layer.h"
+#include "core/layer.h"
 
 namespace dasnet {
 

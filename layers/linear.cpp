@@ -1,4 +1,5 @@
 #include "layers/linear.h"
+#include "core/usage_error.h"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // Fully connected layer y = x W^T + b, initialized as PyTorch's nn.Linear
 // (weight and bias uniform in +-1/sqrt(in_features)).
 #pragma once
-#include "engine/layer.h"
+#include "core/layer.h"
 
 namespace dasnet {
 

@@ -1,6 +1,6 @@
 // Global average pooling: N x C x H x W -> N x C (plain layout, the linear layer's input).
 #pragma once
-#include "engine/layer.h"
+#include "core/layer.h"
 
 namespace dasnet {
 

@@ -8,7 +8,8 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/input_path.h"
 
 namespace dasnet {

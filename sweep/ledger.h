@@ -28,8 +28,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/trainer.h"
+#include "core/usage_error.h"
 #include "io/this_host.h"
+#include "train/trainer.h"
 
 struct sqlite3;
 

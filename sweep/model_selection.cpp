@@ -6,7 +6,8 @@
 #include <fstream>
 #include <map>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/reference_set.h"
 
 namespace dasnet {

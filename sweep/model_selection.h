@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/usage_error.h"
 #include "sweep/ledger.h"
 #include "sweep/trial_config.h"
 

@@ -1,10 +1,10 @@
 // The JSON form of the sweep's records: trial configurations (the ledger's identity text) and
 // the rows the MPI ranks exchange (sweep/mpi_sweep.cpp). Field lists declared once, as in
-// engine/records_json.h.
+// train/records_json.h.
 #pragma once
-#include "engine/records_json.h"
 #include "sweep/ledger.h"
 #include "sweep/trial_config.h"
+#include "train/records_json.h"
 
 namespace dasnet {
 

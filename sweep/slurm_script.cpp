@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 
 namespace dasnet {
 

@@ -14,12 +14,13 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/checkpoint.h"
 #include "io/durable_file.h"
 #include "sweep/child_process.h"
-#include "sweep/records_json.h"
 #include "sweep/pruning.h"
+#include "sweep/records_json.h"
 
 namespace dasnet {
 

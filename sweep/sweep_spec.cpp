@@ -8,9 +8,10 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "engine/model_config.h"
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/input_path.h"
+#include "models/model_config.h"
 
 namespace dasnet {
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/usage_error.h"
 #include "sweep/trial_config.h"
 
 namespace dasnet {

@@ -5,10 +5,11 @@
 #include <set>
 #include <stdexcept>
 
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
 #include "kernels/cpu_reference.h"
+#include "models/resnet.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

@@ -8,11 +8,12 @@
 
 #include <filesystem>
 
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
 #include "io/checkpoint.h"
 #include "io/hdf5_util.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

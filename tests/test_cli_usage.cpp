@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/usage_error.h"
 #include "dasnet/build_config.h"
 #include "io/checkpoint.h"
 #include "io/hdf5_util.h"

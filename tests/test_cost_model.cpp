@@ -2,10 +2,11 @@
 // of buckets with backward, and the single-process communicator (no MPI needed).
 #include <gtest/gtest.h>
 
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "dist/communicator.h"
 #include "dist/cost_model.h"
 #include "dist/data_parallel.h"
-#include "engine/tensor.h"
 
 namespace dasnet {
 namespace {

@@ -18,8 +18,8 @@
 #include "io/das_formats.h"
 #include "io/das_time.h"
 #include "tests/das_fixtures.h"
-#include "tests/real_files.h"
 #include "tests/reader_test_util.h"
+#include "tests/real_files.h"
 
 namespace dasnet {
 namespace {

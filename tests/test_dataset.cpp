@@ -10,11 +10,11 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cli_runner.h"
 #include "io/dataset.h"
 #include "io/hdf5_util.h"
 #include "io/reference_set.h"
 #include "io/synth_file.h"
-#include "cli_runner.h"
 
 namespace dasnet {
 namespace {

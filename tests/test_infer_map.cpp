@@ -6,14 +6,15 @@
 #include <cmath>
 #include <filesystem>
 
-#include "engine/resnet.h"
-#include "engine/trainer.h"
 #include "infer/probability_map.h"
 #include "io/checkpoint.h"
 #include "io/das_formats.h"
 #include "io/hdf5_util.h"
 #include "io/synth_file.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 #include "sweep_test_util.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

@@ -3,7 +3,8 @@
 // naming both.
 #include <gtest/gtest.h>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "infer/map_names.h"
 
 namespace dasnet {

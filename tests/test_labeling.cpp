@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/rng.h"
+#include "core/rng.h"
 #include "io/labeling.h"
 
 namespace dasnet {

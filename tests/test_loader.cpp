@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/usage_error.h"
 #include "io/loader.h"
 
 namespace dasnet {

@@ -4,7 +4,9 @@
 
 #include <cmath>
 
-#include "engine/optimizer.h"
+#include "core/usage_error.h"
+#include "kernels/backend_factory.h"
+#include "train/optimizer.h"
 
 namespace dasnet {
 namespace {

@@ -7,13 +7,14 @@
 #include <cstring>
 #include <fstream>
 
-#include "engine/precise_batchnorm.h"
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
 #include "io/checkpoint.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 #include "tests/cli_runner.h"
 #include "tests/sweep_test_util.h"
+#include "train/precise_batchnorm.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

@@ -2,10 +2,11 @@
 // cost functions, per-call timings, and this machine's measured FMA peak and memory bandwidth.
 #include <gtest/gtest.h>
 
-#include "engine/optimizer.h"
-#include "engine/resnet.h"
+#include "kernels/backend_factory.h"
 #include "kernels/cpu_fast.h"
 #include "kernels/cpu_limits.h"
+#include "models/resnet.h"
+#include "train/optimizer.h"
 
 namespace dasnet {
 namespace {

@@ -1,9 +1,9 @@
-// 16.5: the records' JSON, declared once (engine/records_json.h, sweep/records_json.h), reads
+// 16.5: the records' JSON, declared once (train/records_json.h, sweep/records_json.h), reads
 // the text the field-by-field code wrote before and writes it back with the same keys.
 #include <gtest/gtest.h>
 
-#include "engine/records_json.h"
 #include "sweep/records_json.h"
+#include "train/records_json.h"
 
 namespace dasnet {
 namespace {

@@ -3,7 +3,8 @@
 
 #include <set>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "sweep/sweep_spec.h"
 
 namespace dasnet {

@@ -8,7 +8,8 @@
 #include <fstream>
 #include <string>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/das_formats.h"
 #include "io/synth_file.h"
 

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
+#include "core/usage_error.h"
 #include "io/checkpoint.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 #include "tests/cli_runner.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

@@ -11,10 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/usage_error.h"
 #include "dist/cost_model.h"
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
 #include "io/loader.h"
+#include "io/synthetic_images.h"
+#include "models/resnet.h"
 #include "tools/commands.h"
 #include "tools/dist_flags.h"
 #include "tools/flag_checks.h"

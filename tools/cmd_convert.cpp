@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/das_source.h"
 #include "io/das_time.h"
 #include "io/das_writer.h"

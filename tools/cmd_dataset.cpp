@@ -3,9 +3,10 @@
 #include <memory>
 #include <sstream>
 
-#include "io/durable_file.h"
-#include "io/dataset.h"
+#include "core/usage_error.h"
 #include "io/das_source.h"
+#include "io/dataset.h"
+#include "io/durable_file.h"
 #include "io/reference_set.h"
 #include "tools/commands.h"
 #include "tools/flag_checks.h"

@@ -2,13 +2,14 @@
 #include <cstdio>
 #include <fstream>
 
-#include "io/durable_file.h"
-#include "engine/resnet.h"
-#include "engine/trainer.h"
+#include "core/usage_error.h"
 #include "io/checkpoint.h"
+#include "io/durable_file.h"
+#include "models/resnet.h"
 #include "tools/commands.h"
 #include "tools/flag_checks.h"
 #include "tools/run_options.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/usage_error.h"
 #include "export/onnx_export.h"
 #include "export/state_dict.h"
 #include "export/torch_file.h"

@@ -1,6 +1,8 @@
 // dasnet infer: usable-energy probability maps of long DAS records (HDF5 + PNG per record), on
 // one process or the ranks of mpirun/srun (infer/inference_job.h).
+#include "core/usage_error.h"
 #include "infer/inference_job.h"
+#include "kernels/backend_factory.h"
 #include "tools/commands.h"
 #include "tools/flag_checks.h"
 #include "tools/run_options.h"

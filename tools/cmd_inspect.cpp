@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/das_formats.h"
 #include "io/das_info_json.h"
 #include "io/das_quicklook.h"

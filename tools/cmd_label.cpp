@@ -10,8 +10,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/durable_file.h"
-#include "engine/tensor.h"
 #include "io/labeling.h"
 #include "io/record_patches.h"
 #include "io/reference_set.h"

@@ -5,7 +5,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "sweep/ledger.h"
 #include "sweep/report_export.h"
 #include "sweep/sweep_spec.h"

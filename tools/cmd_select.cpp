@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "core/tensor.h"
 #include "io/durable_file.h"
-#include "engine/tensor.h"
 #include "sweep/ledger.h"
 #include "sweep/model_selection.h"
 #include "tools/commands.h"

@@ -3,9 +3,10 @@
 #include <filesystem>
 #include <memory>
 
-#include "io/durable_file.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "dist/communicator.h"
-#include "engine/tensor.h"
+#include "io/durable_file.h"
 #include "io/input_path.h"
 #include "sweep/ledger.h"
 #include "sweep/mpi_sweep.h"

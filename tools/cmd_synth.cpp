@@ -2,7 +2,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "io/synth_file.h"
 #include "tools/commands.h"
 #include "tools/flag_checks.h"

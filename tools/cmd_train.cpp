@@ -1,6 +1,8 @@
 // dasnet train: train a ResNet classifier, one checkpoint per epoch, metrics as JSON lines
 // (train/training_job.h does the work).
+#include "core/usage_error.h"
 #include "io/checkpoint.h"
+#include "kernels/backend_factory.h"
 #include "tools/commands.h"
 #include "tools/dist_flags.h"
 #include "tools/flag_checks.h"

@@ -4,6 +4,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include "core/usage_error.h"
 
 namespace dasnet {
 

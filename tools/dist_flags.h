@@ -4,10 +4,12 @@
 #include <memory>
 #include <string>
 
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
-#include "engine/backend.h"
-#include "engine/tensor.h"
+#include "kernels/backend_factory.h"
 #include "tools/flag_checks.h"
 
 namespace dasnet {

@@ -8,7 +8,8 @@
 #include <cmath>
 #include <string>
 
-#include "engine/tensor.h"  // UsageError
+#include "core/tensor.h"  // UsageError
+#include "core/usage_error.h"
 
 namespace dasnet::flag_checks {
 

@@ -3,8 +3,9 @@
 #include <exception>
 #include <string>
 
+#include "core/tensor.h"
+#include "core/usage_error.h"
 #include "dasnet/build_config.h"
-#include "engine/tensor.h"
 #include "tools/commands.h"
 #include "tools/version.h"
 

@@ -4,9 +4,11 @@
 
 #include <cstdio>
 
-#include "engine/rng.h"
-#include "engine/synthetic_images.h"
+#include "core/rng.h"
+#include "core/usage_error.h"
 #include "io/dataset.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
 #include "tools/flag_checks.h"
 
 namespace dasnet {

@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
-#include "engine/data_source.h"
-#include "engine/model_config.h"
+#include "core/backend.h"
+#include "core/data_source.h"
+#include "models/model_config.h"
 
 namespace dasnet {
 

@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/resnet.h"
+#include "core/usage_error.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/durable_file.h"
 #include "io/reference_set.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 
 namespace dasnet {
 

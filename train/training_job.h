@@ -8,10 +8,12 @@
 #include <memory>
 #include <string>
 
+#include "core/data_source.h"
+#include "core/usage_error.h"
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
-#include "engine/data_source.h"
-#include "engine/trainer.h"
+#include "kernels/backend_factory.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 

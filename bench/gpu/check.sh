@@ -182,7 +182,7 @@ else
   grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|Failure" "$OUTDIR/tests.log" | head -100
   TESTS_RESULT="rc=$rc: $(grep -E "^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test" "$OUTDIR/tests.log" | tr '\n' ' ')"
   [ $rc -eq 124 ] && TESTS_RESULT="$TESTS_RESULT (timed out)"
-  # Issue 5's GPU check: a one-rank NCCL run against training without any sync (tests/test_cuda_training.cpp).
+  # Issue 5's GPU check: a one-rank NCCL run against training without any sync (tests/engine/test_cuda_training.cpp).
   NCCL_RESULT=$(grep -E "^\[ +(OK|FAILED|SKIPPED) +\] CudaNccl\." "$OUTDIR/tests.log" | sed -E 's/ \([0-9]+ ms\)//' | sort -u | tr '\n' ';')
 fi
 

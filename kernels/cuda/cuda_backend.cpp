@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "core/usage_error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cudnn_ops.h"
 #include "kernels/cuda/device_buffers.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "core/backend.h"
 
 namespace dasnet {
 
@@ -138,7 +138,7 @@ class CudaBackend : public Backend {
   LossScale loss_scale();
 
   // CUDA graphs of a training step (kernels/cuda/graph_capture.h, driven by
-  // engine/cuda_graph_step.h). While capturing, host inputs (from_nchw's images, loss's labels,
+  // train/cuda_graph_step.h). While capturing, host inputs (from_nchw's images, loss's labels,
   // sgd_update's learning rate) are read from pinned staging buffers that the graph copies from
   // at replay, and loss() returns zeros.
   StepGraph* step_graph() override;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/usage_error.h"
 #include "kernels/cuda/cuda_backend.h"
 
 namespace dasnet {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
+#include "core/backend.h"
 
 namespace dasnet::cuda {
 

@@ -1,5 +1,5 @@
 // The CUDA backend's graph of a training step: capture, instantiate, replay with new host inputs,
-// drop. The backend owns one and reports it as its StepGraph (engine/backend.h); its ops ask it
+// drop. The backend owns one and reports it as its StepGraph (core/backend.h); its ops ask it
 // whether they are being captured and tell it what the step reads from the host.
 //
 // Replay returns as soon as the loss totals are in (an event recorded in the graph after their
@@ -13,7 +13,7 @@
 #include <functional>
 #include <vector>
 
-#include "engine/backend.h"
+#include "core/backend.h"
 #include "kernels/cuda/device_buffers.h"
 
 namespace dasnet::cuda {

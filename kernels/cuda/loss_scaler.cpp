@@ -1,4 +1,5 @@
 #include "kernels/cuda/loss_scaler.h"
+#include "core/usage_error.h"
 
 namespace dasnet::cuda {
 

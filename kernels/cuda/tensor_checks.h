@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/tensor.h"
+#include "core/tensor.h"
 
 namespace dasnet::cuda {
 

@@ -13,16 +13,17 @@
 #include <utility>
 #include <vector>
 
-#include "engine/resnet.h"
-#include "engine/trainer.h"
+#include "core/usage_error.h"
 #include "infer/probability_map.h"
 #include "io/checkpoint.h"
 #include "io/das_formats.h"
 #include "io/das_info_json.h"
 #include "io/dataset.h"
+#include "models/resnet.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 #include "tools/version.h"
+#include "train/trainer.h"
 
 namespace py = pybind11;
 

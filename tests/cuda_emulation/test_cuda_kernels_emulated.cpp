@@ -37,7 +37,7 @@
 //     differ in the last bits; the tolerances below allow for that, not for wrong math);
 //   - cuDNN, cuBLAS (kernels/cuda/cudnn_ops.cpp, cuda_backend.cpp), streams (everything runs in
 //     call order), CUDA graphs, dynamic shared memory, multiple devices: those need a real GPU
-//     (tests/test_cuda_backend.cpp, bench/gpu/check.sh).
+//     (tests/engine/test_cuda_backend.cpp, bench/gpu/check.sh).
 #include <gtest/gtest.h>
 
 #include <cuda_bf16.h>

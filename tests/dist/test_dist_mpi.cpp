@@ -13,17 +13,18 @@
 #include <random>
 #include <utility>
 
+#include "core/network.h"
 #include "dist/communicator.h"
 #include "dist/data_parallel.h"
 #include "dist/ring_allreduce.h"
-#include "engine/network.h"
-#include "engine/resnet.h"
-#include "engine/synthetic_images.h"
-#include "engine/trainer.h"
+#include "io/synthetic_images.h"
+#include "kernels/backend_factory.h"
 #include "layers/conv2d.h"
 #include "layers/elementwise.h"
 #include "layers/linear.h"
 #include "layers/pooling.h"
+#include "models/resnet.h"
+#include "train/trainer.h"
 
 namespace dasnet {
 namespace {

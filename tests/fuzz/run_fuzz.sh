@@ -62,8 +62,8 @@ if [[ "$target" == das ]]; then
 else
   fuzz_source="$source_dir/tests/fuzz/fuzz_dasnet_files.cpp" binary="$work/fuzz_dasnet_files"
   for f in io/dataset.cpp io/checkpoint.cpp io/reference_set.cpp io/record_patches.cpp io/labeling.cpp \
-           io/amplitude_spectrum.cpp io/patch_image.cpp io/synth.cpp engine/model_config.cpp engine/optimizer.cpp \
-           engine/train_config_json.cpp; do
+           io/amplitude_spectrum.cpp io/patch_image.cpp io/synth.cpp models/model_config.cpp train/optimizer.cpp \
+           train/train_config_json.cpp; do
     sources+=("$source_dir/$f")
   done
   includes+=("-I$generated")

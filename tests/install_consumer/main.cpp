@@ -4,7 +4,8 @@
 #include <vector>
 
 #include "dasnet/build_config.h"
-#include "engine/resnet.h"
+#include "kernels/backend_factory.h"
+#include "models/resnet.h"
 
 int main() {
   dasnet::ModelConfig config;

@@ -1,6 +1,6 @@
 """Regenerates tests/reference/*: PyTorch's forward outputs, loss, parameter gradients and
 updated batchnorm statistics for ResNets of depth 2, 8 and 14 on fixed random inputs, which
-tests/test_pytorch_reference.cpp compares dasnet against. Run: python3 tests/pytorch/make_reference.py
+tests/engine/test_pytorch_reference.cpp compares dasnet against. Run: python3 tests/pytorch/make_reference.py
 Each case is NAME.json (tensor name -> offset, shape in the blob) + NAME.bin (float32 LE)."""
 import json
 import os

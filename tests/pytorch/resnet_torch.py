@@ -1,5 +1,5 @@
 """The study's CIFAR-style ResNet in PyTorch, module for module the network dasnet builds
-(engine/resnet.cpp), so parameter names and shapes match one to one. Used by the reference
+(models/resnet.cpp), so parameter names and shapes match one to one. Used by the reference
 tensor generator (tests/pytorch/make_reference.py) and by the benchmarks (bench/)."""
 import torch
 import torch.nn as nn
