@@ -4,7 +4,8 @@
 // Usage: bench_train [--depth 14] [--batch 128] [--size 200] [--steps 3] [--mode train|infer]
 //                    [--backend cpu] [--no-fuse] [--no-recompute]
 //                    [--precision fp32|tf32|bf16|fp16] [--layout nchw|nhwc] [--graphs on|off]
-//                    [--deterministic]   (CUDA backend; the layout defaults to nhwc for tensor-core precisions)
+//                    [--deterministic]   (CUDA backend; the layout defaults to nhwc for tensor-core precisions;
+//                    --backend cpu takes fp32 or bf16: bf16 convolutions on an AVX512_BF16 CPU)
 // --profile (CPU backends) prints to stderr, per layer, its time, GFLOP/s and the fraction of this
 // machine's FMA peak, and its activation traffic against the memory bandwidth, both measured here
 // (kernels/cpu_limits.h), then the step's totals (FLOPs, bytes, passes over activations).
@@ -105,9 +106,9 @@ int run(int argc, char** argv) {
   config.fuse = fuse;
   const BackendKind kind = parse_backend_kind(backend_name);
   if (kind == BackendKind::Cuda) setenv("DASNET_CUDA_PRECISION", precision.c_str(), 1);  // read by make_backend
-  else if (precision != "fp32") throw UsageError("--precision " + precision + " needs --backend cuda");
   if (profile) graphs = false;  // per-layer host timing needs plain launches
-  auto backend = make_backend(kind);
+  // The CPU backends take the precision directly (cpu: fp32 or bf16 convolutions).
+  auto backend = kind == BackendKind::Cuda ? make_backend(kind) : make_backend(kind, precision);
   auto net = build_resnet(config, *backend, 1);
   net->set_recompute(recompute);
   OptimizerConfig opt;

@@ -32,11 +32,24 @@ std::unique_ptr<Backend> make_backend(BackendKind kind) {
   throw UsageError("unknown backend");
 }
 
+// The fast CPU backend with bf16 convolutions, or why this CPU cannot run it.
+std::unique_ptr<Backend> make_cpu_bf16_backend() {
+  if (!cpu_has_avx512_bf16())
+    throw UsageError("--precision bf16 --backend cpu: this CPU lacks AVX512_BF16 (the bf16 convolutions need it); use --precision fp32");
+  if (cpu_isa() != CpuIsa::Avx512)
+    throw UsageError("--precision bf16 --backend cpu: needs the avx512 kernels (DASNET_CPU_ISA forces " +
+                     std::string(cpu_isa_name(cpu_isa())) + ")");
+  return std::make_unique<FastCpuBackend>(CpuIsa::Avx512, true);
+}
+
 std::unique_ptr<Backend> make_backend(BackendKind kind, const std::string& precision) {
   if (precision.empty()) return make_backend(kind);
   if (kind != BackendKind::Cuda) {
     if (precision == "fp32") return make_backend(kind);
-    throw UsageError("--precision " + precision + ": the CPU backends compute in fp32 only (other precisions need --backend cuda)");
+    if (precision == "bf16" && kind == BackendKind::Cpu) return make_cpu_bf16_backend();
+    throw UsageError("--precision " + precision + ": --backend " + (kind == BackendKind::Cpu ? "cpu" : "reference") +
+                     " computes in fp32" + (kind == BackendKind::Cpu ? " or bf16" : " only") +
+                     " (other precisions need --backend cuda)");
   }
 #if DASNET_HAVE_CUDA
   CudaOptions options = CudaOptions::from_environment();

@@ -21,27 +21,33 @@ namespace dasnet {
 // ---------------------------------------------------------------------------------------
 // Convolutions through oneDNN. Primitives are created once per (direction, geometry, shapes,
 // layouts) and cached; weights are kept OIHW in the parameter buffer and reordered into the
-// primitive's preferred blocked format on each call (they are small).
+// primitive's preferred blocked format on each call (they are small). In bf16 the primitives
+// take bf16 src / weights / diff_dst in the format oneDNN picks (reordered from our fp32
+// tensors into cached buffers) and write fp32 dst / diff_src / diff_weights.
 // ---------------------------------------------------------------------------------------
 #if DASNET_HAVE_DNNL
 struct FastCpuBackend::Convolutions {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
+  bool bf16 = false;
 
   struct Forward {
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
     dnnl::memory weights;  // in the primitive's format
+    dnnl::memory src;      // bf16 copy of the input (bf16 only)
   };
   struct BackwardData {
     dnnl::convolution_backward_data::primitive_desc pd;
     dnnl::convolution_backward_data prim;
     dnnl::memory weights;
+    dnnl::memory diff_dst;
   };
   struct BackwardWeights {
     dnnl::convolution_backward_weights::primitive_desc pd;
     dnnl::convolution_backward_weights prim;
     dnnl::memory diff_weights;
+    dnnl::memory src, diff_dst;
   };
   std::map<std::string, Forward> forward;
   std::map<std::string, BackwardData> backward_data;
@@ -53,8 +59,31 @@ struct FastCpuBackend::Convolutions {
                                             : dnnl::memory::format_tag::nchw;
     return dnnl::memory::desc({t.shape.n, t.shape.c, t.shape.h, t.shape.w}, dnnl::memory::data_type::f32, tag);
   }
-  static dnnl::memory::desc weights_desc(const ConvGeometry& g, dnnl::memory::format_tag tag) {
-    return dnnl::memory::desc({g.out_channels, g.in_channels, g.kernel, g.kernel}, dnnl::memory::data_type::f32, tag);
+  static dnnl::memory::desc weights_desc(const ConvGeometry& g, dnnl::memory::format_tag tag,
+                                         dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
+    return dnnl::memory::desc({g.out_channels, g.in_channels, g.kernel, g.kernel}, type, tag);
+  }
+  // What a primitive reads: our fp32 tensor as it is, or in bf16 a bf16 one in oneDNN's format.
+  dnnl::memory::desc input_desc(const Tensor& t) const {
+    if (!bf16) return activation_desc(t);
+    return dnnl::memory::desc({t.shape.n, t.shape.c, t.shape.h, t.shape.w}, dnnl::memory::data_type::bf16,
+                              dnnl::memory::format_tag::any);
+  }
+  dnnl::memory::desc input_weights_desc(const ConvGeometry& g) const {
+    return weights_desc(g, dnnl::memory::format_tag::any,
+                        bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32);
+  }
+  // A buffer for the bf16 copy of an input (none in fp32: the tensor is used in place).
+  dnnl::memory input_buffer(const dnnl::memory::desc& want) const {
+    return bf16 ? dnnl::memory(want, engine) : dnnl::memory();
+  }
+  // `t` as the primitive reads it: wrapped in place, or reordered into `buffer`.
+  dnnl::memory input(const Tensor& t, const dnnl::memory& buffer) {
+    dnnl::memory user(activation_desc(t), engine, t.data);
+    if (!bf16) return user;
+    dnnl::memory dst = buffer;
+    dnnl::reorder(user, dst).execute(stream, user, dst);
+    return dst;
   }
   static std::string key(const ConvGeometry& g, const Tensor& x, const Tensor& y) {
     return std::to_string(g.in_channels) + "," + std::to_string(g.out_channels) + "," + std::to_string(g.kernel) +
@@ -64,8 +93,7 @@ struct FastCpuBackend::Convolutions {
   dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, const Tensor& x, const Tensor& y) {
     dnnl::memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                      activation_desc(x), weights_desc(g, dnnl::memory::format_tag::any),
-                                      activation_desc(y), strides, pad, pad);
+                                      input_desc(x), input_weights_desc(g), activation_desc(y), strides, pad, pad);
     return dnnl::convolution_forward::primitive_desc(d, engine);
   }
   // Copies OIHW user weights into `dst` (the primitive's format).
@@ -95,10 +123,16 @@ void limit_onednn_isa(CpuIsa isa) {
 }
 }  // namespace
 
-FastCpuBackend::FastCpuBackend(CpuIsa isa) : isa_(isa), conv_(std::make_unique<Convolutions>()) {
+FastCpuBackend::FastCpuBackend(CpuIsa isa, bool bf16_convolutions)
+    : isa_(isa), bf16_(bf16_convolutions), conv_(std::make_unique<Convolutions>()) {
   if (!cpu_isa_supported(isa_))
     throw std::runtime_error(std::string("fast CPU backend: this CPU cannot run ") + cpu_isa_name(isa_) + " kernels");
+  if (bf16_ && (isa_ != CpuIsa::Avx512 || !cpu_has_avx512_bf16() || !DASNET_HAVE_DNNL))
+    throw UsageError("--precision bf16: the CPU backend's bf16 convolutions need avx512 kernels, a CPU with AVX512_BF16 and oneDNN");
   limit_onednn_isa(isa_);
+#if DASNET_HAVE_DNNL
+  conv_->bf16 = bf16_;
+#endif
 }
 FastCpuBackend::~FastCpuBackend() = default;
 
@@ -114,7 +148,8 @@ Layout FastCpuBackend::activation_layout(int channels) const {
 }
 
 std::string FastCpuBackend::describe() const {
-  return std::string("cpu isa=") + cpu_isa_name(isa_) + " layout=" + layout_name(activation_layout(256));
+  return std::string("cpu isa=") + cpu_isa_name(isa_) + " layout=" + layout_name(activation_layout(256)) +
+         (bf16_ ? " conv=bf16" : "");
 }
 
 
@@ -174,12 +209,13 @@ void FastCpuBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const 
   auto it = c.forward.find(k);
   if (it == c.forward.end()) {
     auto pd = c.forward_pd(g, x, y);
-    it = c.forward.emplace(k, Convolutions::Forward{pd, dnnl::convolution_forward(pd), dnnl::memory(pd.weights_desc(), c.engine)}).first;
+    it = c.forward.emplace(k, Convolutions::Forward{pd, dnnl::convolution_forward(pd), dnnl::memory(pd.weights_desc(), c.engine),
+                                                    c.input_buffer(pd.src_desc())}).first;
   }
   auto& f = it->second;
   dnnl::memory weights = f.weights;
   c.reorder_weights_in(g, w, weights);
-  dnnl::memory src(Convolutions::activation_desc(x), c.engine, x.data);
+  dnnl::memory src = c.input(x, f.src);
   dnnl::memory dst(Convolutions::activation_desc(y), c.engine, y.data);
   f.prim.execute(c.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
   c.stream.wait();
@@ -217,15 +253,15 @@ void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy,
   if (it == c.backward_data.end()) {
     dnnl::memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, Convolutions::activation_desc(dx),
-                                            Convolutions::weights_desc(g, dnnl::memory::format_tag::any),
-                                            Convolutions::activation_desc(dy), strides, pad, pad);
+                                            c.input_weights_desc(g), c.input_desc(dy), strides, pad, pad);
     dnnl::convolution_backward_data::primitive_desc pd(d, c.engine, c.forward_pd(g, dx, dy));
-    it = c.backward_data.emplace(k, Convolutions::BackwardData{pd, dnnl::convolution_backward_data(pd), dnnl::memory(pd.weights_desc(), c.engine)}).first;
+    it = c.backward_data.emplace(k, Convolutions::BackwardData{pd, dnnl::convolution_backward_data(pd), dnnl::memory(pd.weights_desc(), c.engine),
+                                                              c.input_buffer(pd.diff_dst_desc())}).first;
   }
   auto& b = it->second;
   dnnl::memory weights = b.weights;
   c.reorder_weights_in(g, w, weights);
-  dnnl::memory diff_dst(Convolutions::activation_desc(dy), c.engine, dy.data);
+  dnnl::memory diff_dst = c.input(dy, b.diff_dst);
   dnnl::memory diff_src(Convolutions::activation_desc(dx), c.engine, dx.data);
   b.prim.execute(c.stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
   c.stream.wait();
@@ -239,18 +275,18 @@ void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& 
   auto it = c.backward_weights.find(k);
   if (it == c.backward_weights.end()) {
     dnnl::memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
-    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, Convolutions::activation_desc(x),
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, c.input_desc(x),
                                                Convolutions::weights_desc(g, dnnl::memory::format_tag::any),
-                                               Convolutions::activation_desc(dy), strides, pad, pad);
+                                               c.input_desc(dy), strides, pad, pad);
     dnnl::convolution_backward_weights::primitive_desc pd(d, c.engine, c.forward_pd(g, x, dy));
-    it = c.backward_weights.emplace(k, Convolutions::BackwardWeights{pd, dnnl::convolution_backward_weights(pd), dnnl::memory(pd.diff_weights_desc(), c.engine)}).first;
+    it = c.backward_weights.emplace(k, Convolutions::BackwardWeights{pd, dnnl::convolution_backward_weights(pd), dnnl::memory(pd.diff_weights_desc(), c.engine),
+                                                                    c.input_buffer(pd.src_desc()), c.input_buffer(pd.diff_dst_desc())}).first;
   }
   auto& b = it->second;
   dnnl::memory user(Convolutions::weights_desc(g, dnnl::memory::format_tag::oihw), c.engine, dw);
   bool direct = b.diff_weights.get_desc() == user.get_desc();
   dnnl::memory diff_weights = direct ? user : b.diff_weights;
-  dnnl::memory src(Convolutions::activation_desc(x), c.engine, x.data);
-  dnnl::memory diff_dst(Convolutions::activation_desc(dy), c.engine, dy.data);
+  dnnl::memory src = c.input(x, b.src), diff_dst = c.input(dy, b.diff_dst);
   b.prim.execute(c.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
   if (!direct) dnnl::reorder(diff_weights, user).execute(c.stream, diff_weights, user);
   c.stream.wait();

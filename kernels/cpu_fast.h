@@ -15,7 +15,9 @@ namespace dasnet {
 class FastCpuBackend : public ReferenceCpuBackend {
  public:
   // Runs the kernels of `isa` (tests pick each one the CPU supports); throws if it cannot.
-  explicit FastCpuBackend(CpuIsa isa = cpu_isa());
+  // bf16_convolutions: the convolutions read bf16 copies of their inputs and weights and
+  // accumulate and write fp32 (everything else stays fp32); needs AVX512_BF16.
+  explicit FastCpuBackend(CpuIsa isa = cpu_isa(), bool bf16_convolutions = false);
   ~FastCpuBackend() override;
   std::string name() const override { return "cpu"; }
   // "cpu isa=avx512 layout=nchw16c": what this process runs (printed by the benchmarks).
@@ -43,6 +45,7 @@ class FastCpuBackend : public ReferenceCpuBackend {
 
  private:
   CpuIsa isa_;
+  bool bf16_;
   struct Convolutions;  // oneDNN engine, stream and primitive cache
   std::unique_ptr<Convolutions> conv_;
 };

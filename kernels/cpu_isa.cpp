@@ -51,4 +51,9 @@ const char* cpu_isa_name(CpuIsa isa) {
 
 int cpu_channel_block(CpuIsa isa) { return isa == CpuIsa::Avx512 ? 16 : isa == CpuIsa::Avx2 ? 8 : 1; }
 
+bool cpu_has_avx512_bf16() {
+  __builtin_cpu_init();
+  return cpu_isa_supported(CpuIsa::Avx512) && __builtin_cpu_supports("avx512bf16");
+}
+
 }  // namespace dasnet

@@ -19,5 +19,8 @@ const char* cpu_isa_name(CpuIsa isa);
 // Channels per block of the blocked activation layout for this ISA (one vector register per
 // pixel): 16 on AVX-512 (nChw16c), 8 on AVX2 (nChw8c), 1 (plain NCHW) otherwise.
 int cpu_channel_block(CpuIsa isa);
+// True when the CPU has AVX512_BF16 (bf16 dot products; AMX machines have it too), which
+// --backend cpu --precision bf16 needs for its convolutions.
+bool cpu_has_avx512_bf16();
 
 }  // namespace dasnet

@@ -166,7 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"train --backend tpu --epochs 1", "unknown backend"},
                       BadInput{"train --comm nccl --epochs 1", "--comm nccl reduces GPU memory: it needs --backend cuda"},
                       BadInput{"train --comm smoke-signals --epochs 1", "unknown communicator 'smoke-signals'"},
-                      BadInput{"train --precision tf32 --epochs 1", "the CPU backends compute in fp32 only"},
+                      BadInput{"train --precision tf32 --epochs 1", "--backend cpu computes in fp32 or bf16"},
+                      BadInput{"train --precision bf16 --backend reference --epochs 1", "--backend reference computes in fp32 only"},
                       BadInput{"train --precision fp8 --backend cuda --epochs 1", "fp8"},
                       BadInput{"frobnicate", "frobnicate"}));
 

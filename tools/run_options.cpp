@@ -58,7 +58,9 @@ void BackendOptions::add_to(CLI::App* app) {
   app->add_option("--precision", precision,
                   "--backend cuda: fp32 (default), tf32 (tensor-core convolutions and matrix products), bf16 "
                   "(bf16 activations, fp32 parameters and statistics; A100 and newer) or fp16 (the same in fp16 with "
-                  "dynamic loss scaling; V100 and newer)");
+                  "dynamic loss scaling; V100 and newer). --backend cpu: fp32 (default) or bf16 (the convolutions read bf16 "
+                  "inputs and weights and accumulate in fp32, everything else fp32; needs a CPU with AVX512_BF16). "
+                  "--backend reference: fp32 only");
   app->add_option("--threads", threads, "CPU threads (0 = all cores; more than the cores are capped to them)")
       ->capture_default_str()
       ->check(flag_checks::non_negative);

@@ -177,6 +177,8 @@ const std::vector<OpCase>& op_cases() {
                  {{1, 24, 7, 5}}),
       layer_case("Conv3x3Stride2FromAnOddImage", [] { return std::make_unique<Conv2d>(48, 32, 3, 2, 1); },
                  {{1, 48, 9, 7}}),
+      layer_case("Conv3x3BatchOneOddChannels", [] { return std::make_unique<Conv2d>(20, 36, 3, 1, 1); },
+                 {{1, 20, 11, 13}}),
       layer_case("ConvOddWidth", [] { return std::make_unique<Conv2d>(4, 12, 3, 1, 1); }, {{2, 4, 9, 9}}),
       layer_case("BatchNorm", [] { return std::make_unique<BatchNorm>(16, false, false); }, {{4, 16, 9, 7}}),
       // More samples than splits per channel.
@@ -213,6 +215,20 @@ Target cpu_target(CpuIsa isa, const char* name) {
     return cpu_isa_supported(isa) ? "" : std::string("this CPU has no ") + cpu_isa_name(isa);
   };
   t.make = [isa] { return std::unique_ptr<Backend>(std::make_unique<FastCpuBackend>(isa)); };
+  return t;
+}
+
+// The fast CPU backend with bf16 convolutions (fp32 accumulation and outputs), bounded as the
+// CUDA bf16 rows are; every other op stays fp32 there.
+Target cpu_bf16_target() {
+  Target t;
+  t.name = "CpuBf16Convolutions";
+  t.tolerance = 2e-2;
+  t.why_unavailable = []() -> std::string {
+    if (!DASNET_HAVE_DNNL) return "this build has no oneDNN";
+    return cpu_has_avx512_bf16() ? "" : "this CPU lacks AVX512_BF16 (--precision bf16 on the CPU needs it)";
+  };
+  t.make = [] { return std::unique_ptr<Backend>(std::make_unique<FastCpuBackend>(CpuIsa::Avx512, true)); };
   return t;
 }
 
@@ -262,6 +278,7 @@ const std::vector<Target>& targets() {
       cpu_target(CpuIsa::Baseline, "CpuBaseline"),
       cpu_target(CpuIsa::Avx2, "CpuAvx2"),
       cpu_target(CpuIsa::Avx512, "CpuAvx512"),
+      cpu_bf16_target(),
       cuda_target("CudaFp32", "fp32", 1e-5),
       cuda_target("CudaFp32Nhwc", "fp32", 1e-5, true),
       cuda_target("CudaTf32", "tf32", 5e-3),
