@@ -415,9 +415,11 @@ bool read_contiguous_rows(const h5::File& file, hid_t data, hid_t mem_type, cons
 // read straight into the destination, Febus blocks one H5Dread per block.
 void read_stored_samples(const h5::File& file, const ReadPlan& plan, DasRecord& rec) {
   const size_t c0 = rec.first_channel, nc = rec.num_channels, t0 = rec.first_sample, nt = rec.num_samples;
-  const auto [mem_type, type_name] = stored_memory_type(plan.info.raw_type);
+  // Not a structured binding: the lambda below captures the type, and C++17 cannot capture one.
+  const auto memory_type = stored_memory_type(plan.info.raw_type);
+  const hid_t mem_type = memory_type.first;
   const size_t bytes = H5Tget_size(mem_type);
-  rec.stored_type = type_name;
+  rec.stored_type = memory_type.second;
   rec.stored_time_major = plan.rank == 3 || plan.time_axis == 0;
   rec.stored.resize(nc * nt * bytes);
   const h5::Node probe = plan.data_reference ? file.dataset_at_reference(plan.data_reference, plan.info.data_path)
