@@ -141,6 +141,8 @@ h5::Handle open_samples(const h5::File& file, const ReadPlan& plan, const std::v
   h5::Handle data(plan.data_reference ? H5Rdereference2(file.id(), H5P_DEFAULT, H5R_OBJECT, &plan.data_reference)
                                       : H5Dopen2(file.id(), plan.info.data_path.c_str(), access.get()));
   if (!data.valid()) file.fail(plan.info.data_path, "not a readable dataset");
+  if (const std::string problem = h5::storage_problem(data.get()); !problem.empty())
+    file.fail(plan.info.data_path, problem);
   return data;
 }
 

@@ -238,6 +238,24 @@ Readable dataset_readable(const Node& node) {
 
 }  // namespace
 
+std::string storage_problem(hid_t dataset) {
+  Handle create(H5Dget_create_plist(dataset)), type(H5Dget_type(dataset)), space(H5Dget_space(dataset));
+  if (!create.valid() || !type.valid() || !space.valid()) return "unreadable dataset header";
+  const H5D_layout_t layout = H5Pget_layout(create.get());
+  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS) return "";  // chunks are checked per chunk by HDF5
+  if (H5Pget_external_count(create.get()) != 0) return "";  // bytes in other files, read by HDF5 with checks
+  if (H5Tis_variable_str(type.get()) > 0 || H5Tdetect_class(type.get(), H5T_VLEN) > 0) return "";
+  if (layout == H5D_CONTIGUOUS && H5Dget_offset(dataset) == HADDR_UNDEF) return "";  // unwritten: fill value
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  if (points < 0) return "unreadable dataspace";
+  const double needed = double(points) * double(H5Tget_size(type.get()));
+  const double stored = double(H5Dget_storage_size(dataset));
+  if (stored >= needed) return "";
+  return std::string(layout == H5D_COMPACT ? "compact" : "contiguous") + " storage holds " +
+         std::to_string(H5Dget_storage_size(dataset)) + " bytes where its shape needs " +
+         std::to_string(static_cast<unsigned long long>(needed)) + " (corrupted layout)";
+}
+
 // ---- Node ------------------------------------------------------------------------------
 
 Node::Node(const File* file, Handle handle, std::string name, bool is_dataset)
@@ -533,6 +551,7 @@ Node File::dataset(const std::string& object_path) const {
   if (!exists(object_path)) fail(object_path, "missing dataset");
   Handle h(H5Dopen2(handle_.get(), object_path.c_str(), H5P_DEFAULT));
   if (!h.valid()) fail(object_path, "not a readable dataset");
+  if (const std::string problem = storage_problem(h.get()); !problem.empty()) fail(object_path, problem);
   return Node(this, std::move(h), object_path, true);
 }
 
@@ -540,6 +559,7 @@ Node File::dataset_at_reference(hobj_ref_t reference, const std::string& label) 
   Handle h(H5Rdereference2(handle_.get(), H5P_DEFAULT, H5R_OBJECT, &reference));
   if (!h.valid()) fail(label, "object reference does not resolve (truncated or corrupted file)");
   if (H5Iget_type(h.get()) != H5I_DATASET) fail(label, "object reference does not point at a dataset");
+  if (const std::string problem = storage_problem(h.get()); !problem.empty()) fail(label, problem);
   return Node(this, std::move(h), label, true);
 }
 

@@ -41,6 +41,11 @@ void silence_errors();
 // Element type as the readers name it: "int16", "uint8", "float32", "float64", "string", ...
 std::string type_name(hid_t type);
 
+// What is wrong with an open dataset's storage that libhdf5 1.10 would crash on (SIGSEGV in
+// H5Dread) instead of report: a compact or contiguous dataset holding fewer bytes than its
+// shape needs. Empty when nothing is. Every dataset a reader opens is checked with it.
+std::string storage_problem(hid_t dataset);
+
 // ---- Reading ---------------------------------------------------------------------------
 
 class File;

@@ -104,6 +104,22 @@ TEST(CheckpointFormat, ReadsVersionOneCheckpoints) {
   load_weights(*net, s);  // the flat arrays are the engine's layout
 }
 
+// Found by fuzz_dasnet_files: model/linear.weight's layout message was mutated to compact with
+// 0 bytes. libhdf5 1.10.8 does not check that against the shape and copies 128 bytes from NULL
+// in H5Dread (SIGSEGV); the reader must refuse the file first, naming the dataset.
+TEST(CheckpointFormat, CompactStorageShorterThanItsShapeIsRefused) {
+  const std::string file =
+      std::string(DASNET_SOURCE_DIR) + "/tests/fuzz/known_crashes/checkpoint_compact_storage_shorter_than_shape.h5";
+  try {
+    load_checkpoint(file);
+    FAIL() << "loaded a checkpoint whose model/linear.weight has no stored bytes";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model/linear.weight"), std::string::npos) << what;
+    EXPECT_NE(what.find("compact storage holds 0 bytes where its shape needs 128"), std::string::npos) << what;
+  }
+}
+
 TEST(CheckpointFormat, LayoutThatDoesNotCoverTheValuesIsRefused) {
   TrainingState s;
   s.params = s.velocity = {1, 2, 3};

@@ -61,6 +61,51 @@ TEST(Durability, KillDuringCheckpointWriteLeavesNoCorruptCheckpoint) {
   }
 }
 
+// What power loss needs from a writer, read off the system calls (strace -y names each fd's
+// path): the temporary is fsynced before it is renamed to `final_name`, and its folder after, so
+// that after a crash the final name holds either nothing or the whole file. `output` is as the
+// command was given it, relative to `dir` (rename shows it so; fsync shows absolute paths).
+void expect_synced_around_rename(const std::string& trace_path, const std::string& dir, const std::string& output) {
+  std::ifstream trace(trace_path);
+  std::vector<std::string> calls;
+  for (std::string line; std::getline(trace, line);) calls.push_back(line);
+  const std::string final_name = dir + "/" + output, temporary = final_name + ".tmp.";
+  size_t rename_at = calls.size();
+  for (size_t i = 0; i < calls.size(); ++i)
+    if (calls[i].find("rename") != std::string::npos && calls[i].find("\"" + output + ".tmp.") != std::string::npos)
+      rename_at = i;
+  ASSERT_LT(rename_at, calls.size()) << "no rename of " << output << ".tmp.* in " << trace_path;
+  const std::string folder = fs::path(final_name).parent_path().string();
+  const auto is_fsync_of = [&](size_t i, const std::string& path) {
+    return calls[i].find("fsync(") != std::string::npos && calls[i].find("</") != std::string::npos &&
+           calls[i].find(path) != std::string::npos && calls[i].find("= -1") == std::string::npos;
+  };
+  bool file_synced_before = false, folder_synced_after = false;
+  for (size_t i = 0; i < rename_at; ++i) file_synced_before |= is_fsync_of(i, temporary);
+  for (size_t i = rename_at + 1; i < calls.size(); ++i) folder_synced_after |= is_fsync_of(i, folder + ">");
+  EXPECT_TRUE(file_synced_before) << final_name << ": renamed before its temporary was fsynced";
+  EXPECT_TRUE(folder_synced_after) << final_name << ": its folder " << folder << " not fsynced after the rename";
+}
+
+TEST(Durability, EveryFileIsSyncedBeforeItsRenameAndItsFolderAfter) {
+  if (!have_strace()) GTEST_SKIP() << "strace is not installed (scripts/apt-packages.txt lists it)";
+  const std::string dir = fs::canonical(scratch_dir("durable_sync_order")).string();
+  const std::string strace = "strace -f -y -o trace.txt -e trace=fsync,rename,renameat,renameat2 \"" +
+                             std::string(DASNET_BINARY) + "\" ";
+  const std::vector<std::pair<std::string, std::string>> writers = {
+      {"synth --channels 60 --duration 20 --vehicles 3 --seed 4 -q -o out/rec.h5", "out/rec.h5"},
+      {"dataset build out/rec.h5 --per-class 10 --patch-channels 20 --patch-samples 200 -q -o out/set.h5",
+       "out/set.h5"},
+      {std::string(kTrainSmall) + " --epochs 1 --checkpoint-dir out/ck", "out/ck/epoch_0001.h5"},
+  };
+  fs::create_directories(dir + "/out");
+  for (const auto& [args, output] : writers) {
+    const std::string command = "cd \"" + dir + "\" && " + strace + args + " >log.txt 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << read_text(dir + "/log.txt");
+    expect_synced_around_rename(dir + "/trace.txt", dir, output);
+  }
+}
+
 // The ledger as a node lost mid-trial leaves it: trial `id` running under a process of this
 // host that has exited (the next driver requeues it).
 void mark_owner_lost(const std::string& ledger_path, int64_t id) {

@@ -61,7 +61,7 @@ if [[ "$target" == das ]]; then
   fuzz_source="$source_dir/tests/fuzz/fuzz_das_readers.cpp" binary="$work/fuzz_das_readers"
 else
   fuzz_source="$source_dir/tests/fuzz/fuzz_dasnet_files.cpp" binary="$work/fuzz_dasnet_files"
-  for f in io/dataset.cpp io/checkpoint.cpp io/reference_set.cpp io/record_patches.cpp io/labeling.cpp \
+  for f in io/dataset.cpp io/das_source.cpp io/das_selection.cpp io/checkpoint.cpp io/reference_set.cpp io/record_patches.cpp io/labeling.cpp \
            io/amplitude_spectrum.cpp io/patch_image.cpp io/synth.cpp models/model_config.cpp train/optimizer.cpp \
            train/train_config_json.cpp; do
     sources+=("$source_dir/$f")
@@ -107,6 +107,8 @@ else
    mv ck/epoch_0001.h5 checkpoint.h5) > "$work/seed_files.log" 2>&1 \
     || { cat "$work/seed_files.log"; echo "run_fuzz.sh: making the seed files failed" >&2; exit 1; }
   seeds=("$made"/dataset.h5 "$made"/references.h5 "$made"/checkpoint.h5)
+  # Inputs that once crashed a reader stay in the corpus, so a regression is met on the first runs.
+  seeds+=("$source_dir"/tests/fuzz/known_crashes/*)
 fi
 for file in "${seeds[@]}"; do
   [[ -f "$file" ]] || { echo "run_fuzz.sh: missing seed $file (set DASNET_DATA_DIR)" >&2; exit 2; }
@@ -129,9 +131,11 @@ done
 max_len=$(stat -c %s "$work"/corpus/* | sort -n | tail -1)
 
 # Leaks inside libhdf5 on refused files are not findings of ours; crashes and memory errors are.
-# libhdf5 allocates what a corrupt header says (hundreds of GB): as in the real binary, where
-# malloc refuses that, it must get NULL and fail the open, so the allocator returns NULL. An
-# oversized allocation of dasnet's own still ends the run (std::bad_alloc is not a refusal).
+# libhdf5 allocates what a corrupt header says (15 GB, hundreds of GB) and touches only the
+# bytes the file has: as in the real binary (where such a file is refused with 240 MB resident),
+# that allocation must be let through (-malloc_limit_mb) or get NULL (allocator_may_return_null)
+# and fail the open. Memory really used is still capped (-rss_limit_mb): dasnet's own buffers are
+# zero-filled vectors, so an oversized one of ours ends the run, as std::bad_alloc would.
 ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:suppressions=$source_dir/tests/fuzz/asan_suppressions.txt" \
-  "$binary" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" -len_control=0 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+  "$binary" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" -len_control=0 -rss_limit_mb=2048 -malloc_limit_mb=1048576 -timeout=30 -print_final_stats=1 \
   -artifact_prefix="$work/findings/" "$work/corpus"
