@@ -141,7 +141,7 @@ if ! cmake -S . -B build-gpu "${GENERATOR[@]}" "${CMAKE_ARGS[@]}" >>"$LOG" 2>&1;
 fi
 grep -E "dasnet:" "$LOG" | sort -u
 TARGETS=(bench_train)
-[ -d build-gpu/CMakeFiles/dasnet_tests.dir ] && TARGETS+=(dasnet_tests)  # both generators make this folder
+[ -d build-gpu/tests/CMakeFiles/dasnet_engine_tests.dir ] && TARGETS+=(dasnet_engine_tests)  # both generators make this folder
 say "build ${TARGETS[*]}"
 if ! timeout "$(limit_for 300)" cmake --build build-gpu -j16 --target "${TARGETS[@]}" >>"$LOG" 2>&1; then
   grep -E "error|Error" "$LOG" | head -30
@@ -169,14 +169,14 @@ bench_pair() {  # depth batch precision
 }
 for precision in fp32 tf32 bf16; do bench_pair 8 512 $precision; done
 
-if [ ! -x build-gpu/dasnet_tests ]; then
+if [ ! -x build-gpu/dasnet_engine_tests ]; then
   TESTS_RESULT="not run (no GoogleTest)"
 elif [ "$(limit_for 240)" -lt 30 ]; then
   TESTS_RESULT="not run (time budget)"
 else
   say "CUDA tests"
   # To a log of their own (a reader that stops early must not kill the run), then summarized.
-  timeout "$(limit_for 240)" build-gpu/dasnet_tests --gtest_filter='*Cuda*' >"$OUTDIR/tests.log" 2>&1
+  timeout "$(limit_for 240)" build-gpu/dasnet_engine_tests --gtest_filter='*Cuda*' >"$OUTDIR/tests.log" 2>&1
   rc=$?
   cat "$OUTDIR/tests.log" >>"$LOG"
   grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|Failure" "$OUTDIR/tests.log" | head -100
@@ -186,9 +186,9 @@ else
   NCCL_RESULT=$(grep -E "^\[ +(OK|FAILED|SKIPPED) +\] CudaNccl\." "$OUTDIR/tests.log" | sed -E 's/ \([0-9]+ ms\)//' | sort -u | tr '\n' ';')
 fi
 
-if [ -n "$SANITIZER" ] && [ -x build-gpu/dasnet_tests ] && [ "$(limit_for 120)" -ge 30 ]; then
+if [ -n "$SANITIZER" ] && [ -x build-gpu/dasnet_engine_tests ] && [ "$(limit_for 120)" -ge 30 ]; then
   say "compute-sanitizer memcheck"
-  timeout "$(limit_for 120)" "$SANITIZER" --tool memcheck --leak-check no --error-exitcode 9 build-gpu/dasnet_tests \
+  timeout "$(limit_for 120)" "$SANITIZER" --tool memcheck --leak-check no --error-exitcode 9 build-gpu/dasnet_engine_tests \
     --gtest_filter='Conformance/BackendOps.MatchReference/CudaFp32_BatchNormAddRelu:Conformance/BackendOps.MatchReference/CudaFp32_*Loss:Conformance/BackendOps.MatchReference/CudaFp32_Conv3x3Stride2:CudaGraphs.*:Conformance/BackendOps.MatchReference/CudaBf16_BatchNorm*:Conformance/BackendOps.MatchReference/CudaBf16_Relu:Conformance/BackendOps.MatchReference/CudaBf16_Add:Conformance/BackendOps.MatchReference/CudaBf16_GlobalAvgPool' \
     >"$OUTDIR/memcheck.log" 2>&1
   rc=$?

@@ -75,7 +75,7 @@ ok = np.isfinite(a) & np.isfinite(b)
 print(f"maps cuda vs cpu: shape {a.shape}, {ok.sum()} windows, max |diff| {np.abs(a[ok] - b[ok]).max():.2e}")
 PY
 # Last, so that a slow test build cannot cost the end-to-end figures.
-step "build tests" cmake --build build-gpu-full -j16 --target dasnet_tests >>"$OUTDIR/build.log" 2>&1 &&
-  step "CUDA tests" timeout 120 build-gpu-full/dasnet_tests --gtest_filter='*Cuda*' >"$OUTDIR/tests.log" 2>&1
+step "build tests" cmake --build build-gpu-full -j16 --target dasnet_engine_tests >>"$OUTDIR/build.log" 2>&1 &&
+  step "CUDA tests" timeout 120 build-gpu-full/dasnet_engine_tests --gtest_filter='*Cuda*' >"$OUTDIR/tests.log" 2>&1
 grep -E "^\[  (PASSED|FAILED) +\]|^\[  FAILED  \] [A-Z]|3 steps vs" "$OUTDIR/tests.log" | sort -u
 say "done"
