@@ -128,6 +128,8 @@ class DatasetSource : public DataSource {
     if (label_dims.size() != 1 || label_dims[0] != dims[0])
       throw std::runtime_error(field + "/labels: " + std::to_string(label_dims.empty() ? 0 : label_dims[0]) +
                                " labels for " + std::to_string(dims[0]) + " images");
+    images_->require_all_elements_stored();
+    labels.require_all_elements_stored();
     n_ = dims[0];
     shape_.c = int(dims[1]);
     shape_.h = int(dims[2]);
@@ -400,6 +402,7 @@ DatasetSummary read_dataset_summary(const std::string& path) {
   for (const auto& split : dataset_splits()) {
     if (!file->exists(split)) continue;
     const h5::Node labels = file->dataset(split + "/labels");
+    labels.require_all_elements_stored();
     auto dims = labels.shape();
     std::vector<int32_t> values(dims.empty() ? 0 : dims[0]);
     if (!values.empty()) labels.read_box(H5T_NATIVE_INT32, values.data(), {0}, {values.size()});

@@ -372,6 +372,30 @@ std::vector<hsize_t> Node::chunk_shape() const {
   return dims;
 }
 
+void Node::require_all_elements_stored() const {
+  if (!is_dataset_) fail("expected a dataset, found a group");
+  double claimed = 1;  // a product of damaged extents can pass 2^64
+  for (hsize_t extent : shape()) claimed *= double(extent);
+  if (claimed == 0) return;
+  Handle create(H5Dget_create_plist(handle_.get())), type(H5Dget_type(handle_.get()));
+  if (!create.valid() || !type.valid()) fail("unreadable dataset header");
+  double stored = 0;  // elements the file holds room for
+  if (H5Pget_layout(create.get()) == H5D_CHUNKED) {
+    hsize_t chunks = 0;
+    Handle space(H5Dget_space(handle_.get()));
+    if (!space.valid() || H5Dget_num_chunks(handle_.get(), space.get(), &chunks) < 0) fail("unreadable chunk index");
+    double per_chunk = 1;
+    for (hsize_t extent : chunk_shape()) per_chunk *= double(extent);
+    stored = double(chunks) * per_chunk;
+  } else {
+    stored = double(H5Dget_storage_size(handle_.get())) / double(std::max<size_t>(H5Tget_size(type.get()), 1));
+  }
+  if (double(claimed) > stored)
+    fail("claims " + std::to_string(static_cast<unsigned long long>(std::min(claimed, 1.8e19))) +
+         " values, the file stores at most " +
+         std::to_string(static_cast<unsigned long long>(stored)) + " (truncated or corrupted)");
+}
+
 double Node::scalar_number() const {
   if (!is_dataset_) fail("expected a dataset, found a group");
   if (element_count() != 1) fail("expected one value, found " + std::to_string(element_count()));

@@ -79,6 +79,10 @@ class Node {
   std::string element_type() const;
   bool numeric() const;  // integer or float class
   std::vector<hsize_t> chunk_shape() const;  // empty when not chunked
+  // Fails unless the file stores every element the shape claims (chunks allocated for all of
+  // them): a file dasnet wrote always does; a damaged one may claim 10^13 values it does not
+  // have, which must not become an allocation or a read of that size.
+  void require_all_elements_stored() const;
   double scalar_number() const;              // a one-element dataset (number or text)
   std::string scalar_string() const;
   std::vector<std::string> read_strings() const;
