@@ -96,7 +96,9 @@ TEST(Durability, EveryFileIsSyncedBeforeItsRenameAndItsFolderAfter) {
       {"synth --channels 60 --duration 20 --vehicles 3 --seed 4 -q -o out/rec.h5", "out/rec.h5"},
       {"dataset build out/rec.h5 --per-class 10 --patch-channels 20 --patch-samples 200 -q -o out/set.h5",
        "out/set.h5"},
+      {"dataset reference -o out/references.h5 --patch-channels 16 --patch-samples 16", "out/references.h5"},
       {std::string(kTrainSmall) + " --epochs 1 --checkpoint-dir out/ck", "out/ck/epoch_0001.h5"},
+      {"infer out/ck/epoch_0001.h5 out/rec.h5 -o out/maps --no-png --no-progress --threads 1", "out/maps/rec.pmap.h5"},
   };
   fs::create_directories(dir + "/out");
   for (const auto& [args, output] : writers) {
