@@ -253,7 +253,8 @@ std::string storage_problem(hid_t dataset) {
   if (stored >= needed) return "";
   return std::string(layout == H5D_COMPACT ? "compact" : "contiguous") + " storage holds " +
          std::to_string(H5Dget_storage_size(dataset)) + " bytes where its shape needs " +
-         std::to_string(static_cast<unsigned long long>(needed)) + " (corrupted layout)";
+         std::to_string(points) + " values of " + std::to_string(H5Tget_size(type.get())) +
+         " bytes (corrupted layout)";
 }
 
 // ---- Node ------------------------------------------------------------------------------

@@ -116,7 +116,20 @@ TEST(CheckpointFormat, CompactStorageShorterThanItsShapeIsRefused) {
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("model/linear.weight"), std::string::npos) << what;
-    EXPECT_NE(what.find("compact storage holds 0 bytes where its shape needs 128"), std::string::npos) << what;
+    EXPECT_NE(what.find("compact storage holds 0 bytes where its shape needs 32 values of 4 bytes"), std::string::npos) << what;
+  }
+}
+
+// Found by fuzz_dasnet_files: a dataspace mutated to claim 2.8e19 bytes, more than a 64-bit
+// count holds; the message that refuses it must not overflow either (UBSan caught the cast).
+TEST(CheckpointFormat, ShapeNeedingMoreBytesThanA64BitCountIsRefused) {
+  const std::string file =
+      std::string(DASNET_SOURCE_DIR) + "/tests/fuzz/known_crashes/checkpoint_shape_needs_more_bytes_than_2_to_64.h5";
+  try {
+    load_checkpoint(file);
+    FAIL() << "loaded a checkpoint whose dataset claims more bytes than a 64-bit count holds";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("where its shape needs"), std::string::npos) << e.what();
   }
 }
 
