@@ -131,11 +131,13 @@ done
 max_len=$(stat -c %s "$work"/corpus/* | sort -n | tail -1)
 
 # Leaks inside libhdf5 on refused files are not findings of ours; crashes and memory errors are.
-# libhdf5 allocates what a corrupt header says (15 GB, hundreds of GB) and touches only the
-# bytes the file has: as in the real binary (where such a file is refused with 240 MB resident),
-# that allocation must be let through (-malloc_limit_mb) or get NULL (allocator_may_return_null)
-# and fail the open. Memory really used is still capped (-rss_limit_mb): dasnet's own buffers are
-# zero-filled vectors, so an oversized one of ours ends the run, as std::bad_alloc would.
-ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:suppressions=$source_dir/tests/fuzz/asan_suppressions.txt" \
+# libhdf5 allocates what a corrupt header says (16 GB, hundreds of GB) and touches only the
+# bytes the file has; the real binary refuses such a file with 240 MB resident. Under ASan the
+# same allocation costs an eighth of its size in shadow pages (2.1 GB for one 16 GB object header,
+# past -rss_limit_mb), so every allocation over 2 GiB gets NULL (max_allocation_size_mb with
+# allocator_may_return_null), which libhdf5 reports and the open fails, as on a machine without
+# overcommit; -malloc_limit_mb lets the ones below through to the RSS cap. An oversized buffer of
+# dasnet's own then crashes on NULL or ends the run at -rss_limit_mb: both are findings.
+ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=2048:suppressions=$source_dir/tests/fuzz/asan_suppressions.txt" \
   "$binary" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" -len_control=0 -rss_limit_mb=2048 -malloc_limit_mb=1048576 -timeout=30 -print_final_stats=1 \
   -artifact_prefix="$work/findings/" "$work/corpus"
