@@ -70,53 +70,75 @@ std::vector<Shape> Network::input_shapes(const Node& node, int n) const {
   return shapes;
 }
 
-Network::Plan Network::make_plan(int batch, bool training) const {
-  const int layers = int(nodes_.size());
-  const int num_tensors = int(tensors_.size());
-  const int output = num_tensors - 1;
-  // Time runs over forward steps (node i), the loss, then backward steps (node i at
-  // 2*layers - i). Each step is split into num_tensors + 1 ticks so the rebuilds before a
-  // backward step happen one after another (tensor t at tick -(num_tensors - t)) and a rebuilt
-  // input can be dropped as soon as the next link of its chain exists.
-  const int ticks = num_tensors + 1;
-  auto at = [&](int step) { return step * ticks; };
-  const int loss_time = at(layers);
-  auto backward_time = [&](int node) { return at(2 * layers - node); };
-  auto rebuild_time = [&](int time_of_use, int t) {  // just before the step that uses it
-    return at((time_of_use + ticks - 1) / ticks) - (num_tensors - t);
-  };
+// make_plan's phases. Time runs over forward steps (node i), the loss, then backward steps (node i
+// at 2*layers - i). Each step is split into num_tensors + 1 ticks so the rebuilds before a
+// backward step happen one after another (tensor t at tick -(num_tensors - t)) and a rebuilt
+// input can be dropped as soon as the next link of its chain exists. Every phase appends to one
+// list of memory requests, in a fixed order, which plan_memory then places.
+struct Network::PlanBuilder {
+  const Network& net;
+  const int batch;
+  const bool training;
+  const int layers, num_tensors, output, ticks;
 
-  std::vector<MemoryRequest> requests;
-  auto request = [&](size_t floats, int first, int last) {
-    requests.push_back({floats * sizeof(float), first, last});
-    return requests.size() - 1;
-  };
-  auto floats_of = [&](int t) { return storage_floats(tensors_[t].shape.per_sample() * size_t(batch), tensors_[t].dtype); };
-
-  // When backward reads each tensor's value.
-  std::vector<std::vector<int>> backward_reads(num_tensors);
-  if (training) {
-    for (int i = 0; i < layers; ++i) {
-      const Node& node = nodes_[i];
-      for (size_t j = 0; j < node.inputs.size(); ++j)
-        if (node.layer->backward_reads_input(j)) backward_reads[node.inputs[j]].push_back(backward_time(i));
-      if (node.layer->backward_reads_output()) backward_reads[node.output].push_back(backward_time(i));
-    }
-  }
-  // Cheap layers' outputs (BN+ReLU, BN+add+ReLU) are dropped after their last forward use and
-  // rebuilt for backward: one copy alive over the backward steps of the layers that read it, and
-  // a short-lived copy wherever rebuilding a later tensor needs it as input (chains back to a
-  // kept convolution output), so no rebuilt copy lingers between distant uses. Visiting tensors
-  // from last to first settles every tensor's readers before it is visited.
   struct Rebuild {
     int tensor, first, last;
     size_t request = kNone;
   };
+  std::vector<MemoryRequest> requests;
+  std::vector<std::vector<int>> backward_reads;  // per tensor: when backward reads its value
   std::vector<Rebuild> rebuilds;
-  std::vector<bool> recomputed(num_tensors, false);
+  std::vector<bool> recomputed;
+  std::vector<int> last_use;
+  std::vector<size_t> forward_req, grad_req, scratch_req;
+
+  PlanBuilder(const Network& network, int batch_size, bool train)
+      : net(network), batch(batch_size), training(train), layers(int(net.nodes_.size())),
+        num_tensors(int(net.tensors_.size())), output(num_tensors - 1), ticks(num_tensors + 1),
+        backward_reads(num_tensors), recomputed(num_tensors, false), last_use(num_tensors, 0),
+        forward_req(num_tensors), grad_req(num_tensors, kNone), scratch_req(layers, kNone) {}
+
+  int at(int step) const { return step * ticks; }
+  int loss_time() const { return at(layers); }
+  int backward_time(int node) const { return at(2 * layers - node); }
+  int rebuild_time(int time_of_use, int t) const {  // just before the step that uses it
+    return at((time_of_use + ticks - 1) / ticks) - (num_tensors - t);
+  }
+  size_t request(size_t floats, int first, int last) {
+    requests.push_back({floats * sizeof(float), first, last});
+    return requests.size() - 1;
+  }
+  size_t floats_of(int t) const {
+    return storage_floats(net.tensors_[t].shape.per_sample() * size_t(batch), net.tensors_[t].dtype);
+  }
+
+  void find_backward_reads();
+  void plan_rebuilds();
+  void request_values();
+  void request_gradients();
+  void request_backward_scratch(Plan& plan);
+  void place(Plan& plan);
+};
+
+void Network::PlanBuilder::find_backward_reads() {
+  if (!training) return;
+  for (int i = 0; i < layers; ++i) {
+    const Node& node = net.nodes_[i];
+    for (size_t j = 0; j < node.inputs.size(); ++j)
+      if (node.layer->backward_reads_input(j)) backward_reads[node.inputs[j]].push_back(backward_time(i));
+    if (node.layer->backward_reads_output()) backward_reads[node.output].push_back(backward_time(i));
+  }
+}
+
+// Cheap layers' outputs (BN+ReLU, BN+add+ReLU) are dropped after their last forward use and
+// rebuilt for backward: one copy alive over the backward steps of the layers that read it, and
+// a short-lived copy wherever rebuilding a later tensor needs it as input (chains back to a
+// kept convolution output), so no rebuilt copy lingers between distant uses. Visiting tensors
+// from last to first settles every tensor's readers before it is visited.
+void Network::PlanBuilder::plan_rebuilds() {
   std::vector<std::vector<int>> rebuild_reads(num_tensors);  // times at which a rebuild reads t
-  for (int t = output - 1; training && recompute_ && t >= 1; --t) {
-    const Node& producer = nodes_[tensors_[t].producer];
+  for (int t = output - 1; training && net.recompute_ && t >= 1; --t) {
+    const Node& producer = net.nodes_[net.tensors_[t].producer];
     const auto& reads = backward_reads[t];
     if (!producer.layer->can_recompute() || (reads.empty() && rebuild_reads[t].empty())) continue;
     recomputed[t] = true;
@@ -138,76 +160,79 @@ Network::Plan Network::make_plan(int batch, bool training) const {
   }
   for (int t = 0; t < num_tensors; ++t)  // kept tensors stay alive for rebuilds that read them
     if (!recomputed[t]) backward_reads[t].insert(backward_reads[t].end(), rebuild_reads[t].begin(), rebuild_reads[t].end());
+}
 
-  Plan plan;
-  plan.batch = batch;
-  plan.forward_offset.assign(num_tensors, kNone);
-  plan.views_before.resize(layers);
-  plan.grad_offset.assign(num_tensors, kNone);
-  plan.scratch_offset.assign(layers, kNone);
-  plan.accumulate.resize(layers);
-  plan.recompute_before.resize(layers);
-
-  std::vector<int> last_use(num_tensors, 0), first_use(num_tensors, 0);
+// A value lives from its producer's step to its last reader, forward or backward; rebuilt
+// copies get their own requests (first, so the order of requests stays as it always was).
+void Network::PlanBuilder::request_values() {
+  std::vector<int> first_use(num_tensors, 0);
   for (int t = 0; t < num_tensors; ++t) {
-    first_use[t] = tensors_[t].producer < 0 ? 0 : at(tensors_[t].producer);
+    const TensorInfo& info = net.tensors_[t];
+    first_use[t] = info.producer < 0 ? 0 : at(info.producer);
     last_use[t] = first_use[t];
-    for (int c : tensors_[t].consumers) last_use[t] = std::max(last_use[t], at(c));
-    if (t == output) last_use[t] = loss_time;
+    for (int c : info.consumers) last_use[t] = std::max(last_use[t], at(c));
+    if (t == output) last_use[t] = loss_time();
     if (!recomputed[t])
       for (int r : backward_reads[t]) last_use[t] = std::max(last_use[t], r);
   }
-  std::vector<size_t> forward_req(num_tensors), grad_req(num_tensors, kNone);
   for (auto& r : rebuilds) r.request = request(floats_of(r.tensor), r.first, r.last);
   for (int t = 0; t < num_tensors; ++t) forward_req[t] = request(floats_of(t), first_use[t], last_use[t]);
-  std::vector<size_t> scratch_req(layers, kNone);
-  if (training) {
-    // From the last tensor to the first, so an output's gradient exists before its inputs'.
-    for (int t = num_tensors - 1; t >= 1; --t) {
-      const int last = backward_time(tensors_[t].producer);
-      if (t == output) {
-        grad_req[t] = request(floats_of(t), loss_time, last);
-        continue;
-      }
-      const int writer = *std::max_element(tensors_[t].consumers.begin(), tensors_[t].consumers.end());
-      const Node& node = nodes_[writer];
-      const size_t j = size_t(std::find(node.inputs.begin(), node.inputs.end(), t) - node.inputs.begin());
-      const auto in_place = node.layer->gradient_in_place(j);
-      size_t shared = kNone;
-      if (in_place == Layer::GradientInPlace::OverInputValue && !recomputed[t] &&
-          last_use[t] == backward_time(writer))
-        shared = forward_req[t];
-      else if (in_place == Layer::GradientInPlace::OverOutputGradient)
-        shared = grad_req[node.output];
-      // Same size and the same element type (an in-place gradient never reinterprets memory).
-      const int shared_tensor = in_place == Layer::GradientInPlace::OverInputValue ? t : node.output;
-      if (shared != kNone && requests[shared].bytes == floats_of(t) * sizeof(float) &&
-          tensors_[shared_tensor].dtype == tensors_[t].dtype) {
-        grad_req[t] = shared;
-        requests[shared].last_step = std::max(requests[shared].last_step, last);
-      } else {
-        grad_req[t] = request(floats_of(t), backward_time(writer), last);
-      }
+}
+
+// From the last tensor to the first, so an output's gradient exists before its inputs'. A
+// gradient shares memory with the value or gradient its writer overwrites in place, if any.
+void Network::PlanBuilder::request_gradients() {
+  for (int t = num_tensors - 1; t >= 1; --t) {
+    const int last = backward_time(net.tensors_[t].producer);
+    if (t == output) {
+      grad_req[t] = request(floats_of(t), loss_time(), last);
+      continue;
     }
-    // The first consumer in backward order writes a gradient; later ones add to it.
-    std::vector<bool> written(num_tensors, false);
-    for (int i = layers - 1; i >= 0; --i) {
-      const Node& node = nodes_[i];
-      plan.accumulate[i].assign(node.inputs.size(), false);
-      for (size_t j = 0; j < node.inputs.size(); ++j) {
-        int t = node.inputs[j];
-        if (t == 0) continue;
-        plan.accumulate[i][j] = written[t];
-        if (written[t] && !node.layer->can_accumulate_gradient(j))
-          throw std::logic_error("network: " + node.name + " cannot add to the gradient of its input " +
-                                 std::to_string(j) + ", which another layer also reads");
-        written[t] = true;
-      }
-      size_t floats = node.layer->backward_scratch(*backend_, input_shapes(node, batch), plan.accumulate[i]);
-      if (floats) scratch_req[i] = request(floats, backward_time(i), backward_time(i));
+    const auto& consumers = net.tensors_[t].consumers;
+    const int writer = *std::max_element(consumers.begin(), consumers.end());
+    const Node& node = net.nodes_[writer];
+    const size_t j = size_t(std::find(node.inputs.begin(), node.inputs.end(), t) - node.inputs.begin());
+    const auto in_place = node.layer->gradient_in_place(j);
+    size_t shared = kNone;
+    if (in_place == Layer::GradientInPlace::OverInputValue && !recomputed[t] &&
+        last_use[t] == backward_time(writer))
+      shared = forward_req[t];
+    else if (in_place == Layer::GradientInPlace::OverOutputGradient)
+      shared = grad_req[node.output];
+    // Same size and the same element type (an in-place gradient never reinterprets memory).
+    const int shared_tensor = in_place == Layer::GradientInPlace::OverInputValue ? t : node.output;
+    if (shared != kNone && requests[shared].bytes == floats_of(t) * sizeof(float) &&
+        net.tensors_[shared_tensor].dtype == net.tensors_[t].dtype) {
+      grad_req[t] = shared;
+      requests[shared].last_step = std::max(requests[shared].last_step, last);
+    } else {
+      grad_req[t] = request(floats_of(t), backward_time(writer), last);
     }
   }
+}
 
+// The first consumer in backward order writes a gradient; later ones add to it. Each layer's
+// backward temporaries depend on which of its inputs it adds to.
+void Network::PlanBuilder::request_backward_scratch(Plan& plan) {
+  std::vector<bool> written(num_tensors, false);
+  for (int i = layers - 1; i >= 0; --i) {
+    const Node& node = net.nodes_[i];
+    plan.accumulate[i].assign(node.inputs.size(), false);
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      int t = node.inputs[j];
+      if (t == 0) continue;
+      plan.accumulate[i][j] = written[t];
+      if (written[t] && !node.layer->can_accumulate_gradient(j))
+        throw std::logic_error("network: " + node.name + " cannot add to the gradient of its input " +
+                               std::to_string(j) + ", which another layer also reads");
+      written[t] = true;
+    }
+    size_t floats = node.layer->backward_scratch(*net.backend_, net.input_shapes(node, batch), plan.accumulate[i]);
+    if (floats) scratch_req[i] = request(floats, backward_time(i), backward_time(i));
+  }
+}
+
+void Network::PlanBuilder::place(Plan& plan) {
   MemoryPlan placed = plan_memory(requests);
   plan.bytes = placed.total_bytes;
   for (int t = 0; t < num_tensors; ++t) {
@@ -224,6 +249,28 @@ Network::Plan Network::make_plan(int batch, bool training) const {
     plan.views_before[node].push_back({r.tensor, placed.offsets[r.request]});
     plan.recompute_before[node].push_back(r.tensor);
   }
+}
+
+Network::Plan Network::make_plan(int batch, bool training) const {
+  PlanBuilder builder(*this, batch, training);
+  const int layers = builder.layers, num_tensors = builder.num_tensors;
+  Plan plan;
+  plan.batch = batch;
+  plan.forward_offset.assign(num_tensors, kNone);
+  plan.views_before.resize(layers);
+  plan.grad_offset.assign(num_tensors, kNone);
+  plan.scratch_offset.assign(layers, kNone);
+  plan.accumulate.resize(layers);
+  plan.recompute_before.resize(layers);
+
+  builder.find_backward_reads();
+  builder.plan_rebuilds();
+  builder.request_values();
+  if (training) {
+    builder.request_gradients();
+    builder.request_backward_scratch(plan);
+  }
+  builder.place(plan);
   return plan;
 }
 

@@ -105,6 +105,7 @@ class Network {
     std::vector<std::vector<int>> recompute_before;  // per node: tensors to rebuild before its backward
   };
 
+  struct PlanBuilder;  // make_plan's phases (network.cpp)
   Plan make_plan(int batch, bool training) const;
   Plan& plan_for(int batch, bool training);
   Tensor view(int tensor, size_t offset, int n) const;

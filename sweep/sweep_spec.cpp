@@ -186,145 +186,147 @@ std::string SweepSpec::data_file_for(const TrialConfig& trial) const {
                    ", channels = " + std::to_string(trial.channels));
 }
 
-SweepSpec parse_sweep_spec(const std::string& text, const std::string& source, const std::string& base_dir) {
-  SpecReader r{source};
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw UsageError(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
-  SweepSpec spec;
-  spec.source = source;
-  spec.base_dir = base_dir;
-  r.check_keys(root, "", {"sweep", "space", "data", "run", "early_stopping"});
-  auto absolute = [&](const std::string& p) {
-    fs::path path(p);
-    return (path.is_absolute() ? path : fs::path(base_dir) / path).lexically_normal().string();
-  };
-  auto table_of = [&](const char* name) -> const toml::table* {
-    const toml::node* node = root.get(name);
-    if (!node) return nullptr;
-    if (!node->is_table()) r.fail(name, "expected a table [" + std::string(name) + "]", node);
-    return node->as_table();
-  };
+namespace {
 
-  if (auto* t = table_of("sweep")) {
-    r.check_keys(*t, "sweep.", {"name", "sampling", "trials", "sampling_seed"});
-    if (auto* n = t->get("name")) spec.name = r.text(*n, "sweep.name");
-    if (auto* n = t->get("sampling")) {
-      std::string s = r.text(*n, "sweep.sampling");
-      if (s != "grid" && s != "random") r.fail("sweep.sampling", "'" + s + "' is not grid or random", n);
-      spec.random = s == "random";
-    }
-    if (auto* n = t->get("trials")) spec.random_trials = int(r.integer(*n, "sweep.trials"));
-    if (auto* n = t->get("sampling_seed")) spec.sampling_seed = uint64_t(r.integer(*n, "sweep.sampling_seed"));
-    if (spec.random && spec.random_trials < 1) r.fail("sweep.trials", "random sampling needs trials >= 1", t);
-  }
+// Paths in the spec resolve against the spec file's folder.
+std::string absolute_in(const std::string& base_dir, const std::string& p) {
+  fs::path path(p);
+  return (path.is_absolute() ? path : fs::path(base_dir) / path).lexically_normal().string();
+}
 
+// The section `name` of the spec, or null when absent; anything but a table is an error.
+const toml::table* section(const SpecReader& r, const toml::table& root, const char* name) {
+  const toml::node* node = root.get(name);
+  if (!node) return nullptr;
+  if (!node->is_table()) r.fail(name, "expected a table [" + std::string(name) + "]", node);
+  return node->as_table();
+}
+
+// [sweep]: the study's name and how trials are drawn from the space.
+void read_sweep_section(const SpecReader& r, const toml::table& t, SweepSpec& spec) {
+  r.check_keys(t, "sweep.", {"name", "sampling", "trials", "sampling_seed"});
+  if (auto* n = t.get("name")) spec.name = r.text(*n, "sweep.name");
+  if (auto* n = t.get("sampling")) {
+    std::string s = r.text(*n, "sweep.sampling");
+    if (s != "grid" && s != "random") r.fail("sweep.sampling", "'" + s + "' is not grid or random", n);
+    spec.random = s == "random";
+  }
+  if (auto* n = t.get("trials")) spec.random_trials = int(r.integer(*n, "sweep.trials"));
+  if (auto* n = t.get("sampling_seed")) spec.sampling_seed = uint64_t(r.integer(*n, "sweep.sampling_seed"));
+  if (spec.random && spec.random_trials < 1) r.fail("sweep.trials", "random sampling needs trials >= 1", &t);
+}
+
+// [space]: the values of each dimension. Needs [sweep] read first: continuous ranges are for
+// random sampling only.
+void read_space_section(const SpecReader& r, const toml::table& t, SweepSpec& spec) {
   const auto& dims = trial_dimensions();
-  if (auto* t = table_of("space")) {
-    r.check_keys(*t, "space.", std::set<std::string>(dims.begin(), dims.end()));
-    for (auto&& [key, value] : *t) {
-      std::string name(key.str());
-      spec.space[name] = read_dimension(r, name, value);
-      if (spec.space[name].continuous && !spec.random)
-        r.fail("space." + name, "a range without step or count can only be sampled (sweep.sampling = \"random\")",
-               &value);
-      if (spec.space[name].continuous && !is_real_dimension(name) && name != "seed")
-        r.fail("space." + name, "continuous ranges are for lr; give step or count", &value);
-    }
-  } else {
-    r.fail("space", "missing: the [space] table lists the values of each dimension");
+  r.check_keys(t, "space.", std::set<std::string>(dims.begin(), dims.end()));
+  for (auto&& [key, value] : t) {
+    std::string name(key.str());
+    spec.space[name] = read_dimension(r, name, value);
+    if (spec.space[name].continuous && !spec.random)
+      r.fail("space." + name, "a range without step or count can only be sampled (sweep.sampling = \"random\")",
+             &value);
+    if (spec.space[name].continuous && !is_real_dimension(name) && name != "seed")
+      r.fail("space." + name, "continuous ranges are for lr; give step or count", &value);
   }
+}
 
+// data.files: one data set file per (images_per_class, channels).
+void read_data_files(const SpecReader& r, const toml::node& n, SweepSpec& spec) {
+  auto* array = n.as_array();
+  if (!array) r.fail("data.files", "expected a list of {images_per_class, channels, path} tables", &n);
+  for (auto&& item : *array) {
+    auto* f = item.as_table();
+    if (!f) r.fail("data.files", "each entry is a table {images_per_class = N, channels = 1, path = \"...\"}", &item);
+    r.check_keys(*f, "data.files.", {"images_per_class", "channels", "path"});
+    DataFileEntry e;
+    if (!f->contains("images_per_class") || !f->contains("path"))
+      r.fail("data.files", "an entry needs images_per_class and path", &item);
+    e.images_per_class = int(r.integer(*f->get("images_per_class"), "data.files.images_per_class"));
+    if (auto* c = f->get("channels")) e.channels = int(r.integer(*c, "data.files.channels"));
+    e.path = absolute_in(spec.base_dir, r.text(*f->get("path"), "data.files.path"));
+    spec.files.push_back(e);
+  }
+}
+
+// [data]: synthetic images or data set files, and the reference set.
+void read_data_section(const SpecReader& r, const toml::table& t, SweepSpec& spec) {
+  r.check_keys(t, "data.", {"synthetic", "image_height", "image_width", "synthetic_seed", "files", "reference"});
+  if (auto* n = t.get("image_height")) spec.image_height = int(r.integer(*n, "data.image_height"));
+  if (auto* n = t.get("image_width")) spec.image_width = int(r.integer(*n, "data.image_width"));
+  if (auto* n = t.get("synthetic_seed")) spec.synthetic_seed = uint64_t(r.integer(*n, "data.synthetic_seed"));
+  if (auto* n = t.get("reference")) spec.reference = absolute_in(spec.base_dir, r.text(*n, "data.reference"));
   bool any_files = false;
-  if (auto* t = table_of("data")) {
-    r.check_keys(*t, "data.", {"synthetic", "image_height", "image_width", "synthetic_seed", "files", "reference"});
-    if (auto* n = t->get("image_height")) spec.image_height = int(r.integer(*n, "data.image_height"));
-    if (auto* n = t->get("image_width")) spec.image_width = int(r.integer(*n, "data.image_width"));
-    if (auto* n = t->get("synthetic_seed")) spec.synthetic_seed = uint64_t(r.integer(*n, "data.synthetic_seed"));
-    if (auto* n = t->get("reference")) spec.reference = absolute(r.text(*n, "data.reference"));
-    if (auto* n = t->get("files")) {
-      auto* array = n->as_array();
-      if (!array) r.fail("data.files", "expected a list of {images_per_class, channels, path} tables", n);
-      for (auto&& item : *array) {
-        auto* f = item.as_table();
-        if (!f) r.fail("data.files", "each entry is a table {images_per_class = N, channels = 1, path = \"...\"}", &item);
-        r.check_keys(*f, "data.files.", {"images_per_class", "channels", "path"});
-        DataFileEntry e;
-        if (!f->contains("images_per_class") || !f->contains("path"))
-          r.fail("data.files", "an entry needs images_per_class and path", &item);
-        e.images_per_class = int(r.integer(*f->get("images_per_class"), "data.files.images_per_class"));
-        if (auto* c = f->get("channels")) e.channels = int(r.integer(*c, "data.files.channels"));
-        e.path = absolute(r.text(*f->get("path"), "data.files.path"));
-        spec.files.push_back(e);
-      }
-      any_files = !spec.files.empty();
-    }
-    spec.synthetic = !any_files;
-    if (auto* n = t->get("synthetic")) {
-      spec.synthetic = r.boolean(*n, "data.synthetic");
-      if (spec.synthetic && any_files) r.fail("data.synthetic", "true, but data.files is also given: choose one", n);
-      if (!spec.synthetic && !any_files) r.fail("data.files", "data.synthetic = false needs data.files", n);
-    }
-    if (spec.image_height < 1 || spec.image_width < 1)
-      r.fail("data.image_height", "image sizes must be >= 1", t);
+  if (auto* n = t.get("files")) {
+    read_data_files(r, *n, spec);
+    any_files = !spec.files.empty();
   }
-
-  if (auto* t = table_of("run")) {
-    r.check_keys(*t, "run.", {"threads", "retries", "heartbeat_timeout_s", "progress_timeout_epochs",
-                              "progress_timeout_floor_s", "checkpoints", "launcher", "extra_args"});
-    if (auto* n = t->get("threads")) spec.threads = int(r.integer(*n, "run.threads"));
-    if (auto* n = t->get("retries")) spec.retries = int(r.integer(*n, "run.retries"));
-    if (auto* n = t->get("heartbeat_timeout_s")) spec.heartbeat_timeout_s = r.number(*n, "run.heartbeat_timeout_s");
-    if (auto* n = t->get("progress_timeout_epochs"))
-      spec.progress_timeout_epochs = r.number(*n, "run.progress_timeout_epochs");
-    if (auto* n = t->get("progress_timeout_floor_s"))
-      spec.progress_timeout_floor_s = r.number(*n, "run.progress_timeout_floor_s");
-    if (auto* n = t->get("checkpoints")) spec.checkpoints = r.boolean(*n, "run.checkpoints");
-    if (auto* n = t->get("launcher")) spec.launcher = r.text(*n, "run.launcher");
-    if (auto* n = t->get("extra_args")) {
-      auto* array = n->as_array();
-      if (!array) r.fail("run.extra_args", "expected a list of strings", n);
-      for (auto&& item : *array) spec.extra_args.push_back(r.text(item, "run.extra_args"));
-    }
-    if (spec.threads < 0) r.fail("run.threads", "must be >= 0", t->get("threads"));
-    if (spec.retries < 0) r.fail("run.retries", "must be >= 0", t->get("retries"));
-    if (!(spec.heartbeat_timeout_s > 0)) r.fail("run.heartbeat_timeout_s", "must be > 0", t->get("heartbeat_timeout_s"));
-    if (!(spec.progress_timeout_epochs >= 0 && std::isfinite(spec.progress_timeout_epochs)))
-      r.fail("run.progress_timeout_epochs", "must be a number >= 0 (0: never)", t->get("progress_timeout_epochs"));
-    if (!(spec.progress_timeout_floor_s > 0 && std::isfinite(spec.progress_timeout_floor_s)))
-      r.fail("run.progress_timeout_floor_s", "must be > 0", t->get("progress_timeout_floor_s"));
+  spec.synthetic = !any_files;
+  if (auto* n = t.get("synthetic")) {
+    spec.synthetic = r.boolean(*n, "data.synthetic");
+    if (spec.synthetic && any_files) r.fail("data.synthetic", "true, but data.files is also given: choose one", n);
+    if (!spec.synthetic && !any_files) r.fail("data.files", "data.synthetic = false needs data.files", n);
   }
+  if (spec.image_height < 1 || spec.image_width < 1)
+    r.fail("data.image_height", "image sizes must be >= 1", &t);
+}
 
-  if (auto* t = table_of("early_stopping")) {
-    r.check_keys(*t, "early_stopping.", {"rule", "at_epochs", "min_trials", "reduction_factor"});
-    auto& es = spec.early_stopping;
-    if (auto* n = t->get("rule")) {
-      std::string rule = r.text(*n, "early_stopping.rule");
-      if (rule == "median") es.rule = PruningRule::median;
-      else if (rule == "halving" || rule == "successive_halving") es.rule = PruningRule::halving;
-      else if (rule != "none") r.fail("early_stopping.rule", "'" + rule + "' is not none, median or halving", n);
-    }
-    if (auto* n = t->get("at_epochs")) {
-      auto* array = n->as_array();
-      if (!array) r.fail("early_stopping.at_epochs", "expected a list of epochs", n);
-      for (auto&& item : *array) {
-        int64_t e = r.integer(item, "early_stopping.at_epochs");
-        if (e < 1) r.fail("early_stopping.at_epochs", "epochs start at 1", &item);
-        es.at_epochs.push_back(int(e));
-      }
-    }
-    if (auto* n = t->get("min_trials")) es.min_trials = int(r.integer(*n, "early_stopping.min_trials"));
-    if (auto* n = t->get("reduction_factor")) es.reduction_factor = int(r.integer(*n, "early_stopping.reduction_factor"));
-    if (es.rule != PruningRule::none && es.at_epochs.empty())
-      r.fail("early_stopping.at_epochs", "a pruning rule needs the epochs at which it decides", t);
-    if (es.min_trials < 1) r.fail("early_stopping.min_trials", "must be >= 1", t->get("min_trials"));
-    if (es.reduction_factor < 2) r.fail("early_stopping.reduction_factor", "must be >= 2", t->get("reduction_factor"));
+// [run]: how each trial runs, and when a silent or stalled one is given up.
+void read_run_section(const SpecReader& r, const toml::table& t, SweepSpec& spec) {
+  r.check_keys(t, "run.", {"threads", "retries", "heartbeat_timeout_s", "progress_timeout_epochs",
+                           "progress_timeout_floor_s", "checkpoints", "launcher", "extra_args"});
+  if (auto* n = t.get("threads")) spec.threads = int(r.integer(*n, "run.threads"));
+  if (auto* n = t.get("retries")) spec.retries = int(r.integer(*n, "run.retries"));
+  if (auto* n = t.get("heartbeat_timeout_s")) spec.heartbeat_timeout_s = r.number(*n, "run.heartbeat_timeout_s");
+  if (auto* n = t.get("progress_timeout_epochs"))
+    spec.progress_timeout_epochs = r.number(*n, "run.progress_timeout_epochs");
+  if (auto* n = t.get("progress_timeout_floor_s"))
+    spec.progress_timeout_floor_s = r.number(*n, "run.progress_timeout_floor_s");
+  if (auto* n = t.get("checkpoints")) spec.checkpoints = r.boolean(*n, "run.checkpoints");
+  if (auto* n = t.get("launcher")) spec.launcher = r.text(*n, "run.launcher");
+  if (auto* n = t.get("extra_args")) {
+    auto* array = n->as_array();
+    if (!array) r.fail("run.extra_args", "expected a list of strings", n);
+    for (auto&& item : *array) spec.extra_args.push_back(r.text(item, "run.extra_args"));
   }
+  if (spec.threads < 0) r.fail("run.threads", "must be >= 0", t.get("threads"));
+  if (spec.retries < 0) r.fail("run.retries", "must be >= 0", t.get("retries"));
+  if (!(spec.heartbeat_timeout_s > 0)) r.fail("run.heartbeat_timeout_s", "must be > 0", t.get("heartbeat_timeout_s"));
+  if (!(spec.progress_timeout_epochs >= 0 && std::isfinite(spec.progress_timeout_epochs)))
+    r.fail("run.progress_timeout_epochs", "must be a number >= 0 (0: never)", t.get("progress_timeout_epochs"));
+  if (!(spec.progress_timeout_floor_s > 0 && std::isfinite(spec.progress_timeout_floor_s)))
+    r.fail("run.progress_timeout_floor_s", "must be > 0", t.get("progress_timeout_floor_s"));
+}
 
-  // Cross-checks: every data set size has a file; multi-rank trials have a launcher.
+// [early_stopping]: the pruning rule and the epochs at which it decides.
+void read_early_stopping_section(const SpecReader& r, const toml::table& t, EarlyStoppingSpec& es) {
+  r.check_keys(t, "early_stopping.", {"rule", "at_epochs", "min_trials", "reduction_factor"});
+  if (auto* n = t.get("rule")) {
+    std::string rule = r.text(*n, "early_stopping.rule");
+    if (rule == "median") es.rule = PruningRule::median;
+    else if (rule == "halving" || rule == "successive_halving") es.rule = PruningRule::halving;
+    else if (rule != "none") r.fail("early_stopping.rule", "'" + rule + "' is not none, median or halving", n);
+  }
+  if (auto* n = t.get("at_epochs")) {
+    auto* array = n->as_array();
+    if (!array) r.fail("early_stopping.at_epochs", "expected a list of epochs", n);
+    for (auto&& item : *array) {
+      int64_t e = r.integer(item, "early_stopping.at_epochs");
+      if (e < 1) r.fail("early_stopping.at_epochs", "epochs start at 1", &item);
+      es.at_epochs.push_back(int(e));
+    }
+  }
+  if (auto* n = t.get("min_trials")) es.min_trials = int(r.integer(*n, "early_stopping.min_trials"));
+  if (auto* n = t.get("reduction_factor")) es.reduction_factor = int(r.integer(*n, "early_stopping.reduction_factor"));
+  if (es.rule != PruningRule::none && es.at_epochs.empty())
+    r.fail("early_stopping.at_epochs", "a pruning rule needs the epochs at which it decides", &t);
+  if (es.min_trials < 1) r.fail("early_stopping.min_trials", "must be >= 1", t.get("min_trials"));
+  if (es.reduction_factor < 2) r.fail("early_stopping.reduction_factor", "must be >= 2", t.get("reduction_factor"));
+}
+
+// Cross-checks: every data set size has a file; multi-rank trials have a launcher.
+void check_across_sections(const SpecReader& r, const SweepSpec& spec) {
   TrialConfig defaults;
   auto numbers_of = [&](const std::string& name, double fallback) {
     auto it = spec.space.find(name);
@@ -343,6 +345,30 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source, c
   for (double ranks : numbers_of("ranks", 1))
     if (ranks > 1 && spec.launcher.empty())
       r.fail("space.ranks", "values > 1 need run.launcher, e.g. launcher = \"mpirun -np {ranks}\"");
+}
+
+}  // namespace
+
+SweepSpec parse_sweep_spec(const std::string& text, const std::string& source, const std::string& base_dir) {
+  SpecReader r{source};
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw UsageError(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  SweepSpec spec;
+  spec.source = source;
+  spec.base_dir = base_dir;
+  r.check_keys(root, "", {"sweep", "space", "data", "run", "early_stopping"});
+  // In this order: [space] depends on [sweep]'s sampling.
+  if (auto* t = section(r, root, "sweep")) read_sweep_section(r, *t, spec);
+  if (auto* t = section(r, root, "space")) read_space_section(r, *t, spec);
+  else r.fail("space", "missing: the [space] table lists the values of each dimension");
+  if (auto* t = section(r, root, "data")) read_data_section(r, *t, spec);
+  if (auto* t = section(r, root, "run")) read_run_section(r, *t, spec);
+  if (auto* t = section(r, root, "early_stopping")) read_early_stopping_section(r, *t, spec.early_stopping);
+  check_across_sections(r, spec);
   return spec;
 }
 

@@ -76,19 +76,101 @@ void label_references(const std::string& path, double rate_hz, LabelRule rule) {
   }
 }
 
+struct LabelArgs {
+  std::vector<std::string> files;
+  DasSelection selection;
+  int patch_channels = 200, patch_samples = 200;
+  LabelRule rule;
+  std::string csv, reference;
+  double reference_rate_hz = 500;
+  bool quiet = false;
+};
+
+// Label counts over all files and, where a file has the generator's truth, the confusion table.
+struct LabelTally {
+  size_t counts[kNumPatchLabels] = {};
+  size_t confusion[kNumTruthClasses][kNumPatchLabels] = {};
+  bool any_truth = false;
+};
+
+// Labels one record's patches window by window (a window's patches in parallel), counting them
+// and writing one CSV row each in the file's own channels and samples.
+void label_file(const LabelArgs& args, const ParsedSelection& selected, const std::string& file, std::ofstream& csv,
+                LabelTally& tally) {
+  RecordPatches patches(DasSource::file(file).selected(selected), size_t(args.patch_channels),
+                        size_t(args.patch_samples));
+  TruthMap truth = read_truth(file);
+  tally.any_truth = tally.any_truth || !truth.empty();
+  if (patches.rows() * patches.cols() == 0)
+    std::fprintf(stderr, "dasnet label: %s: %zu x %zu record is smaller than one %d x %d patch\n", file.c_str(),
+                 patches.info().num_channels, patches.info().num_samples, args.patch_channels, args.patch_samples);
+  PatchLabeler labeler(args.patch_channels, args.patch_samples, patches.info().sampling_rate_hz, args.rule);
+  ProgressLine progress("label " + file, args.quiet);
+  std::vector<PatchLabel> labels;
+  for (size_t w = 0; w < patches.windows(); ++w) {
+    patches.load_window(w);
+    const size_t rows = patches.rows(), cols = patches.window_cols(), col0 = patches.window_first_col();
+    labels.assign(rows * cols, PatchLabel::other);
+#pragma omp parallel for schedule(dynamic)
+    for (size_t k = 0; k < rows * cols; ++k)
+      labels[k] = labeler.label(patches.patch(k / cols, col0 + k % cols), patches.row_stride());
+    for (size_t k = 0; k < rows * cols; ++k) {
+      // In the file's own channels and samples (a --time/--distance window starts inside it).
+      const DasSource::Location at =
+          patches.source().locate(patches.patch_channel(k / cols), patches.patch_sample(col0 + k % cols));
+      const size_t ch = at.channel, t = at.sample;
+      ++tally.counts[int(labels[k])];
+      std::string truth_name;
+      if (!truth.empty()) {
+        TruthClass tc = truth.patch_class(ch, size_t(args.patch_channels), t, size_t(args.patch_samples));
+        ++tally.confusion[int(tc)][int(labels[k])];
+        truth_name = truth_class_name(tc);
+      }
+      if (csv.is_open())
+        csv << file << ',' << ch << ',' << t << ',' << patch_label_name(labels[k]) << ',' << truth_name << '\n';
+    }
+    progress.update(double(col0 + cols), double(patches.cols()), "columns");
+  }
+}
+
+void print_tally(const LabelTally& tally) {
+  size_t total = 0;
+  for (size_t c : tally.counts) total += c;
+  std::printf("patches: %zu\n", total);
+  for (int l = 0; l < kNumPatchLabels; ++l) std::printf("  %-10s %zu\n", patch_label_name(PatchLabel(l)), tally.counts[l]);
+  if (!tally.any_truth) return;
+  std::printf("confusion (rows: generator truth, columns: rule label)\n%-12s", "");
+  for (int l = 0; l < kNumPatchLabels; ++l) std::printf(" %9s", patch_label_name(PatchLabel(l)));
+  std::printf("\n");
+  for (int t = 0; t < kNumTruthClasses; ++t) {
+    std::printf("%-12s", truth_class_name(TruthClass(t)));
+    for (int l = 0; l < kNumPatchLabels; ++l) std::printf(" %9zu", tally.confusion[t][l]);
+    std::printf("\n");
+  }
+}
+
+void run_label(const LabelArgs& args) {
+  const ParsedSelection selected = parse_selection(args.selection);
+  if (args.patch_channels < 1 || args.patch_samples < 2) throw UsageError("--patch-channels/--patch-samples too small");
+  if (args.rule.bins < 1) throw UsageError("--bins must be positive");
+  if (!args.reference.empty()) return label_references(args.reference, args.reference_rate_hz, args.rule);
+  if (args.files.empty()) throw UsageError("label: give DAS record files or --reference");
+  std::ofstream csv;
+  if (!args.csv.empty()) {
+    require_output_not_input(args.csv, args.files, "--csv");
+    csv.open(args.csv);
+    if (!csv) throw std::runtime_error(args.csv + ": cannot write");
+    csv << "file,channel,sample,label,truth\n";
+  }
+  LabelTally tally;
+  for (const auto& file : args.files) label_file(args, selected, file, csv, tally);
+  print_tally(tally);
+}
+
 }  // namespace
 
 void add_label_command(CLI::App& app) {
-  struct Args {
-    std::vector<std::string> files;
-    DasSelection selection;
-    int patch_channels = 200, patch_samples = 200;
-    LabelRule rule;
-    std::string csv, reference;
-    double reference_rate_hz = 500;
-    bool quiet = false;
-  };
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<LabelArgs>();
   CLI::App* cmd = app.add_subcommand("label", "Label the patches of DAS records with the study's spectral rule");
   auto* files = cmd->add_option("files", args->files, "DAS record files");
   auto* reference = cmd->add_option("--reference", args->reference,
@@ -109,74 +191,7 @@ void add_label_command(CLI::App& app) {
   cmd->add_option("--csv", args->csv, "Write file,channel,sample,label,truth per patch to this file");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   add_selection_flags(cmd, args->selection);
-  cmd->callback([args] {
-    const ParsedSelection selected = parse_selection(args->selection);
-    if (args->patch_channels < 1 || args->patch_samples < 2) throw UsageError("--patch-channels/--patch-samples too small");
-    if (args->rule.bins < 1) throw UsageError("--bins must be positive");
-    if (!args->reference.empty()) return label_references(args->reference, args->reference_rate_hz, args->rule);
-    if (args->files.empty()) throw UsageError("label: give DAS record files or --reference");
-    std::ofstream csv;
-    if (!args->csv.empty()) {
-      require_output_not_input(args->csv, args->files, "--csv");
-      csv.open(args->csv);
-      if (!csv) throw std::runtime_error(args->csv + ": cannot write");
-      csv << "file,channel,sample,label,truth\n";
-    }
-    size_t counts[kNumPatchLabels] = {};
-    size_t confusion[kNumTruthClasses][kNumPatchLabels] = {};
-    bool any_truth = false;
-    for (const auto& file : args->files) {
-      RecordPatches patches(DasSource::file(file).selected(selected), size_t(args->patch_channels),
-                            size_t(args->patch_samples));
-      TruthMap truth = read_truth(file);
-      any_truth = any_truth || !truth.empty();
-      if (patches.rows() * patches.cols() == 0)
-        std::fprintf(stderr, "dasnet label: %s: %zu x %zu record is smaller than one %d x %d patch\n", file.c_str(),
-                     patches.info().num_channels, patches.info().num_samples, args->patch_channels,
-                     args->patch_samples);
-      PatchLabeler labeler(args->patch_channels, args->patch_samples, patches.info().sampling_rate_hz, args->rule);
-      ProgressLine progress("label " + file, args->quiet);
-      std::vector<PatchLabel> labels;
-      for (size_t w = 0; w < patches.windows(); ++w) {
-        patches.load_window(w);
-        const size_t rows = patches.rows(), cols = patches.window_cols(), col0 = patches.window_first_col();
-        labels.assign(rows * cols, PatchLabel::other);
-#pragma omp parallel for schedule(dynamic)
-        for (size_t k = 0; k < rows * cols; ++k)
-          labels[k] = labeler.label(patches.patch(k / cols, col0 + k % cols), patches.row_stride());
-        for (size_t k = 0; k < rows * cols; ++k) {
-          // In the file's own channels and samples (a --time/--distance window starts inside it).
-          const DasSource::Location at =
-              patches.source().locate(patches.patch_channel(k / cols), patches.patch_sample(col0 + k % cols));
-          const size_t ch = at.channel, t = at.sample;
-          ++counts[int(labels[k])];
-          std::string truth_name;
-          if (!truth.empty()) {
-            TruthClass tc = truth.patch_class(ch, size_t(args->patch_channels), t, size_t(args->patch_samples));
-            ++confusion[int(tc)][int(labels[k])];
-            truth_name = truth_class_name(tc);
-          }
-          if (csv.is_open())
-            csv << file << ',' << ch << ',' << t << ',' << patch_label_name(labels[k]) << ',' << truth_name << '\n';
-        }
-        progress.update(double(col0 + cols), double(patches.cols()), "columns");
-      }
-    }
-    size_t total = 0;
-    for (size_t c : counts) total += c;
-    std::printf("patches: %zu\n", total);
-    for (int l = 0; l < kNumPatchLabels; ++l) std::printf("  %-10s %zu\n", patch_label_name(PatchLabel(l)), counts[l]);
-    if (any_truth) {
-      std::printf("confusion (rows: generator truth, columns: rule label)\n%-12s", "");
-      for (int l = 0; l < kNumPatchLabels; ++l) std::printf(" %9s", patch_label_name(PatchLabel(l)));
-      std::printf("\n");
-      for (int t = 0; t < kNumTruthClasses; ++t) {
-        std::printf("%-12s", truth_class_name(TruthClass(t)));
-        for (int l = 0; l < kNumPatchLabels; ++l) std::printf(" %9zu", confusion[t][l]);
-        std::printf("\n");
-      }
-    }
-  });
+  cmd->callback([args] { run_label(*args); });
 }
 
 }  // namespace dasnet

@@ -121,134 +121,153 @@ void print_summary(const SweepRunSummary& s) {
     throw std::runtime_error(std::to_string(c.failed) + " trials failed (see 'dasnet sweep status' and their train.log)");
 }
 
+// `body` on rank 0 under mpirun/srun, directly in a single process.
+template <class Body>
+void as_coordinator(Communicator* comm, const bool& workers_released, Body body) {
+  if (comm) on_coordinator(*comm, workers_released, body);
+  else body();
+}
+
+struct SweepRunArgs {
+  std::string spec_path, slurm_path;
+  LedgerFlags ledger;
+  RunFlags run;
+  SlurmOptions slurm;
+  bool dry_run = false;
+};
+
+// --dry-run: every trial with the command it would run.
+void print_dry_run(const SweepSpec& spec, const ExpandedTrials& expanded) {
+  for (size_t i = 0; i < expanded.trials.size(); ++i) {
+    std::printf("%4zu  %s\n     ", i + 1, expanded.trials[i].label().c_str());
+    for (const auto& w : trial_command(spec, expanded.trials[i], "dasnet", "RUN_DIR", 0, "")) std::printf(" %s", w.c_str());
+    std::printf("\n");
+  }
+  std::printf("%zu trials (%d combinations dropped: depth not valid for the block type)\n", expanded.trials.size(),
+              expanded.dropped_invalid);
+}
+
+// Adds the spec's trials to the ledger (the ones already there stay as they are).
+void add_spec_trials(Ledger& ledger, const SweepRunArgs& cmd, const SweepSpec& spec, const ExpandedTrials& expanded) {
+  store_spec(ledger, cmd.spec_path);
+  std::vector<std::string> configs;
+  for (const auto& t : expanded.trials) configs.push_back(t.to_json());
+  int added = ledger.add_trials(configs);
+  std::printf("sweep '%s': %zu trials in the spec (%d new in %s)%s\n", spec.name.c_str(), expanded.trials.size(),
+              added, cmd.ledger.ledger.c_str(),
+              expanded.dropped_invalid ? (", " + std::to_string(expanded.dropped_invalid) +
+                                          " combinations dropped: depth not valid for the block type").c_str()
+                                       : "");
+  std::fflush(stdout);
+}
+
+// --slurm: a job-array script of sweep workers on this ledger instead of a run.
+void write_slurm(SweepRunArgs& cmd, const SweepSpec& spec) {
+  cmd.slurm.parallel_per_task = cmd.run.options.parallel;
+  cmd.slurm.journal = cmd.ledger.journal;
+  require_output_not_input(cmd.slurm_path, {cmd.spec_path, cmd.ledger.ledger}, "--slurm");
+  write_slurm_script(cmd.slurm_path, spec, cmd.ledger.ledger, std::filesystem::read_symlink("/proc/self/exe").string(),
+                     cmd.slurm);
+  std::printf("wrote %s: submit with sbatch %s\n", cmd.slurm_path.c_str(), cmd.slurm_path.c_str());
+}
+
+// sweep run on rank 0 (or alone): expand the spec, then list, script or run its trials.
+void run_sweep_spec(SweepRunArgs& cmd, Communicator* comm, bool* workers_released) {
+  SweepSpec spec = load_sweep_spec(cmd.spec_path);
+  ExpandedTrials expanded = expand_trials(spec);
+  if (expanded.trials.empty()) throw UsageError(cmd.spec_path + ": the space holds no valid trial");
+  if (cmd.dry_run) return print_dry_run(spec, expanded);
+  auto ledger = cmd.ledger.open();
+  add_spec_trials(*ledger, cmd, spec, expanded);
+  if (!cmd.slurm_path.empty()) return write_slurm(cmd, spec);
+  cmd.run.options.progress = !cmd.run.no_progress;
+  if (!comm) return print_summary(run_sweep(*ledger, spec, cmd.run.options));
+  serve_and_report(*comm, *ledger, spec, cmd.run.options, workers_released);
+}
+
+void add_sweep_run_command(CLI::App* sweep) {
+  auto cmd = std::make_shared<SweepRunArgs>();
+  CLI::App* sub = sweep->add_subcommand("run", "Add the spec's trials to the ledger and run them (resumes a ledger)");
+  sub->add_option("spec", cmd->spec_path, "Sweep spec (TOML), see sweep/examples/")->required();
+  cmd->ledger.add_to(sub);
+  cmd->run.add_to(sub);
+  sub->add_flag("--dry-run", cmd->dry_run, "List the trials and their commands; run nothing");
+  sub->add_option("--slurm", cmd->slurm_path, "Write a Slurm job-array script of sweep workers instead of running");
+  sub->add_option("--slurm-tasks", cmd->slurm.tasks, "Array tasks (workers)")
+      ->capture_default_str()
+      ->check(flag_checks::positive);
+  sub->add_option("--slurm-time", cmd->slurm.time_limit, "Time limit per task")->capture_default_str();
+  sub->add_option("--slurm-partition", cmd->slurm.partition, "Partition");
+  sub->add_option("--slurm-account", cmd->slurm.account, "Account");
+  sub->add_option("--slurm-cpus", cmd->slurm.cpus_per_task, "CPUs per task (0: 8 per CPU trial, 4 per GPU trial)")
+      ->check(flag_checks::non_negative);
+  sub->callback([cmd] {
+    auto comm = connect_if_launched();
+    if (comm && (cmd->dry_run || !cmd->slurm_path.empty()))
+      throw UsageError("--dry-run and --slurm need no mpirun/srun: run them as one process");
+    if (comm && comm->rank() > 0) {
+      run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
+      return;
+    }
+    bool workers_released = false;
+    as_coordinator(comm.get(), workers_released, [&] { run_sweep_spec(*cmd, comm.get(), &workers_released); });
+  });
+}
+
+void add_sweep_worker_command(CLI::App* sweep) {
+  struct Worker {
+    LedgerFlags ledger;
+    RunFlags run;
+  };
+  auto cmd = std::make_shared<Worker>();
+  CLI::App* sub = sweep->add_subcommand("worker", "Pull and run waiting trials of a ledger until none waits (Slurm tasks)");
+  cmd->ledger.add_to(sub);
+  cmd->run.add_to(sub);
+  sub->callback([cmd] {
+    cmd->run.options.progress = !cmd->run.no_progress;
+    auto comm = connect_if_launched();
+    if (comm && comm->rank() > 0) return run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
+    bool workers_released = false;
+    as_coordinator(comm.get(), workers_released, [&] {
+      require_input_path(cmd->ledger.ledger);  // a worker joins a sweep: it never creates a ledger
+      auto ledger = cmd->ledger.open();
+      SweepSpec spec = spec_from_ledger(*ledger);
+      if (!comm) return print_summary(run_sweep(*ledger, spec, cmd->run.options));
+      serve_and_report(*comm, *ledger, spec, cmd->run.options, &workers_released);
+    });
+  });
+}
+
+void add_sweep_status_command(CLI::App* sweep) {
+  auto cmd = std::make_shared<LedgerFlags>();
+  CLI::App* sub = sweep->add_subcommand("status", "Trials of a ledger by state, with the messages of failures");
+  cmd->add_to(sub, true);
+  sub->callback([cmd] {
+    auto ledger = Ledger::open_read_only(cmd->ledger);
+    for (const auto& t : ledger->trials())
+      std::printf("%5lld  %-9s  attempts %d  epochs %3d  %7.1f s  %s%s%s\n", static_cast<long long>(t.id),
+                  trial_state_name(t.state), t.attempts, t.epochs_done, t.seconds,
+                  TrialConfig::from_json(t.config).label().c_str(), t.message.empty() ? "" : "  | ",
+                  t.message.c_str());
+    SweepRunSummary s;
+    s.counts = ledger->counts();
+    pruning_savings(*ledger, &s.epochs_planned, &s.epochs_pruned);
+    const auto& c = s.counts;
+    std::printf("%d trials: %d complete, %d diverged, %d pruned, %d failed, %d running, %d waiting\n", c.total(),
+                c.complete, c.diverged, c.pruned, c.failed, c.running, c.waiting);
+    if (s.epochs_pruned > 0)
+      std::printf("early stopping saved %ld of %ld planned epochs\n", s.epochs_pruned, s.epochs_planned);
+  });
+}
+
 }  // namespace
 
 void add_sweep_command(CLI::App& app) {
   CLI::App* sweep = app.add_subcommand("sweep", "Hyperparameter sweeps: run, worker, status");
   sweep->require_subcommand(1);
-
-  {
-    struct Run {
-      std::string spec_path, slurm_path;
-      LedgerFlags ledger;
-      RunFlags run;
-      SlurmOptions slurm;
-      bool dry_run = false;
-    };
-    auto cmd = std::make_shared<Run>();
-    CLI::App* sub = sweep->add_subcommand("run", "Add the spec's trials to the ledger and run them (resumes a ledger)");
-    sub->add_option("spec", cmd->spec_path, "Sweep spec (TOML), see sweep/examples/")->required();
-    cmd->ledger.add_to(sub);
-    cmd->run.add_to(sub);
-    sub->add_flag("--dry-run", cmd->dry_run, "List the trials and their commands; run nothing");
-    sub->add_option("--slurm", cmd->slurm_path, "Write a Slurm job-array script of sweep workers instead of running");
-    sub->add_option("--slurm-tasks", cmd->slurm.tasks, "Array tasks (workers)")
-        ->capture_default_str()
-        ->check(flag_checks::positive);
-    sub->add_option("--slurm-time", cmd->slurm.time_limit, "Time limit per task")->capture_default_str();
-    sub->add_option("--slurm-partition", cmd->slurm.partition, "Partition");
-    sub->add_option("--slurm-account", cmd->slurm.account, "Account");
-    sub->add_option("--slurm-cpus", cmd->slurm.cpus_per_task, "CPUs per task (0: 8 per CPU trial, 4 per GPU trial)")
-        ->check(flag_checks::non_negative);
-    sub->callback([cmd] {
-      auto comm = connect_if_launched();
-      if (comm && (cmd->dry_run || !cmd->slurm_path.empty()))
-        throw UsageError("--dry-run and --slurm need no mpirun/srun: run them as one process");
-      if (comm && comm->rank() > 0) {
-        run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
-        return;
-      }
-      bool workers_released = false;
-      auto body = [&] {
-        SweepSpec spec = load_sweep_spec(cmd->spec_path);
-        ExpandedTrials expanded = expand_trials(spec);
-        if (expanded.trials.empty()) throw UsageError(cmd->spec_path + ": the space holds no valid trial");
-        if (cmd->dry_run) {
-          for (size_t i = 0; i < expanded.trials.size(); ++i) {
-            std::printf("%4zu  %s\n     ", i + 1, expanded.trials[i].label().c_str());
-            for (const auto& w : trial_command(spec, expanded.trials[i], "dasnet", "RUN_DIR", 0, "")) std::printf(" %s", w.c_str());
-            std::printf("\n");
-          }
-          std::printf("%zu trials (%d combinations dropped: depth not valid for the block type)\n",
-                      expanded.trials.size(), expanded.dropped_invalid);
-          return;
-        }
-        auto ledger = cmd->ledger.open();
-        store_spec(*ledger, cmd->spec_path);
-        std::vector<std::string> configs;
-        for (const auto& t : expanded.trials) configs.push_back(t.to_json());
-        int added = ledger->add_trials(configs);
-        std::printf("sweep '%s': %zu trials in the spec (%d new in %s)%s\n", spec.name.c_str(), expanded.trials.size(),
-                    added, cmd->ledger.ledger.c_str(),
-                    expanded.dropped_invalid ? (", " + std::to_string(expanded.dropped_invalid) +
-                                                " combinations dropped: depth not valid for the block type").c_str()
-                                             : "");
-        std::fflush(stdout);
-        if (!cmd->slurm_path.empty()) {
-          cmd->slurm.parallel_per_task = cmd->run.options.parallel;
-          cmd->slurm.journal = cmd->ledger.journal;
-          require_output_not_input(cmd->slurm_path, {cmd->spec_path, cmd->ledger.ledger}, "--slurm");
-          write_slurm_script(cmd->slurm_path, spec, cmd->ledger.ledger,
-                             std::filesystem::read_symlink("/proc/self/exe").string(), cmd->slurm);
-          std::printf("wrote %s: submit with sbatch %s\n", cmd->slurm_path.c_str(), cmd->slurm_path.c_str());
-          return;
-        }
-        cmd->run.options.progress = !cmd->run.no_progress;
-        if (!comm) return print_summary(run_sweep(*ledger, spec, cmd->run.options));
-        serve_and_report(*comm, *ledger, spec, cmd->run.options, &workers_released);
-      };
-      if (comm) on_coordinator(*comm, workers_released, body);
-      else body();
-    });
-  }
-
-  {
-    struct Worker {
-      LedgerFlags ledger;
-      RunFlags run;
-    };
-    auto cmd = std::make_shared<Worker>();
-    CLI::App* sub = sweep->add_subcommand("worker", "Pull and run waiting trials of a ledger until none waits (Slurm tasks)");
-    cmd->ledger.add_to(sub);
-    cmd->run.add_to(sub);
-    sub->callback([cmd] {
-      cmd->run.options.progress = !cmd->run.no_progress;
-      auto comm = connect_if_launched();
-      if (comm && comm->rank() > 0) return run_sweep_worker_rank(*comm, cmd->run.options, cmd->run.reply_timeout_s);
-      bool workers_released = false;
-      auto body = [&] {
-        require_input_path(cmd->ledger.ledger);  // a worker joins a sweep: it never creates a ledger
-        auto ledger = cmd->ledger.open();
-        SweepSpec spec = spec_from_ledger(*ledger);
-        if (!comm) return print_summary(run_sweep(*ledger, spec, cmd->run.options));
-        serve_and_report(*comm, *ledger, spec, cmd->run.options, &workers_released);
-      };
-      if (comm) on_coordinator(*comm, workers_released, body);
-      else body();
-    });
-  }
-
-  {
-    auto cmd = std::make_shared<LedgerFlags>();
-    CLI::App* sub = sweep->add_subcommand("status", "Trials of a ledger by state, with the messages of failures");
-    cmd->add_to(sub, true);
-    sub->callback([cmd] {
-      auto ledger = Ledger::open_read_only(cmd->ledger);
-      for (const auto& t : ledger->trials())
-        std::printf("%5lld  %-9s  attempts %d  epochs %3d  %7.1f s  %s%s%s\n", static_cast<long long>(t.id),
-                    trial_state_name(t.state), t.attempts, t.epochs_done, t.seconds,
-                    TrialConfig::from_json(t.config).label().c_str(), t.message.empty() ? "" : "  | ",
-                    t.message.c_str());
-      SweepRunSummary s;
-      s.counts = ledger->counts();
-      pruning_savings(*ledger, &s.epochs_planned, &s.epochs_pruned);
-      const auto& c = s.counts;
-      std::printf("%d trials: %d complete, %d diverged, %d pruned, %d failed, %d running, %d waiting\n", c.total(),
-                  c.complete, c.diverged, c.pruned, c.failed, c.running, c.waiting);
-      if (s.epochs_pruned > 0)
-        std::printf("early stopping saved %ld of %ld planned epochs\n", s.epochs_pruned, s.epochs_planned);
-    });
-  }
+  add_sweep_run_command(sweep);
+  add_sweep_worker_command(sweep);
+  add_sweep_status_command(sweep);
 }
 
 }  // namespace dasnet
