@@ -3,6 +3,11 @@
 // NHWC); everything here except the table has internal linkage.
 #include "kernels/cpu_bf16_kernels.h"
 
+#include <immintrin.h>
+
+// GCC 12 warns inside its own AVX-512 headers (an _mm512_undefined_* operand; GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace dasnet {
 namespace {
 
@@ -19,6 +24,22 @@ inline uint16_t narrow(float f) {
   __builtin_memcpy(&bits, &f, sizeof bits);
   const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
   return (bits & 0x7fffffffu) > 0x7f800000u ? uint16_t((bits >> 16) | 0x40u) : uint16_t(rounded);
+}
+
+// 16 channels at a time (the AVX-512 paths, taken when C is a multiple of 16): widening is a
+// shift, narrowing vcvtneps2bf16 (round to nearest even, NaN stays NaN as in narrow()).
+inline __m512 load16(const uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline void store16(uint16_t* p, __m512 v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+}
+inline void add_to_double(double* total, __m512 v) {
+  __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+  __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  _mm512_storeu_pd(total, _mm512_add_pd(_mm512_loadu_pd(total), lo));
+  _mm512_storeu_pd(total + 8, _mm512_add_pd(_mm512_loadu_pd(total + 8), hi));
 }
 
 constexpr int kChunk = 64;     // channels one task sums (fits the float accumulators in registers)
@@ -73,7 +94,36 @@ void per_sample_sums(const Shape& s, PerPixel per_pixel, double* partial) {
     }
 }
 
+// per_sample_sums for C % 16 == 0: one task per (sample, 16 channels), the two sums in registers.
+template <typename PerPixel>
+void per_sample_sums16(const Shape& s, PerPixel per_pixel, double* partial) {
+  const size_t hw = size_t(s.h) * s.w;
+  const int groups = s.c / 16;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < s.n; ++n)
+    for (int j = 0; j < groups; ++j) {
+      double total[2][16] = {};
+      for (size_t start = 0; start < hw; start += kRun) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        const size_t end = hw < start + kRun ? hw : start + kRun;
+        for (size_t p = start; p < end; ++p) per_pixel((size_t(n) * hw + p) * s.c + j * 16, j * 16, a0, a1);
+        add_to_double(total[0], a0);
+        add_to_double(total[1], a1);
+      }
+      for (int t = 0; t < 2; ++t)
+        for (int l = 0; l < 16; ++l) partial[(size_t(n) * s.c + j * 16 + l) * 2 + t] = total[t][l];
+    }
+}
+
 void shifted_moments(const Shape& s, const uint16_t* x, const float* k, double* partial) {
+  if (s.c % 16 == 0) {
+    per_sample_sums16(s, [&](size_t i, int c0, __m512& a0, __m512& a1) {
+      const __m512 d = _mm512_sub_ps(load16(x + i), _mm512_loadu_ps(k + c0));
+      a0 = _mm512_add_ps(a0, d);
+      a1 = _mm512_fmadd_ps(d, d, a1);
+    }, partial);
+    return;
+  }
   per_sample_sums(s, [&](size_t i, int c0, int len, float (*acc)[kChunk]) {
     for (int l = 0; l < len; ++l) {
       const float d = widen(x[i + l]) - k[c0 + l];
@@ -87,6 +137,15 @@ void shifted_moments(const Shape& s, const uint16_t* x, const float* k, double* 
 template <bool Masked>
 void backward_sums(const Shape& s, const uint16_t* dy, const uint16_t* relu_out, const uint16_t* x, const float* mean,
                    double* partial) {
+  if (s.c % 16 == 0) {
+    per_sample_sums16(s, [&](size_t i, int c0, __m512& a0, __m512& a1) {
+      __m512 g = load16(dy + i);
+      if (Masked) g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(relu_out + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
+      a0 = _mm512_add_ps(a0, g);
+      a1 = _mm512_fmadd_ps(g, _mm512_sub_ps(load16(x + i), _mm512_loadu_ps(mean + c0)), a1);
+    }, partial);
+    return;
+  }
   per_sample_sums(s, [&](size_t i, int c0, int len, float (*acc)[kChunk]) {
     for (int l = 0; l < len; ++l) {
       float g = widen(dy[i + l]);
@@ -106,8 +165,34 @@ void batchnorm_backward_sums(const Shape& s, const uint16_t* dy, const uint16_t*
 // Pixels of all samples, split into equal static ranges over the threads.
 inline size_t pixels(const Shape& s) { return size_t(s.n) * s.h * s.w; }
 
+// v where v >= 0 or NaN, else 0 (as std::max(v, 0), which keeps NaN; vmaxps would not).
+inline __m512 relu16(__m512 v) {
+  return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps());
+}
+
+template <bool Residual, bool Relu>
+void scale_shift16(const Shape& s, const uint16_t* x, const float* scale, const float* shift, const uint16_t* residual,
+                   uint16_t* y) {
+  const size_t count = pixels(s);
+  const int c = s.c;
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < count; ++p)
+    for (int l = 0; l < c; l += 16) {
+      const size_t i = p * c + l;
+      __m512 v = _mm512_fmadd_ps(load16(x + i), _mm512_loadu_ps(scale + l), _mm512_loadu_ps(shift + l));
+      if (Residual) v = _mm512_add_ps(v, load16(residual + i));
+      store16(y + i, Relu ? relu16(v) : v);
+    }
+}
+
 void scale_shift_activate(const Shape& s, const uint16_t* x, const float* scale, const float* shift,
                           const uint16_t* residual, bool relu, uint16_t* y) {
+  if (s.c % 16 == 0) {
+    if (residual) return relu ? scale_shift16<true, true>(s, x, scale, shift, residual, y)
+                              : scale_shift16<true, false>(s, x, scale, shift, residual, y);
+    return relu ? scale_shift16<false, true>(s, x, scale, shift, nullptr, y)
+                : scale_shift16<false, false>(s, x, scale, shift, nullptr, y);
+  }
   const size_t count = pixels(s);
   const int c = s.c;
 #pragma omp parallel for schedule(static)
@@ -121,6 +206,26 @@ void scale_shift_activate(const Shape& s, const uint16_t* x, const float* scale,
   }
 }
 
+template <bool Masked, int Residual>
+void backward_apply16(const Shape& s, const uint16_t* dy, const uint16_t* relu_out, const uint16_t* x,
+                      const float* mean, const float* k_dx, const float* k_mean_g, const float* k_xhat, uint16_t* dx,
+                      uint16_t* dresidual) {
+  const size_t count = pixels(s);
+  const int c = s.c;
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < count; ++p)
+    for (int l = 0; l < c; l += 16) {
+      const size_t i = p * c + l;
+      __m512 g = load16(dy + i);
+      if (Masked) g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(relu_out + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
+      const __m512 xc = _mm512_sub_ps(load16(x + i), _mm512_loadu_ps(mean + l));
+      const __m512 inner = _mm512_fnmadd_ps(xc, _mm512_loadu_ps(k_xhat + l), _mm512_sub_ps(g, _mm512_loadu_ps(k_mean_g + l)));
+      store16(dx + i, _mm512_mul_ps(_mm512_loadu_ps(k_dx + l), inner));
+      if (Residual == 1) store16(dresidual + i, g);
+      if (Residual == 2) store16(dresidual + i, _mm512_add_ps(load16(dresidual + i), g));
+    }
+}
+
 // Residual: 0 none, 1 dresidual = g, 2 dresidual += g. Outputs may alias inputs only
 // element for element (each element is read before it is written).
 template <bool Masked, int Residual>
@@ -129,6 +234,8 @@ void backward_apply(const Shape& s, const uint16_t* dy, const uint16_t* relu_out
                     uint16_t* __restrict dx, uint16_t* __restrict dresidual) {
   const size_t count = pixels(s);
   const int c = s.c;
+  if (c % 16 == 0) return backward_apply16<Masked, Residual>(s, dy, relu_out, x, mean, k_dx, k_mean_g, k_xhat, dx,
+                                                             dresidual);
 #pragma omp parallel for schedule(static)
   for (size_t p = 0; p < count; ++p) {
     const size_t i = p * c;
@@ -199,16 +306,24 @@ void relu_forward(size_t count, const uint16_t* x, uint16_t* y) {
 }
 
 void relu_backward(size_t count, const uint16_t* dy, const uint16_t* y, uint16_t* dx, bool accumulate) {
+  const size_t vectors = count / 16;
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t v = 0; v < vectors; ++v) {
+    const size_t i = v * 16;
+    __m512 g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(y + i), _mm512_setzero_ps(), _CMP_GT_OQ), load16(dy + i));
+    store16(dx + i, accumulate ? _mm512_add_ps(load16(dx + i), g) : g);
+  }
+  for (size_t i = vectors * 16; i < count; ++i) {
     const float g = widen(y[i]) > 0.0f ? widen(dy[i]) : 0.0f;
     dx[i] = narrow(accumulate ? widen(dx[i]) + g : g);
   }
 }
 
 void add(size_t count, const uint16_t* a, const uint16_t* b, uint16_t* y) {
+  const size_t vectors = count / 16;
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = narrow(widen(a[i]) + widen(b[i]));
+  for (size_t v = 0; v < vectors; ++v) store16(y + v * 16, _mm512_add_ps(load16(a + v * 16), load16(b + v * 16)));
+  for (size_t i = vectors * 16; i < count; ++i) y[i] = narrow(widen(a[i]) + widen(b[i]));
 }
 
 }  // namespace
