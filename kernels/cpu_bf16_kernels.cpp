@@ -35,6 +35,11 @@ inline __m512 load16(const uint16_t* p) {
 inline void store16(uint16_t* p, __m512 v) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
 }
+// dy where the ReLU output is > 0, else 0.
+inline __m512 mask16(__m512 dy, const uint16_t* relu_out) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(relu_out), _mm512_setzero_ps(), _CMP_GT_OQ), dy);
+}
+
 inline void add_to_double(double* total, __m512 v) {
   __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
   __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
@@ -139,8 +144,7 @@ void backward_sums(const Shape& s, const uint16_t* dy, const uint16_t* relu_out,
                    double* partial) {
   if (s.c % 16 == 0) {
     per_sample_sums16(s, [&](size_t i, int c0, __m512& a0, __m512& a1) {
-      __m512 g = load16(dy + i);
-      if (Masked) g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(relu_out + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
+      const __m512 g = Masked ? mask16(load16(dy + i), relu_out + i) : load16(dy + i);
       a0 = _mm512_add_ps(a0, g);
       a1 = _mm512_fmadd_ps(g, _mm512_sub_ps(load16(x + i), _mm512_loadu_ps(mean + c0)), a1);
     }, partial);
@@ -170,19 +174,24 @@ inline __m512 relu16(__m512 v) {
   return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps());
 }
 
-template <bool Residual, bool Relu>
-void scale_shift16(const Shape& s, const uint16_t* x, const float* scale, const float* shift, const uint16_t* residual,
-                   uint16_t* y) {
+// body(i, l) for every 16 channels [l, l + 16) of every pixel, i the offset of the first.
+template <typename Body>
+void each_group16(const Shape& s, Body body) {
   const size_t count = pixels(s);
   const int c = s.c;
 #pragma omp parallel for schedule(static)
   for (size_t p = 0; p < count; ++p)
-    for (int l = 0; l < c; l += 16) {
-      const size_t i = p * c + l;
-      __m512 v = _mm512_fmadd_ps(load16(x + i), _mm512_loadu_ps(scale + l), _mm512_loadu_ps(shift + l));
-      if (Residual) v = _mm512_add_ps(v, load16(residual + i));
-      store16(y + i, Relu ? relu16(v) : v);
-    }
+    for (int l = 0; l < c; l += 16) body(p * c + l, l);
+}
+
+template <bool Residual, bool Relu>
+void scale_shift16(const Shape& s, const uint16_t* x, const float* scale, const float* shift, const uint16_t* residual,
+                   uint16_t* y) {
+  each_group16(s, [&](size_t i, int l) {
+    __m512 v = _mm512_fmadd_ps(load16(x + i), _mm512_loadu_ps(scale + l), _mm512_loadu_ps(shift + l));
+    if (Residual) v = _mm512_add_ps(v, load16(residual + i));
+    store16(y + i, Relu ? relu16(v) : v);
+  });
 }
 
 void scale_shift_activate(const Shape& s, const uint16_t* x, const float* scale, const float* shift,
@@ -210,20 +219,15 @@ template <bool Masked, int Residual>
 void backward_apply16(const Shape& s, const uint16_t* dy, const uint16_t* relu_out, const uint16_t* x,
                       const float* mean, const float* k_dx, const float* k_mean_g, const float* k_xhat, uint16_t* dx,
                       uint16_t* dresidual) {
-  const size_t count = pixels(s);
-  const int c = s.c;
-#pragma omp parallel for schedule(static)
-  for (size_t p = 0; p < count; ++p)
-    for (int l = 0; l < c; l += 16) {
-      const size_t i = p * c + l;
-      __m512 g = load16(dy + i);
-      if (Masked) g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(relu_out + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
-      const __m512 xc = _mm512_sub_ps(load16(x + i), _mm512_loadu_ps(mean + l));
-      const __m512 inner = _mm512_fnmadd_ps(xc, _mm512_loadu_ps(k_xhat + l), _mm512_sub_ps(g, _mm512_loadu_ps(k_mean_g + l)));
-      store16(dx + i, _mm512_mul_ps(_mm512_loadu_ps(k_dx + l), inner));
-      if (Residual == 1) store16(dresidual + i, g);
-      if (Residual == 2) store16(dresidual + i, _mm512_add_ps(load16(dresidual + i), g));
-    }
+  each_group16(s, [&](size_t i, int l) {
+    const __m512 g = Masked ? mask16(load16(dy + i), relu_out + i) : load16(dy + i);
+    const __m512 xc = _mm512_sub_ps(load16(x + i), _mm512_loadu_ps(mean + l));
+    const __m512 centred = _mm512_sub_ps(g, _mm512_loadu_ps(k_mean_g + l));
+    const __m512 inner = _mm512_fnmadd_ps(xc, _mm512_loadu_ps(k_xhat + l), centred);
+    store16(dx + i, _mm512_mul_ps(_mm512_loadu_ps(k_dx + l), inner));
+    if (Residual == 1) store16(dresidual + i, g);
+    if (Residual == 2) store16(dresidual + i, _mm512_add_ps(load16(dresidual + i), g));
+  });
 }
 
 // Residual: 0 none, 1 dresidual = g, 2 dresidual += g. Outputs may alias inputs only
@@ -310,7 +314,7 @@ void relu_backward(size_t count, const uint16_t* dy, const uint16_t* y, uint16_t
 #pragma omp parallel for schedule(static)
   for (size_t v = 0; v < vectors; ++v) {
     const size_t i = v * 16;
-    __m512 g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(load16(y + i), _mm512_setzero_ps(), _CMP_GT_OQ), load16(dy + i));
+    const __m512 g = mask16(load16(dy + i), y + i);
     store16(dx + i, accumulate ? _mm512_add_ps(load16(dx + i), g) : g);
   }
   for (size_t i = vectors * 16; i < count; ++i) {

@@ -115,7 +115,8 @@ FastCpuBackend::FastCpuBackend(CpuIsa isa, bool bf16)
   if (!cpu_isa_supported(isa_))
     throw std::runtime_error(std::string("fast CPU backend: this CPU cannot run ") + cpu_isa_name(isa_) + " kernels");
   if (bf16_ && (isa_ != CpuIsa::Avx512 || !cpu_has_avx512_bf16() || !DASNET_HAVE_DNNL))
-    throw UsageError("--precision bf16: the CPU backend's bf16 path needs avx512 kernels, a CPU with AVX512_BF16 and oneDNN");
+    throw UsageError(
+        "--precision bf16: the CPU backend's bf16 path needs avx512 kernels, a CPU with AVX512_BF16 and oneDNN");
   limit_onednn_isa(isa_);
 #if DASNET_HAVE_DNNL
   conv_->bf16 = bf16_;
