@@ -3,7 +3,8 @@
 // activation / pooling kernels written for that layout (one vector per pixel, compiled per ISA
 // in kernels/cpu_blocked_*.cpp, fused scale+shift+residual+ReLU, double-precision per-sample partial sums combined in a
 // fixed order so results do not depend on thread timing). Everything else is inherited from the
-// reference backend, whose simple loops are already memory-bound.
+// reference backend, whose simple loops are already memory-bound. In bf16 (--precision bf16)
+// activations are bf16 NHWC instead and the passes are kernels/cpu_bf16_kernels.h.
 #pragma once
 #include <memory>
 
