@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dasnet/build_config.h"
+#include "kernels/cpu_bf16_kernels.h"
 #include "kernels/cpu_blocked_kernels.h"
 #include "kernels/cpu_isa.h"
 #if DASNET_HAVE_DNNL
@@ -20,10 +23,10 @@ namespace dasnet {
 
 // ---------------------------------------------------------------------------------------
 // Convolutions through oneDNN. Primitives are created once per (direction, geometry, shapes,
-// layouts) and cached; weights are kept OIHW in the parameter buffer and reordered into the
-// primitive's preferred blocked format on each call (they are small). In bf16 the primitives
-// take bf16 src / weights / diff_dst in the format oneDNN picks (reordered from our fp32
-// tensors into cached buffers) and write fp32 dst / diff_src / diff_weights.
+// layouts) and cached; weights are kept OIHW fp32 in the parameter buffer and reordered into the
+// primitive's preferred blocked format (bf16 in bf16) on each call (they are small). Activations
+// are used in place: fp32 in the ISA's channel-blocked layout, or in bf16 bf16 NHWC, which is
+// what oneDNN's AMX convolutions read and write (fp32 accumulation; fp32 weight gradients).
 // ---------------------------------------------------------------------------------------
 #if DASNET_HAVE_DNNL
 struct FastCpuBackend::Convolutions {
@@ -35,19 +38,16 @@ struct FastCpuBackend::Convolutions {
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
     dnnl::memory weights;  // in the primitive's format
-    dnnl::memory src;      // bf16 copy of the input (bf16 only)
   };
   struct BackwardData {
     dnnl::convolution_backward_data::primitive_desc pd;
     dnnl::convolution_backward_data prim;
     dnnl::memory weights;
-    dnnl::memory diff_dst;
   };
   struct BackwardWeights {
     dnnl::convolution_backward_weights::primitive_desc pd;
     dnnl::convolution_backward_weights prim;
     dnnl::memory diff_weights;
-    dnnl::memory src, diff_dst;
   };
   std::map<std::string, Forward> forward;
   std::map<std::string, BackwardData> backward_data;
@@ -56,44 +56,31 @@ struct FastCpuBackend::Convolutions {
   static dnnl::memory::desc activation_desc(const Tensor& t) {
     auto tag = t.layout == Layout::NCHW16c  ? dnnl::memory::format_tag::nChw16c
                : t.layout == Layout::NCHW8c ? dnnl::memory::format_tag::nChw8c
+               : t.layout == Layout::NHWC   ? dnnl::memory::format_tag::nhwc
                                             : dnnl::memory::format_tag::nchw;
-    return dnnl::memory::desc({t.shape.n, t.shape.c, t.shape.h, t.shape.w}, dnnl::memory::data_type::f32, tag);
+    auto type = t.dtype == DType::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    return dnnl::memory::desc({t.shape.n, t.shape.c, t.shape.h, t.shape.w}, type, tag);
   }
   static dnnl::memory::desc weights_desc(const ConvGeometry& g, dnnl::memory::format_tag tag,
                                          dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
     return dnnl::memory::desc({g.out_channels, g.in_channels, g.kernel, g.kernel}, type, tag);
   }
-  // What a primitive reads: our fp32 tensor as it is, or in bf16 a bf16 one in oneDNN's format.
-  dnnl::memory::desc input_desc(const Tensor& t) const {
-    if (!bf16) return activation_desc(t);
-    return dnnl::memory::desc({t.shape.n, t.shape.c, t.shape.h, t.shape.w}, dnnl::memory::data_type::bf16,
-                              dnnl::memory::format_tag::any);
-  }
+  // The weights forward and backward-data read: fp32, or a bf16 copy, in oneDNN's format.
   dnnl::memory::desc input_weights_desc(const ConvGeometry& g) const {
     return weights_desc(g, dnnl::memory::format_tag::any,
                         bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32);
   }
-  // A buffer for the bf16 copy of an input (none in fp32: the tensor is used in place).
-  dnnl::memory input_buffer(const dnnl::memory::desc& want) const {
-    return bf16 ? dnnl::memory(want, engine) : dnnl::memory();
-  }
-  // `t` as the primitive reads it: wrapped in place, or reordered into `buffer`.
-  dnnl::memory input(const Tensor& t, const dnnl::memory& buffer) {
-    dnnl::memory user(activation_desc(t), engine, t.data);
-    if (!bf16) return user;
-    dnnl::memory dst = buffer;
-    dnnl::reorder(user, dst).execute(stream, user, dst);
-    return dst;
-  }
   static std::string key(const ConvGeometry& g, const Tensor& x, const Tensor& y) {
     return std::to_string(g.in_channels) + "," + std::to_string(g.out_channels) + "," + std::to_string(g.kernel) +
            "," + std::to_string(g.stride) + "," + std::to_string(g.padding) + "|" + x.shape.str() + "/" +
-           std::to_string(int(x.layout)) + "|" + y.shape.str() + "/" + std::to_string(int(y.layout));
+           std::to_string(int(x.layout)) + dtype_name(x.dtype) + "|" + y.shape.str() + "/" +
+           std::to_string(int(y.layout)) + dtype_name(y.dtype);
   }
   dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, const Tensor& x, const Tensor& y) {
     dnnl::memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                      input_desc(x), input_weights_desc(g), activation_desc(y), strides, pad, pad);
+                                      activation_desc(x), input_weights_desc(g), activation_desc(y), strides, pad,
+                                      pad);
     return dnnl::convolution_forward::primitive_desc(d, engine);
   }
   // Copies OIHW user weights into `dst` (the primitive's format).
@@ -123,12 +110,13 @@ void limit_onednn_isa(CpuIsa isa) {
 }
 }  // namespace
 
-FastCpuBackend::FastCpuBackend(CpuIsa isa, bool bf16_convolutions)
-    : isa_(isa), bf16_(bf16_convolutions), conv_(std::make_unique<Convolutions>()) {
+FastCpuBackend::FastCpuBackend(CpuIsa isa, bool bf16)
+    : isa_(isa), bf16_(bf16), conv_(std::make_unique<Convolutions>()) {
   if (!cpu_isa_supported(isa_))
     throw std::runtime_error(std::string("fast CPU backend: this CPU cannot run ") + cpu_isa_name(isa_) + " kernels");
   if (bf16_ && (isa_ != CpuIsa::Avx512 || !cpu_has_avx512_bf16() || !DASNET_HAVE_DNNL))
-    throw UsageError("--precision bf16: the CPU backend's bf16 convolutions need avx512 kernels, a CPU with AVX512_BF16 and oneDNN");
+    throw UsageError(
+        "--precision bf16: the CPU backend's bf16 path needs avx512 kernels, a CPU with AVX512_BF16 and oneDNN");
   limit_onednn_isa(isa_);
 #if DASNET_HAVE_DNNL
   conv_->bf16 = bf16_;
@@ -138,6 +126,7 @@ FastCpuBackend::~FastCpuBackend() = default;
 
 Layout FastCpuBackend::activation_layout(int channels) const {
 #if DASNET_HAVE_DNNL
+  if (bf16_) return Layout::NHWC;  // what the AMX convolutions take, for any channel count
   const int block = cpu_channel_block(isa_);
   if (block == 1 || channels % block != 0) return Layout::NCHW;
   return block == 16 ? Layout::NCHW16c : Layout::NCHW8c;
@@ -149,7 +138,7 @@ Layout FastCpuBackend::activation_layout(int channels) const {
 
 std::string FastCpuBackend::describe() const {
   return std::string("cpu isa=") + cpu_isa_name(isa_) + " layout=" + layout_name(activation_layout(256)) +
-         (bf16_ ? " conv=bf16" : "");
+         (bf16_ ? " conv=bf16 activations=bf16" : "");
 }
 
 
@@ -189,14 +178,37 @@ std::vector<double> batch_totals(const Shape& s, const std::vector<double>& part
   return totals;
 }
 
+// The bf16 passes know one layout; a tensor in another is a bug of the caller.
+void require_bf16_nhwc(const Tensor& t, const char* op) {
+  if (t.layout != Layout::NHWC)
+    throw std::logic_error(std::string("fast CPU backend: ") + op + " of a bf16 tensor in " + layout_name(t.layout) +
+                           " (the bf16 passes take NHWC only)");
+}
+
+// A bf16 tensor's elements.
+uint16_t* halves(const Tensor& t) { return reinterpret_cast<uint16_t*>(t.data); }
+const uint16_t* halves_of(const Tensor* t) { return t ? halves(*t) : nullptr; }
+uint16_t* halves_of(Tensor* t) { return t ? halves(*t) : nullptr; }
+float widen(uint16_t h) {
+  const uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 // Totals of d and d^2 per channel, d = x - first value of the channel (the shift keeps the
 // float partial sums' digits when the mean is large against the spread); returns the shift.
 std::vector<float> shifted_totals(const Tensor& x, std::vector<double>& totals) {
   const Shape& s = x.shape;
   std::vector<float> first(s.c);
-  for (int c = 0; c < s.c; ++c) first[c] = x.data[element_offset(s, x.layout, 0, c, 0, 0)];
   std::vector<double> partial(size_t(s.n) * s.c * 2);
-  kernels_for(x.layout).shifted_moments(s, x.data, first.data(), partial.data());
+  if (x.dtype == DType::BF16) {
+    for (int c = 0; c < s.c; ++c) first[c] = widen(halves(x)[element_offset(s, x.layout, 0, c, 0, 0)]);
+    bf16_kernels().shifted_moments(s, halves(x), first.data(), partial.data());
+  } else {
+    for (int c = 0; c < s.c; ++c) first[c] = x.data[element_offset(s, x.layout, 0, c, 0, 0)];
+    kernels_for(x.layout).shifted_moments(s, x.data, first.data(), partial.data());
+  }
   totals = batch_totals(s, partial);
   return first;
 }
@@ -209,13 +221,13 @@ void FastCpuBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const 
   auto it = c.forward.find(k);
   if (it == c.forward.end()) {
     auto pd = c.forward_pd(g, x, y);
-    it = c.forward.emplace(k, Convolutions::Forward{pd, dnnl::convolution_forward(pd), dnnl::memory(pd.weights_desc(), c.engine),
-                                                    c.input_buffer(pd.src_desc())}).first;
+    it = c.forward.emplace(k, Convolutions::Forward{pd, dnnl::convolution_forward(pd),
+                                                    dnnl::memory(pd.weights_desc(), c.engine)}).first;
   }
   auto& f = it->second;
   dnnl::memory weights = f.weights;
   c.reorder_weights_in(g, w, weights);
-  dnnl::memory src = c.input(x, f.src);
+  dnnl::memory src(Convolutions::activation_desc(x), c.engine, x.data);
   dnnl::memory dst(Convolutions::activation_desc(y), c.engine, y.data);
   f.prim.execute(c.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
   c.stream.wait();
@@ -223,7 +235,14 @@ void FastCpuBackend::conv_forward(const ConvGeometry& g, const Tensor& x, const 
 
 namespace {
 constexpr int kAccumulateChunk = 16;  // samples per backward-data call when accumulating
+
+// `t` from sample `start` on (a 16-bit tensor's offset is in halves of a float).
+float* sample_data(const Tensor& t, int start) {
+  const size_t offset = t.shape.per_sample() * size_t(start);
+  if (t.dtype == DType::F32) return t.data + offset;
+  return reinterpret_cast<float*>(reinterpret_cast<uint16_t*>(t.data) + offset);
 }
+}  // namespace
 
 size_t FastCpuBackend::conv_accumulate_scratch(const Shape& dx) const {
   return dx.per_sample() * size_t(std::min(dx.n, kAccumulateChunk));
@@ -237,13 +256,11 @@ void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy,
       const int n = std::min(kAccumulateChunk, dx.shape.n - start);
       Tensor dy_part = dy, dx_part = dx, out = dx;
       dy_part.shape.n = dx_part.shape.n = out.shape.n = n;
-      dy_part.data += dy.shape.per_sample() * start;
-      dx_part.data += dx.shape.per_sample() * start;
+      dy_part.data = sample_data(dy, start);
+      dx_part.data = sample_data(dx, start);
       out.data = scratch;
       conv_backward_data(g, dy_part, w, out, false, nullptr);
-      const size_t count = out.numel();
-#pragma omp parallel for schedule(static)
-      for (size_t i = 0; i < count; ++i) dx_part.data[i] += scratch[i];
+      pass_gradient(out, dx_part, true);
     }
     return;
   }
@@ -253,15 +270,16 @@ void FastCpuBackend::conv_backward_data(const ConvGeometry& g, const Tensor& dy,
   if (it == c.backward_data.end()) {
     dnnl::memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, Convolutions::activation_desc(dx),
-                                            c.input_weights_desc(g), c.input_desc(dy), strides, pad, pad);
+                                            c.input_weights_desc(g), Convolutions::activation_desc(dy), strides,
+                                            pad, pad);
     dnnl::convolution_backward_data::primitive_desc pd(d, c.engine, c.forward_pd(g, dx, dy));
-    it = c.backward_data.emplace(k, Convolutions::BackwardData{pd, dnnl::convolution_backward_data(pd), dnnl::memory(pd.weights_desc(), c.engine),
-                                                              c.input_buffer(pd.diff_dst_desc())}).first;
+    it = c.backward_data.emplace(k, Convolutions::BackwardData{pd, dnnl::convolution_backward_data(pd),
+                                                              dnnl::memory(pd.weights_desc(), c.engine)}).first;
   }
   auto& b = it->second;
   dnnl::memory weights = b.weights;
   c.reorder_weights_in(g, w, weights);
-  dnnl::memory diff_dst = c.input(dy, b.diff_dst);
+  dnnl::memory diff_dst(Convolutions::activation_desc(dy), c.engine, dy.data);
   dnnl::memory diff_src(Convolutions::activation_desc(dx), c.engine, dx.data);
   b.prim.execute(c.stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
   c.stream.wait();
@@ -275,18 +293,20 @@ void FastCpuBackend::conv_backward_weights(const ConvGeometry& g, const Tensor& 
   auto it = c.backward_weights.find(k);
   if (it == c.backward_weights.end()) {
     dnnl::memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
-    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, c.input_desc(x),
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, Convolutions::activation_desc(x),
                                                Convolutions::weights_desc(g, dnnl::memory::format_tag::any),
-                                               c.input_desc(dy), strides, pad, pad);
+                                               Convolutions::activation_desc(dy), strides, pad, pad);
     dnnl::convolution_backward_weights::primitive_desc pd(d, c.engine, c.forward_pd(g, x, dy));
-    it = c.backward_weights.emplace(k, Convolutions::BackwardWeights{pd, dnnl::convolution_backward_weights(pd), dnnl::memory(pd.diff_weights_desc(), c.engine),
-                                                                    c.input_buffer(pd.src_desc()), c.input_buffer(pd.diff_dst_desc())}).first;
+    it = c.backward_weights.emplace(k, Convolutions::BackwardWeights{pd, dnnl::convolution_backward_weights(pd),
+                                                                    dnnl::memory(pd.diff_weights_desc(), c.engine)})
+             .first;
   }
   auto& b = it->second;
   dnnl::memory user(Convolutions::weights_desc(g, dnnl::memory::format_tag::oihw), c.engine, dw);
   bool direct = b.diff_weights.get_desc() == user.get_desc();
   dnnl::memory diff_weights = direct ? user : b.diff_weights;
-  dnnl::memory src = c.input(x, b.src), diff_dst = c.input(dy, b.diff_dst);
+  dnnl::memory src(Convolutions::activation_desc(x), c.engine, x.data);
+  dnnl::memory diff_dst(Convolutions::activation_desc(dy), c.engine, dy.data);
   b.prim.execute(c.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
   if (!direct) dnnl::reorder(diff_weights, user).execute(c.stream, diff_weights, user);
   c.stream.wait();
@@ -347,6 +367,9 @@ void FastCpuBackend::channel_sums(const Tensor& x, double* sums_host) {
 
 void FastCpuBackend::scale_shift_activate(const Tensor& x, const float* scale, const float* shift,
                                           const Tensor* residual, bool relu, Tensor& y) {
+  if (x.dtype == DType::BF16)
+    return bf16_kernels().scale_shift_activate(x.shape, halves(x), scale, shift, halves_of(residual), relu,
+                                               halves(y));
   kernels_for(x.layout).scale_shift_activate(x.shape, x.data, scale, shift, residual ? residual->data : nullptr,
                                              relu, y.data);
 }
@@ -356,10 +379,14 @@ void FastCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_out
                                         float* dgamma, float* dbeta, Tensor* dresidual, bool accumulate_residual,
                                         ChannelReducer* reducer) {
   const Shape& s = x.shape;
-  const BlockedKernels& k = kernels_for(x.layout);
+  const bool bf16 = x.dtype == DType::BF16;
+  const BlockedKernels& k = kernels_for(bf16 ? Layout::NCHW : x.layout);
   const float* relu_out = relu_output ? relu_output->data : nullptr;
   std::vector<double> partial(size_t(s.n) * s.c * 2);
-  k.batchnorm_backward_sums(s, dy.data, relu_out, x.data, mean, partial.data());
+  if (bf16)
+    bf16_kernels().batchnorm_backward_sums(s, halves(dy), halves_of(relu_output), halves(x), mean, partial.data());
+  else
+    k.batchnorm_backward_sums(s, dy.data, relu_out, x.data, mean, partial.data());
   std::vector<double> totals = batch_totals(s, partial);
   double count = double(s.n) * s.h * s.w;
   for (int c = 0; c < s.c; ++c) {
@@ -375,16 +402,61 @@ void FastCpuBackend::batchnorm_backward(const Tensor& dy, const Tensor* relu_out
     k_mean_g[c] = float(sum_g / count);
     k_xhat[c] = float(sum_gx / count * invstd[c]);
   }
+  if (bf16)
+    return bf16_kernels().batchnorm_backward_apply(s, halves(dy), halves_of(relu_output), halves(x), mean,
+                                                   k_dx.data(), k_mean_g.data(), k_xhat.data(), halves(dx),
+                                                   halves_of(dresidual), accumulate_residual);
   k.batchnorm_backward_apply(s, dy.data, relu_out, x.data, mean, k_dx.data(), k_mean_g.data(), k_xhat.data(),
                              dx.data, dresidual ? dresidual->data : nullptr, accumulate_residual);
 }
 
 void FastCpuBackend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
+  if (x.dtype == DType::BF16) return bf16_kernels().pool_forward(x.shape, halves(x), y.data);
   kernels_for(x.layout).pool_forward(x.shape, x.data, y.data);
 }
 
 void FastCpuBackend::global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
+  if (dx.dtype == DType::BF16) return bf16_kernels().pool_backward(dx.shape, dy.data, halves(dx), accumulate);
   kernels_for(dx.layout).pool_backward(dx.shape, dy.data, dx.data, accumulate);
+}
+
+// ---------------------------------------------------------------------------------------
+// Host transfers and element-wise ops: fp32 tensors take the reference backend's loops.
+// ---------------------------------------------------------------------------------------
+void FastCpuBackend::from_nchw(const float* host_nchw, Tensor& dst) {
+  if (dst.dtype != DType::BF16) return ReferenceCpuBackend::from_nchw(host_nchw, dst);
+  require_bf16_nhwc(dst, "from_nchw");
+  bf16_kernels().from_nchw(dst.shape, host_nchw, halves(dst));
+}
+
+void FastCpuBackend::to_nchw(const Tensor& src, float* host_nchw) {
+  if (src.dtype != DType::BF16) return ReferenceCpuBackend::to_nchw(src, host_nchw);
+  require_bf16_nhwc(src, "to_nchw");
+  bf16_kernels().to_nchw(src.shape, halves(src), host_nchw);
+}
+
+void FastCpuBackend::relu_forward(const Tensor& x, Tensor& y) {
+  if (x.dtype != DType::BF16) return ReferenceCpuBackend::relu_forward(x, y);
+  bf16_kernels().relu_forward(x.numel(), halves(x), halves(y));
+}
+
+void FastCpuBackend::relu_backward(const Tensor& dy, const Tensor& y, Tensor& dx, bool accumulate) {
+  if (dy.dtype != DType::BF16) return ReferenceCpuBackend::relu_backward(dy, y, dx, accumulate);
+  bf16_kernels().relu_backward(dy.numel(), halves(dy), halves(y), halves(dx), accumulate);
+}
+
+void FastCpuBackend::pass_gradient(const Tensor& src, Tensor& dst, bool accumulate) {
+  if (src.dtype != DType::BF16) return ReferenceCpuBackend::pass_gradient(src, dst, accumulate);
+  if (!accumulate) {
+    if (src.data != dst.data) std::memcpy(dst.data, src.data, src.numel() * sizeof(uint16_t));
+    return;
+  }
+  bf16_kernels().add(src.numel(), halves(dst), halves(src), halves(dst));
+}
+
+void FastCpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
+  if (a.dtype != DType::BF16) return ReferenceCpuBackend::add(a, b, y);
+  bf16_kernels().add(a.numel(), halves(a), halves(b), halves(y));
 }
 
 }  // namespace dasnet

@@ -218,11 +218,21 @@ Target cpu_target(CpuIsa isa, const char* name) {
   return t;
 }
 
-// The fast CPU backend with bf16 convolutions (fp32 accumulation and outputs), bounded as the
-// CUDA bf16 rows are; every other op stays fp32 there.
+// A host value rounded to bf16 (round to nearest even; inputs here are finite).
+float bf16_rounded(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+// The fast CPU backend in bf16 (bf16 NHWC activations, fp32 accumulation, statistics and
+// parameters), bounded as the CUDA bf16 rows are; the reference gets the inputs as stored.
 Target cpu_bf16_target() {
   Target t;
   t.name = "CpuBf16Convolutions";
+  t.as_stored = bf16_rounded;
   t.tolerance = 2e-2;
   t.why_unavailable = []() -> std::string {
     if (!DASNET_HAVE_DNNL) return "this build has no oneDNN";
@@ -236,12 +246,7 @@ Target cpu_bf16_target() {
 // A host value as the device stores it in a 16-bit precision (round to nearest even).
 float as_stored(float v, CudaPrecision p) {
   if (p == CudaPrecision::Fp16) return float(static_cast<_Float16>(v));
-  if (p != CudaPrecision::Bf16) return v;
-  uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;  // inputs here are finite
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
+  return p == CudaPrecision::Bf16 ? bf16_rounded(v) : v;
 }
 #endif
 
